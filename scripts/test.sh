@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole check, as CI runs it: set up, lint, type-check, then every test (slow ones too).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+. .venv/bin/activate
+echo "== ruff"
+ruff check src tests
+ruff format --check src tests
+echo "== mypy"
+mypy
+echo "== pytest"
+python -m pytest -q "$@"

@@ -1,0 +1,146 @@
+"""The one LM protocol everything in elicit talks to.
+
+Search, baselines, evaluation and training-data code call these batched methods and never
+touch transformers or HTTP directly. A backend takes whole request lists so it can sort,
+batch and cache as it likes (the lm-evaluation-harness design).
+
+    label_logprobs(prompts, labels) -> (n, k) log P(label word k | prompt)
+    score(prompts, labels)          -> (n,)   log P(" True") - log P(" False")
+    loo_scores(demos, labels)       -> (n,)   score of demo i with all other demos in context
+    generate(prompts, config)       -> list[str]
+
+Prompt rendering (how a labelled demonstration is written into a context) lives in
+`prompting.py` and is the same for every backend; so do the tokenisation rules (BOS once,
+label words with their leading space, left truncation with a warning) for every backend that
+tokenises locally.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from elicit.errors import ConfigError
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """The label words a prompt is scored on; the index of a word is the label value.
+
+    The default is ICM's pair: label 0 = " False", label 1 = " True", so binary log-odds are
+    log P(" True") - log P(" False"). Note the leading space: after "...this claim is" the
+    tokenizer produces " True" (one token, e.g. id 6288 in Gemma 3), which is a different
+    token from "True" (4339) or " true" (1847).
+
+    variants: sum the probability of every single-token spelling of a word that differs only
+        in case and leading space (" True", "True", " true", "TRUE", ...), as the released ICM
+        code does by summing top-20 tokens whose text contains "true". With variants=False
+        only the word exactly as given counts.
+    """
+
+    words: tuple[str, ...] = (" False", " True")
+    variants: bool = True
+
+    def __post_init__(self) -> None:
+        if len(self.words) < 2:
+            raise ConfigError(
+                f"a label set needs at least two words, got {self.words!r}; "
+                "pass e.g. --label-words ' False,True'"
+            )
+        if any(not w.strip() for w in self.words):
+            raise ConfigError(f"label words must not be empty or blank: {self.words!r}")
+        canon = [w.strip().casefold() if self.variants else w for w in self.words]
+        if len(set(canon)) != len(canon):
+            raise ConfigError(
+                f"label words {self.words!r} collide once case and spaces are ignored; "
+                "use distinct words or set variants=False"
+            )
+
+    @property
+    def binary(self) -> bool:
+        return len(self.words) == 2
+
+
+TRUE_FALSE = LabelSet()
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A labelled example placed in a context: its prompt followed by its label word."""
+
+    prompt: str
+    label: int
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Sampling settings for `LM.generate`. temperature 0 means greedy decoding."""
+
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ConfigError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise ConfigError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"top_p must be in (0, 1], got {self.top_p}")
+
+
+class LM(abc.ABC):
+    """A language model seen through the few batched calls elicit needs."""
+
+    #: A short name for results files, e.g. "gemma-3-270m" or "hf:/path/to/model".
+    name: str
+
+    @abc.abstractmethod
+    def label_logprobs(
+        self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE
+    ) -> FloatArray:
+        """log P(label word | prompt) for every prompt and label word, shape (n, k).
+
+        Each entry sums the probability of the word's variants (see `LabelSet`). Rows need
+        not be normalised over the k words.
+        """
+
+    @abc.abstractmethod
+    def generate(self, prompts: Sequence[str], config: GenerationConfig) -> list[str]:
+        """Continuations of each prompt (without the prompt), cut at the first stop string."""
+
+    def score(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
+        """Binary log-odds log P(words[1]) - log P(words[0]) per prompt, shape (n,)."""
+        if not labels.binary:
+            raise ConfigError(
+                f"score() needs exactly two label words, got {labels.words!r}; "
+                "use label_logprobs() for more"
+            )
+        if len(prompts) == 0:
+            return np.zeros(0)
+        lp = self.label_logprobs(prompts, labels)
+        return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
+
+    def loo_scores(self, demos: Sequence[Demo], labels: LabelSet = TRUE_FALSE) -> FloatArray:
+        """Leave-one-out log-odds: for each i, demo i's prompt scored with all other demos,
+        in their given order, in context (the mutual-predictability primitive of ICM).
+
+        Backends may override this with a faster exact computation; the prompts it scores
+        must stay those of `prompting.loo_prompt`.
+        """
+        from elicit.backends.prompting import loo_prompt
+
+        if len(demos) == 0:
+            return np.zeros(0)
+        return self.score([loo_prompt(demos, i, labels) for i in range(len(demos))], labels)
+
+    def close(self) -> None:
+        """Release resources (servers, GPU memory). Safe to call twice."""

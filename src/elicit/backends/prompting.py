@@ -1,0 +1,141 @@
+"""Prompt rendering and tokenisation rules, written once for every backend.
+
+Rendering (text level):
+
+    demo     = prompt + label_word + "\\n\\n"         e.g. "...I think this claim is True\\n\\n"
+    context  = demo_1 + demo_2 + ... + query_prompt   (query ends with "I think this claim is")
+
+The label word carries its own leading space (" True"), so nothing is inserted between the
+prompt and the word; the model's next token after the query is where the label is read.
+
+Tokenisation (token level), applied by `PromptEncoder` for backends that tokenise locally:
+
+- The prompt is tokenised alone, without special tokens; the label word is a separate
+  continuation (context/continuation split), so " True" is scored as the token that follows
+  "is" exactly as it would be in a demo.
+- BOS is prepended exactly once when the model expects it.
+- A prompt longer than the model's context keeps its *last* tokens (left truncation): the query
+  and its nearest demos survive, the oldest demos are cut. A warning is logged the first time,
+  and `n_truncated` counts every occurrence.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from elicit.backends.base import Demo, LabelSet
+from elicit.errors import ConfigError
+
+log = logging.getLogger("elicit")
+
+DEMO_SEPARATOR = "\n\n"
+
+
+def render_demo(demo: Demo, labels: LabelSet) -> str:
+    if not 0 <= demo.label < len(labels.words):
+        raise ConfigError(f"label {demo.label} is outside the label words {labels.words!r}")
+    return demo.prompt + labels.words[demo.label] + DEMO_SEPARATOR
+
+
+def render_context(demos: Sequence[Demo], query: str, labels: LabelSet) -> str:
+    """All `demos` in order, then the query prompt."""
+    return "".join(render_demo(d, labels) for d in demos) + query
+
+
+def loo_prompt(demos: Sequence[Demo], i: int, labels: LabelSet) -> str:
+    """The prompt for demo i with every other demo, in order, in context."""
+    others = [d for j, d in enumerate(demos) if j != i]
+    return render_context(others, demos[i].prompt, labels)
+
+
+class Tokenizer(Protocol):
+    """What the encoder needs from a tokenizer. `encode` must add no special tokens."""
+
+    @property
+    def bos_id(self) -> int | None: ...
+
+    def encode(self, text: str) -> list[int]: ...
+
+
+def spelling_variants(word: str) -> list[str]:
+    """Spellings of `word` that differ only in case and in one leading space, word first."""
+    core = word.strip()
+    cores = [core, core.lower(), core.capitalize(), core.upper(), core.title()]
+    out: list[str] = []
+    for c in cores:
+        for s in (" " + c, c):
+            if s not in out:
+                out.append(s)
+    if word in out:
+        out.remove(word)
+    return [word, *out]
+
+
+@dataclass
+class PromptEncoder:
+    """Turns prompt text and label words into token ids under the rules above."""
+
+    tokenizer: Tokenizer
+    max_length: int
+    add_bos: bool = True
+    n_truncated: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.max_length < 8:
+            raise ConfigError(f"max_length {self.max_length} is too small to hold a prompt")
+
+    def encode(self, text: str, reserve: int = 0) -> list[int]:
+        """Token ids of `text` (BOS first when the model uses one), left-truncated so that
+        `reserve` more tokens (e.g. a multi-token label word) still fit in the context."""
+        ids = self.tokenizer.encode(text)
+        bos = self.tokenizer.bos_id if self.add_bos else None
+        budget = self.max_length - reserve - (1 if bos is not None else 0)
+        if len(ids) > budget:
+            if self.n_truncated == 0:
+                log.warning(
+                    "prompt of %d tokens exceeds the model context of %d; keeping its last %d "
+                    "tokens (left truncation: the oldest in-context examples are cut). "
+                    "Use fewer or shorter examples, or a model with a longer context.",
+                    len(ids),
+                    self.max_length,
+                    budget,
+                )
+            self.n_truncated += 1
+            ids = ids[len(ids) - budget :]
+        return [bos, *ids] if bos is not None else ids
+
+    def label_variants(self, labels: LabelSet) -> list[list[tuple[int, ...]]]:
+        """For each label word, the token sequences whose probabilities are summed.
+
+        With `labels.variants`, every spelling from `spelling_variants` that is a single token
+        counts; when no spelling of a word is a single token, the word's own (multi-token)
+        encoding is used alone. Without variants, only the word's own encoding counts.
+        """
+        out: list[list[tuple[int, ...]]] = []
+        for word in labels.words:
+            own = tuple(self.tokenizer.encode(word))
+            if not own:
+                raise ConfigError(f"label word {word!r} encodes to no tokens")
+            seqs: list[tuple[int, ...]] = [own]
+            if labels.variants:
+                singles: list[tuple[int, ...]] = []
+                for s in spelling_variants(word):
+                    ids = tuple(self.tokenizer.encode(s))
+                    if len(ids) == 1 and ids not in singles:
+                        singles.append(ids)
+                if singles:
+                    seqs = singles
+            out.append(seqs)
+        seen: dict[tuple[int, ...], str] = {}
+        for word, seqs in zip(labels.words, out, strict=True):
+            for s in seqs:
+                if s in seen:
+                    raise ConfigError(
+                        f"label words {seen[s]!r} and {word!r} share the token sequence {s}; "
+                        "choose words that the tokenizer tells apart"
+                    )
+                seen[s] = word
+        return out

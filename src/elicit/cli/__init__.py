@@ -1,0 +1,1 @@
+"""The `elicit` command line: one subcommand per module in this package."""

@@ -1,0 +1,141 @@
+"""`elicit`: the command-line entry point.
+
+    elicit models                       registered models and whether they are cached
+    elicit tasks                        registered tasks, their data files and consistency rule
+    elicit score --task sst2 --n 100    zero-shot accuracy of the default model
+
+Every command takes `--help`. Options of a command come from its config dataclass; any of them
+can also come from `--config file.yaml` (flags override the file). User errors print one
+paragraph and exit with status 2; Ctrl-C exits with 130 and leaves no half-written run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from elicit import __version__
+from elicit.config import add_config_arguments, config_from_args
+from elicit.errors import ElicitError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from elicit.models import MODELS, model_status
+
+    rows = [
+        (
+            spec.name + (" (default)" if spec.is_default else ""),
+            spec.kind,
+            model_status(spec.name),
+            spec.description,
+        )
+        for spec in MODELS.values()
+    ]
+    _print_table(("model", "kind", "status", "description"), rows)
+    print("\nAny Hugging Face model id or local model directory also works as --model.")
+    return 0
+
+
+def _cmd_tasks(args: argparse.Namespace) -> int:
+    from elicit.tasks import TASKS
+
+    rows = [(spec.name, str(spec.consistency), spec.description) for spec in TASKS.values()]
+    _print_table(("task", "consistency", "description"), rows)
+    print("\nData is read from $ELICIT_DATA_DIR (default ../shared/data); --data overrides it.")
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from elicit.evaluation.score import ScoreConfig, run_score
+
+    config = config_from_args(ScoreConfig, args)
+    summary = run_score(config)
+    m = summary.metrics
+    print(
+        f"{config.task} ({config.split}, n={summary.n}, model={config.model}): "
+        f"accuracy {_pct(m['accuracy'])} "
+        f"[95% CI {_pct(m['accuracy_ci_low'])}-{_pct(m['accuracy_ci_high'])}], "
+        f"calibrated accuracy {_pct(m['calibrated_accuracy'])}, AUROC {_num(m['auroc'])}, "
+        f"predicted True {_pct(m['frac_predicted_true'])}"
+    )
+    print(f"results written to {summary.out}/")
+    return 0
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or x != x else f"{100 * x:.1f}%"
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None or x != x else f"{x:.3f}"
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from elicit.evaluation.score import ScoreConfig
+
+    parser = argparse.ArgumentParser(
+        prog="elicit",
+        description=(
+            "Elicit what a pretrained language model already knows about a task: "
+            "label data without human labels (ICM), learn from weak labels, self-improve."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"elicit {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list registered models and their cache status")
+    p.set_defaults(handler=_cmd_models)
+    p = sub.add_parser("tasks", help="list registered tasks")
+    p.set_defaults(handler=_cmd_tasks)
+    p = sub.add_parser(
+        "score",
+        help="zero-shot accuracy of a model on a task",
+        description=(
+            "Score each example's claim zero-shot: the model's log P(' True') - log P(' False') "
+            "after 'I think this claim is'. Prints accuracy (threshold 0), calibrated accuracy "
+            "(threshold at the median score, no gold used) and AUROC; writes predictions.jsonl, "
+            "metrics.json and tidy results.jsonl to --out."
+        ),
+    )
+    add_config_arguments(p, ScoreConfig)
+    p.set_defaults(handler=_cmd_score)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    # Third-party INFO chatter (transformers, httpx) would drown our own messages.
+    for name in ("transformers", "httpx", "urllib3", "filelock"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return handler(args)
+    except ElicitError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; no partial results were written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

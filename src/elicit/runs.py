@@ -1,0 +1,94 @@
+"""Run directories and atomic writes.
+
+A run is a directory (`config.json`, `predictions.jsonl`, `metrics.json`, `results.jsonl`, ...).
+It appears complete or not at all: the run writes into a hidden staging directory next to the
+target and renames it into place only when every file is written, so a crash or Ctrl-C never
+leaves a half-written run where a finished one is expected. A finished run is not redone unless
+`force` is set. Single files are written the same way (temp file, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from elicit.errors import ConfigError
+
+#: The file whose presence marks a finished run.
+DONE_FILE = "metrics.json"
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def atomic_write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    atomic_write_text(path, "".join(json.dumps(r, default=str) + "\n" for r in rows))
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    with Path(path).open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def is_finished(run_dir: str | Path) -> bool:
+    return (Path(run_dir) / DONE_FILE).is_file()
+
+
+@contextlib.contextmanager
+def staged_run_dir(out: str | Path, *, force: bool = False) -> Iterator[Path]:
+    """Yield a staging directory; on success it replaces `out` in one rename.
+
+    Raises ConfigError when `out` is a finished run and `force` is false, or when `out` exists
+    and is not a run directory (elicit never deletes what it did not write).
+    """
+    target = Path(out)
+    if target.exists():
+        if not target.is_dir():
+            raise ConfigError(f"--out {target} exists and is not a directory; choose another path")
+        if is_finished(target) and not force:
+            raise ConfigError(
+                f"{target} already holds a finished run; pass --force to redo it "
+                "or --out to write elsewhere"
+            )
+        if any(target.iterdir()) and not (target / "config.json").exists():
+            raise ConfigError(
+                f"--out {target} is a non-empty directory that is not an elicit run; "
+                "choose an empty or new directory"
+            )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        yield stage
+        if target.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, trash / "run")
+            os.replace(stage, target)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(stage, target)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
