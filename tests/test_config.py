@@ -47,7 +47,7 @@ def test_config_file_is_overridden_by_flags(tmp_path: Path) -> None:
 def test_config_file_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("tsak: imdb\n")
-    with pytest.raises(ConfigError, match="unknown option.*tsak.*Known options"):
+    with pytest.raises(ConfigError, match=r"unknown option.*tsak.*Known options"):
         parse(["--config", str(bad)])
     bad.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="mapping"):
@@ -60,7 +60,7 @@ def test_config_file_errors(tmp_path: Path) -> None:
 
 
 def test_build_config_type_errors() -> None:
-    with pytest.raises(ConfigError, match="'n'.*must be int"):
+    with pytest.raises(ConfigError, match=r"'n'.*must be int"):
         build_config(Demo, {"n": "ten"})
     with pytest.raises(ConfigError, match="must be int"):
         build_config(Demo, {"n": 2.5})

@@ -30,7 +30,7 @@ def test_staged_run_dir_is_all_or_nothing(tmp_path: Path) -> None:
         atomic_write_json(stage / "metrics.json", {"acc": 1})
     assert (out / "metrics.json").is_file()
 
-    with pytest.raises(ConfigError, match="finished run.*--force"), staged_run_dir(out):
+    with pytest.raises(ConfigError, match=r"finished run.*--force"), staged_run_dir(out):
         pass
 
     with staged_run_dir(out, force=True) as stage:

@@ -8,7 +8,7 @@ The public surface, re-exported here:
     scores = lm.score([ex.prompt for ex in data.examples[:8]])
 """
 
-from elicit.backends.base import LM, Demo, GenerationConfig, LabelSet, TRUE_FALSE
+from elicit.backends.base import LM, TRUE_FALSE, Demo, GenerationConfig, LabelSet
 from elicit.errors import BackendError, ConfigError, DataError, ElicitError
 from elicit.tasks.base import Consistency, Example, LoadOptions, TaskData
 

@@ -104,9 +104,7 @@ class LM(abc.ABC):
     name: str
 
     @abc.abstractmethod
-    def label_logprobs(
-        self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE
-    ) -> FloatArray:
+    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
         """log P(label word | prompt) for every prompt and label word, shape (n, k).
 
         Each entry sums the probability of the word's variants (see `LabelSet`). Rows need
@@ -142,5 +140,5 @@ class LM(abc.ABC):
             return np.zeros(0)
         return self.score([loo_prompt(demos, i, labels) for i in range(len(demos))], labels)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op for most backends
         """Release resources (servers, GPU memory). Safe to call twice."""

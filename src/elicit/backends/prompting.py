@@ -131,11 +131,11 @@ class PromptEncoder:
             out.append(seqs)
         seen: dict[tuple[int, ...], str] = {}
         for word, seqs in zip(labels.words, out, strict=True):
-            for s in seqs:
-                if s in seen:
+            for seq in seqs:
+                if seq in seen:
                     raise ConfigError(
-                        f"label words {seen[s]!r} and {word!r} share the token sequence {s}; "
-                        "choose words that the tokenizer tells apart"
+                        f"label words {seen[seq]!r} and {word!r} share the token sequence "
+                        f"{seq}; choose words that the tokenizer tells apart"
                     )
-                seen[s] = word
+                seen[seq] = word
         return out

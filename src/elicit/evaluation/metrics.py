@@ -36,9 +36,9 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> Interval:
     return Interval(max(0.0, centre - half), min(1.0, centre + half))
 
 
-def _check(scores: Sequence[float] | np.ndarray, gold: Sequence[int] | np.ndarray) -> tuple[
-    np.ndarray, np.ndarray
-]:
+def _check(
+    scores: Sequence[float] | np.ndarray, gold: Sequence[int] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     s = np.asarray(scores, dtype=np.float64)
     g = np.asarray(gold, dtype=np.int64)
     if s.shape != g.shape or s.ndim != 1:
