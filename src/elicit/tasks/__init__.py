@@ -1,0 +1,121 @@
+"""Task registry: names -> `TaskSpec`, loading, and seeded sampling of task data.
+
+    from elicit.tasks import load_task, sample, task_names
+    data = load_task("gsm8k-verification", LoadOptions(split="train"))
+    batch = sample(data, 256, seed=0, keep_groups=True)
+
+Every task turns raw rows into claims ending in `CLAIM_SUFFIX` (gold 1 = the claim is true),
+kept as `Example`s without labels plus a separate gold mapping (see `tasks.base`). The data
+root is $ELICIT_DATA_DIR or ../shared/data (see `data_root`); `LoadOptions.data` overrides a
+task's files with a file, a directory, or "hf:<id>[:<split>]". Modules:
+icm (the ICM paper's TruthfulQA, GSM8K-verification, Alpaca and TruthfulQA-preference files),
+hh (HH-RLHF comparisons), benchmarks (sst2, imdb, boolq, sciq, cosmosqa, anli), ethics (the
+four ETHICS subsets and blog-author gender), claims (the user's own file); common and rows
+hold the shared machinery.
+"""
+
+from __future__ import annotations
+
+import difflib
+import random
+from dataclasses import replace
+
+from elicit.errors import ConfigError
+from elicit.tasks import benchmarks, claims, ethics, hh, icm
+from elicit.tasks.base import (
+    CLAIM_SUFFIX,
+    Consistency,
+    Example,
+    GoldLabels,
+    LoadOptions,
+    TaskData,
+)
+from elicit.tasks.common import TaskSpec, carve, data_root
+
+TASKS: dict[str, TaskSpec] = {}
+
+
+def register(spec: TaskSpec) -> TaskSpec:
+    """Add a task to the registry (a name may be registered once). Returns the spec."""
+    if spec.name in TASKS:
+        raise ValueError(f"task {spec.name!r} is already registered")
+    TASKS[spec.name] = spec
+    return spec
+
+
+def task_names() -> list[str]:
+    """Registered task names, sorted."""
+    return sorted(TASKS)
+
+
+def get_task(name: str) -> TaskSpec:
+    """The spec of a task; an unknown name is a `ConfigError` listing the known ones."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, TASKS, n=1, cutoff=0.5)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"unknown task {name!r}.{hint} Known tasks: {', '.join(task_names())}. "
+            "Use `elicit tasks` to list them, or --task claims --data FILE for your own data."
+        ) from None
+
+
+def load_task(name: str, options: LoadOptions | None = None) -> TaskData:
+    """Load a task's examples and gold labels for `options.split` (default: test)."""
+    return get_task(name).loader(options or LoadOptions())
+
+
+def sample(data: TaskData, n: int | None, seed: int, *, keep_groups: bool = False) -> TaskData:
+    """A seeded random subset of `n` examples, in their original order, with matching gold.
+
+    n None or >= len(data): `data` itself. n = 0: no examples. Without `keep_groups`, exactly n
+    examples drawn uniformly without replacement. With `keep_groups=True`, groups are shuffled
+    and taken whole until at least n examples are chosen, so the result holds between n and
+    n + (largest group size - 1) examples and no consistency group is split.
+    Randomness comes only from `random.Random(seed)`.
+    """
+    if n is not None and n < 0:
+        raise ConfigError(f"sample size {n} is negative. Pass a size >= 0 (or none for all).")
+    if n is None or n >= len(data):
+        return data
+    rng = random.Random(seed)
+    if keep_groups:
+        groups: dict[str, list[int]] = {}
+        for i, ex in enumerate(data.examples):
+            groups.setdefault(ex.group, []).append(i)
+        order = list(groups)
+        rng.shuffle(order)
+        chosen: list[int] = []
+        for group in order:
+            if len(chosen) >= n:
+                break
+            chosen.extend(groups[group])
+        picked = sorted(chosen)
+    else:
+        picked = sorted(rng.sample(range(len(data)), n))
+    examples = tuple(data.examples[i] for i in picked)
+    gold = {ex.uid: data.gold[ex.uid] for ex in examples if ex.uid in data.gold}
+    return replace(data, examples=examples, gold=gold)
+
+
+for _spec in (*icm.SPECS, *hh.SPECS, *benchmarks.SPECS, *ethics.SPECS, claims.SPEC):
+    register(_spec)
+
+__all__ = [
+    "CLAIM_SUFFIX",
+    "TASKS",
+    "Consistency",
+    "Example",
+    "GoldLabels",
+    "LoadOptions",
+    "TaskData",
+    "TaskSpec",
+    "carve",
+    "data_root",
+    "get_task",
+    "load_task",
+    "register",
+    "sample",
+    "task_names",
+]

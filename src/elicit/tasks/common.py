@@ -1,0 +1,296 @@
+"""What every task loader shares: `TaskSpec`, the data root, splits, field access and assembly.
+
+A task is a `TaskSpec` whose loader maps `LoadOptions` to `TaskData`. Most tasks are built with
+`file_loader`: it resolves the task's files (default files under the data root, a `--data` file
+or directory, or `hf:<id>[:<split>]`), reads each into a `Source` and hands it to the task's
+formatter, which turns plain dict rows into `Item`s (an example plus its gold label, if any).
+`assemble` checks the items (unique uids, prompts ending in `CLAIM_SUFFIX`) and separates gold.
+
+Splits. Tasks with separate train/test files use them. A task whose default data is a single
+pool ("all") is carved into train/test by `carve`: a group goes to "test" when the first byte of
+sha256(f"{task}/{group}") is < 128, else to "train". Whole groups move together, so no
+consistency group is ever split, and the rule does not depend on the file's order or size.
+split="all" returns everything. A file or HF split named explicitly is one source and is
+carved the same way when the task's default is a single pool; otherwise it is loaded whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from elicit.errors import ConfigError, DataError
+from elicit.tasks.base import CLAIM_SUFFIX, Consistency, Example, LoadOptions, TaskData
+from elicit.tasks.rows import Row, Source, read_hf, read_source
+
+SPLITS = ("train", "test", "all")
+#: Key of `TaskSpec.data_files` for tasks whose data is one pool carved by `carve`.
+POOL = "all"
+
+
+@dataclass(frozen=True)
+class Item:
+    """An example as a formatter builds it, with its gold label (None when unlabelled)."""
+
+    uid: str
+    prompt: str
+    group: str
+    key: str = ""
+    label: int | None = None
+    where: str = ""  # "file, line N" for messages about this item
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A registered task.
+
+    name: the id used on the command line (`--task NAME`).
+    description: one line for `elicit tasks`.
+    consistency: the logical structure the claims of a group obey (see `Consistency`).
+    data_files: default files relative to the data root, by split ("train"/"test"), or under
+        "all" for a single pool that is carved into train/test by group (see module docs).
+    loader: builds the task's data for the given options.
+    """
+
+    name: str
+    description: str
+    consistency: Consistency
+    data_files: Mapping[str, tuple[str, ...]]
+    loader: Callable[[LoadOptions], TaskData] = field(repr=False, compare=False)
+
+
+def data_root() -> Path:
+    """Where the benchmark data lives.
+
+    $ELICIT_DATA_DIR if set; else the first existing of <cwd>/../shared/data,
+    <cwd>/shared/data and ../shared/data next to the repository holding this source file.
+    """
+    env = os.environ.get("ELICIT_DATA_DIR")
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_dir():
+            raise DataError(
+                f"ELICIT_DATA_DIR={env} is not a directory. Point it at the data folder "
+                "(the one holding icm_release/, sst2/, ...) or pass --data FILE."
+            )
+        return path
+    cwd = Path.cwd()
+    candidates = [
+        cwd.parent / "shared" / "data",
+        cwd / "shared" / "data",
+        Path(__file__).resolve().parents[3].parent / "shared" / "data",
+    ]
+    for path in candidates:
+        if path.is_dir():
+            return path
+    tried = ", ".join(str(p) for p in candidates)
+    raise DataError(
+        f"no data directory found (tried {tried}). Set ELICIT_DATA_DIR to the folder holding "
+        "the benchmark data, or pass --data FILE."
+    )
+
+
+def carve(task: str, group: str) -> str:
+    """The split ("train"/"test") a group of a single-pool task belongs to. See module docs."""
+    return "test" if hashlib.sha256(f"{task}/{group}".encode()).digest()[0] < 128 else "train"
+
+
+def check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ConfigError(
+            f"split {split!r} is not one of {', '.join(SPLITS)}. Pass --split train or test."
+        )
+
+
+# ---------------------------------------------------------------------------- field access
+
+
+def get(source: Source, row: Row, column: str, flag: str | None = None) -> Any:
+    """A row's field; a missing one is a `DataError` naming the columns that exist."""
+    if column not in row.data:
+        fix = f" or pass {flag} to read another column" if flag else ""
+        raise DataError(
+            f"{source.where(row)}: no column {column!r} (available: "
+            f"{', '.join(map(repr, row.data)) or 'none'}). Add the column{fix}."
+        )
+    return row.data[column]
+
+
+def text(source: Source, row: Row, column: str, flag: str | None = None) -> str:
+    """A non-empty string field (numbers are accepted and written as text)."""
+    value = get(source, row, column, flag)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise DataError(
+            f"{source.where(row)}: column {column!r} should be text, got "
+            f"{type(value).__name__} ({str(value)[:40]!r}). Write it as a string."
+        )
+    value = str(value)
+    if not value.strip():
+        raise DataError(
+            f"{source.where(row)}: column {column!r} is empty. Fill it in or drop the row."
+        )
+    return value
+
+
+_TRUE = {"1", "true"}
+_FALSE = {"0", "false"}
+
+
+def parse_label(value: Any, where: str, column: str = "label") -> int | None:
+    """0/1, true/false (any case, or JSON booleans) -> 1/0; None or "" -> None (unlabelled)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int) and value in (0, 1):
+        return value
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if not word:
+            return None
+        if word in _TRUE:
+            return 1
+        if word in _FALSE:
+            return 0
+    raise DataError(
+        f"{where}: {column} {value!r} is not one of 0/1/true/false. Fix the value, leave it "
+        "empty for an unlabelled claim, or pass --label-column to read another column."
+    )
+
+
+def gold_label(source: Source, row: Row, column: str = "label") -> int:
+    """A required gold label of a benchmark row."""
+    label = parse_label(get(source, row, column), source.where(row), column)
+    if label is None:
+        raise DataError(
+            f"{source.where(row)}: {column} is empty. Every row of this task needs one."
+        )
+    return label
+
+
+# ---------------------------------------------------------------------------- assembly
+
+
+def assemble(task: str, consistency: Consistency, items: Iterable[Item]) -> TaskData:
+    """Check the items and split them into search-visible examples and gold labels."""
+    examples: list[Example] = []
+    gold: dict[str, int] = {}
+    seen: dict[str, str] = {}
+    for item in items:
+        if item.uid in seen:
+            raise DataError(
+                f"{item.where}: duplicate uid {item.uid!r} (first at {seen[item.uid]}). "
+                "Give every row a distinct uid, or drop the uid column to number rows by line."
+            )
+        seen[item.uid] = item.where
+        if not item.prompt.endswith(CLAIM_SUFFIX):  # a formatter bug, not a user error
+            raise AssertionError(f"{item.uid}: prompt does not end with {CLAIM_SUFFIX!r}")
+        examples.append(Example(uid=item.uid, prompt=item.prompt, group=item.group, key=item.key))
+        if item.label is not None:
+            gold[item.uid] = item.label
+    return TaskData(task=task, examples=tuple(examples), gold=gold, consistency=consistency)
+
+
+def claim_prompt(body: str) -> str:
+    """`body` followed by the claim suffix on its own line."""
+    return f"{body.rstrip()}\n{CLAIM_SUFFIX}"
+
+
+# ---------------------------------------------------------------------------- files
+
+
+Formatter = Callable[[Source], Iterable[Item]]
+
+
+def _find_in_dir(directory: Path, relative: str) -> Path:
+    for candidate in (directory / relative, directory / Path(relative).name):
+        if candidate.is_file():
+            return candidate
+    raise DataError(
+        f"{directory}: no {Path(relative).name} (looked for {directory / relative} and "
+        f"{directory / Path(relative).name}). Put the file there or pass --data FILE."
+    )
+
+
+def resolve_sources(spec: TaskSpec, options: LoadOptions) -> tuple[list[Source], bool]:
+    """The sources to read for `options.split`, and whether to carve them by group."""
+    check_split(options.split)
+    pooled = POOL in spec.data_files
+    if options.data and options.data.startswith("hf:"):
+        # hf:<id>:<split> names the hub split; without one, a split task reads the hub split of
+        # the same name, a pooled task (or split="all") reads "train" and carves it as usual.
+        fallback = "train" if pooled or options.split == "all" else options.split
+        return [read_hf(options.data, fallback)], pooled
+    if options.data:
+        path = Path(options.data).expanduser()
+        if path.is_file():
+            return [read_source(path)], pooled
+        if not path.exists():
+            raise DataError(f"{path}: no such file or directory. Check the --data path.")
+        directory = path
+    else:
+        directory = data_root()
+    if pooled:
+        relatives = spec.data_files[POOL]
+    elif options.split == "all":
+        relatives = tuple(f for s in ("train", "test") for f in spec.data_files.get(s, ()))
+    else:
+        relatives = spec.data_files.get(options.split, ())
+        if not relatives:
+            raise DataError(
+                f"task {spec.name} has no {options.split} data. Pass --data FILE or use "
+                f"--split {' or '.join(spec.data_files)}."
+            )
+    paths = []
+    for relative in relatives:
+        if options.data:
+            paths.append(_find_in_dir(directory, relative))
+        elif not (directory / relative).is_file():
+            raise DataError(
+                f"task {spec.name}: default file {directory / relative} not found. Set "
+                "ELICIT_DATA_DIR to the data folder or pass --data FILE."
+            )
+        else:
+            paths.append(directory / relative)
+    return [read_source(p) for p in paths], pooled
+
+
+def file_loader(
+    name: str, consistency: Consistency, formatter: Formatter
+) -> Callable[[TaskSpec, LoadOptions], TaskData]:
+    """A loader that reads the spec's sources and formats them, carving single pools by group."""
+
+    def load(spec: TaskSpec, options: LoadOptions) -> TaskData:
+        sources, pooled = resolve_sources(spec, options)
+        items: list[Item] = []
+        for source in sources:
+            items.extend(formatter(source))
+        if pooled and options.split != "all":
+            items = [it for it in items if carve(name, it.group) == options.split]
+        return assemble(name, consistency, items)
+
+    return load
+
+
+def make_spec(
+    name: str,
+    description: str,
+    consistency: Consistency,
+    data_files: Mapping[str, Sequence[str]],
+    formatter: Formatter,
+) -> TaskSpec:
+    """A `TaskSpec` whose loader is `file_loader(name, consistency, formatter)`."""
+    files = {k: tuple(v) for k, v in data_files.items()}
+    load = file_loader(name, consistency, formatter)
+    holder: list[TaskSpec] = []
+
+    def loader(options: LoadOptions) -> TaskData:
+        return load(holder[0], options)
+
+    spec = TaskSpec(name, description, consistency, files, loader)
+    holder.append(spec)
+    return spec

@@ -1,0 +1,245 @@
+"""Reading raw rows from data files and Hugging Face datasets, with line numbers for errors.
+
+Every task formatter takes a `Source`: a name for messages, the column names, and `Row`s (a
+plain dict plus the 1-based line it came from). Files are read by extension:
+
+- `.jsonl` (one object per line; blank lines skipped), `.json` (a list of objects, or an
+  object whose single list value holds them; the "line" is then the 1-based entry number),
+- `.csv` / `.tsv` (header row = line 1, so the first data row is line 2; a quoted field that
+  spans lines is reported at the line where the row starts),
+- `.lst` / `.txt` (one value per line, column `value`),
+- any of these with `.gz` appended.
+
+Text must be UTF-8; a leading UTF-8 byte-order mark is dropped silently. `hf:<id>[:<split>]`
+goes through `datasets.load_dataset` (imported lazily; a clear `DataError` when it is missing or
+the data set cannot be reached offline).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from elicit.errors import DataError
+
+#: The file extensions `read_source` understands (also with ".gz" appended).
+EXTENSIONS = (".jsonl", ".json", ".csv", ".tsv", ".lst", ".txt")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One raw record: its fields as read, and where it came from (1-based line / entry)."""
+
+    index: int
+    line: int
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Source:
+    """The rows of one file (or one Hugging Face split) and how to name it in messages.
+
+    name: the path (or "hf:<id>:<split>") used in error messages.
+    stem: a short stable tag used inside uids (file name without extensions).
+    unit: what `Row.line` counts: "line" for text formats, "entry" for a JSON list.
+    """
+
+    name: str
+    stem: str
+    columns: tuple[str, ...]
+    rows: tuple[Row, ...]
+    unit: str = "line"
+
+    def where(self, row: Row) -> str:
+        return f"{self.name}, {self.unit} {row.line}"
+
+
+def file_stem(path: Path) -> str:
+    name = path.name
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}, line {line}: byte {raw[err.start]:#04x} is not valid UTF-8 (the only "
+            "encoding elicit reads). Re-save the file as UTF-8, e.g. "
+            f"`iconv -f latin1 -t utf-8 {path.name} > fixed.{path.name.split('.')[-1]}`."
+        ) from None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise DataError(f"{path}: cannot read the file ({err.strerror}). Check the path.") from None
+    if path.name.endswith(".gz"):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as err:
+            raise DataError(f"{path}: not a valid gzip file ({err}). Re-compress it.") from None
+    return _decode(raw, path)
+
+
+def _kind(path: Path) -> str:
+    name = path.name.lower().removesuffix(".gz")
+    for ext in EXTENSIONS:
+        if name.endswith(ext):
+            return ext
+    raise DataError(
+        f"{path}: unknown file type. elicit reads {', '.join(EXTENSIONS)} (optionally .gz); "
+        "rename the file or convert it."
+    )
+
+
+def _object_rows(items: Sequence[Any], path: Path, unit: str, lines: Sequence[int]) -> list[Row]:
+    rows = []
+    for i, (item, line) in enumerate(zip(items, lines, strict=True)):
+        if not isinstance(item, dict):
+            raise DataError(
+                f"{path}, {unit} {line}: expected a JSON object with named fields, got "
+                f"{type(item).__name__}. Write one object per record, e.g. "
+                '{"text": "...", "label": 1}.'
+            )
+        rows.append(Row(index=i, line=line, data=item))
+    return rows
+
+
+def _json_rows(text: str, path: Path, kind: str) -> tuple[list[Row], str]:
+    if kind == ".jsonl":
+        items: list[Any] = []
+        lines: list[int] = []
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise DataError(
+                    f"{path}, line {n}: invalid JSON ({err.msg} at column {err.colno}). "
+                    "Each line of a .jsonl file must be one complete JSON object."
+                ) from None
+            lines.append(n)
+        return _object_rows(items, path, "line", lines), "line"
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(
+            f"{path}, line {err.lineno}: invalid JSON ({err.msg} at column {err.colno}). "
+            "Fix the syntax, or use .jsonl with one object per line."
+        ) from None
+    if isinstance(doc, dict):
+        lists = [v for v in doc.values() if isinstance(v, list)]
+        if len(lists) == 1:
+            doc = lists[0]
+    if not isinstance(doc, list):
+        raise DataError(
+            f"{path}, line 1: expected a JSON list of objects, got {type(doc).__name__}. "
+            "Write [{...}, {...}] or use .jsonl."
+        )
+    return _object_rows(doc, path, "entry", range(1, len(doc) + 1)), "entry"
+
+
+def _table_rows(text: str, path: Path, kind: str) -> list[Row]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if kind == ".tsv" else ",")
+    try:
+        header = next(reader)
+    except StopIteration:
+        return []
+    except csv.Error as err:
+        raise DataError(f"{path}, line 1: unreadable header ({err}). Fix the CSV.") from None
+    header = [h.strip() for h in header]
+    rows: list[Row] = []
+    start = reader.line_num + 1
+    try:
+        for cells in reader:
+            if not cells or all(not c.strip() for c in cells):
+                start = reader.line_num + 1
+                continue
+            if len(cells) > len(header):
+                raise DataError(
+                    f"{path}, line {start}: {len(cells)} fields but the header has "
+                    f"{len(header)}. Quote fields that contain the delimiter."
+                )
+            data = dict(zip(header, cells, strict=False))
+            rows.append(Row(index=len(rows), line=start, data=data))
+            start = reader.line_num + 1
+    except csv.Error as err:
+        raise DataError(f"{path}, line {start}: unreadable CSV ({err}). Fix the quoting.") from None
+    return rows
+
+
+def read_source(path: Path) -> Source:
+    """Read one data file into a `Source`. Raises `DataError` for anything unreadable or empty."""
+    kind = _kind(path)
+    text = _read_text(path)
+    unit = "line"
+    if kind in (".json", ".jsonl"):
+        rows, unit = _json_rows(text, path, kind)
+    elif kind in (".csv", ".tsv"):
+        rows = _table_rows(text, path, kind)
+    else:
+        rows = [
+            Row(index=i, line=i + 1, data={"value": v.strip()})
+            for i, v in enumerate(text.splitlines())
+        ]
+    if not rows:
+        raise DataError(f"{path}: the file has no records. Point --data at a non-empty file.")
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row.data))
+    return Source(
+        name=str(path), stem=file_stem(path), columns=tuple(columns), rows=tuple(rows), unit=unit
+    )
+
+
+def parse_hf(spec: str) -> tuple[str, str | None]:
+    """Split "hf:<id>[:<split>]" into (id, split or None)."""
+    body = spec.removeprefix("hf:")
+    dataset, _, split = body.partition(":")
+    if not dataset:
+        raise DataError(f"{spec!r}: no data set id. Write hf:<id>[:<split>], e.g. hf:imdb:test.")
+    return dataset, split or None
+
+
+def read_hf(spec: str, split: str) -> Source:
+    """Rows of a Hugging Face dataset split (`datasets` is imported only here)."""
+    dataset, given = parse_hf(spec)
+    split = given or split
+    try:
+        import datasets
+    except ImportError:
+        raise DataError(
+            f"{spec}: reading Hugging Face data sets needs the `datasets` package. "
+            "Install it (pip install datasets) or download the data and pass --data FILE."
+        ) from None
+    try:
+        table = datasets.load_dataset(dataset, split=split)
+    except Exception as err:  # network, missing split, missing data set: all user-fixable
+        raise DataError(
+            f"hf:{dataset}:{split}: cannot load this Hugging Face data set ({err}). Check the id "
+            "and split, connect to the Hub (or set HF_DATASETS_OFFLINE=1 with a cached copy), "
+            "or pass a local file with --data FILE."
+        ) from None
+    rows = tuple(Row(index=i, line=i + 1, data=dict(r)) for i, r in enumerate(table))
+    if not rows:
+        raise DataError(f"hf:{dataset}:{split}: the split is empty. Choose another split.")
+    stem = f"hf-{dataset.replace('/', '-')}-{split}"
+    return Source(
+        name=f"hf:{dataset}:{split}",
+        stem=stem,
+        columns=tuple(rows[0].data),
+        rows=rows,
+        unit="row",
+    )
