@@ -28,10 +28,9 @@ from elicit.evaluation.metrics import (
     wilson_interval,
 )
 from elicit.evaluation.results import ResultRow
+from elicit.models import DEFAULT_MODEL
 from elicit.runs import atomic_write_json, atomic_write_jsonl, staged_run_dir
 from elicit.tasks.base import LoadOptions, TaskData
-
-DEFAULT_MODEL = "gemma-3-270m"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,79 @@
+"""Model backends behind the one LM protocol, loaded by name without importing heavy deps.
+
+    >>> from elicit.backends import load_lm
+    >>> lm = load_lm("gemma-3-270m")           # backend "auto" -> transformers ("hf")
+    >>> lm.score(["...I think this claim is"])
+
+Backends live in a name -> "module:Class" registry and are imported only when used, so
+`import elicit.backends` never imports torch (the CLI starts fast and `elicit tasks` works
+without the hf extra).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from elicit.backends.base import LM, TRUE_FALSE, Demo, FloatArray, GenerationConfig, LabelSet
+from elicit.errors import BackendError, ConfigError
+from elicit.models import DEFAULT_MODEL, HF_EXTRA
+
+__all__ = [
+    "BACKENDS",
+    "LM",
+    "TRUE_FALSE",
+    "Demo",
+    "FloatArray",
+    "GenerationConfig",
+    "LabelSet",
+    "backend_class",
+    "load_lm",
+]
+
+BACKENDS: dict[str, str] = {
+    "hf": "elicit.backends.hf:HFBackend",
+    "fake": "elicit.backends.fake:ScriptedLM",
+}
+#: Python packages each backend needs, and the command that installs them.
+_EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
+    "hf": (("torch", "transformers", "safetensors", "accelerate"), HF_EXTRA),
+}
+
+
+def _auto_backend(model: str) -> str:
+    # Only one real backend for now; an OpenAI-compatible server backend will claim URLs here.
+    return "hf"
+
+
+def backend_class(backend: str) -> type[LM]:
+    """The LM class registered as `backend`, imported on first use."""
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"unknown backend {backend!r}; choose one of: auto, {', '.join(BACKENDS)}"
+        )
+    module_name, _, class_name = BACKENDS[backend].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        needed, hint = _EXTRAS.get(backend, ((), HF_EXTRA))
+        if e.name is not None and e.name.split(".")[0] in needed:
+            raise BackendError(
+                f"the {backend!r} backend needs the package {e.name!r}, which is not "
+                f"installed. Install it with: {hint}"
+            ) from e
+        raise
+    cls = getattr(module, class_name)
+    if not (isinstance(cls, type) and issubclass(cls, LM)):
+        raise TypeError(f"{BACKENDS[backend]} is not an LM subclass")
+    return cls
+
+
+def load_lm(model: str = DEFAULT_MODEL, backend: str = "auto", **options: Any) -> LM:
+    """Construct the LM for `model` (a registered name, local path or HF id).
+
+    options go to the backend's constructor, e.g. device="cuda", batch_size=32.
+    """
+    name = _auto_backend(model) if backend == "auto" else backend
+    cls: Any = backend_class(name)  # constructors differ per backend
+    lm: LM = cls(name=model, **options) if name == "fake" else cls(model, **options)
+    return lm

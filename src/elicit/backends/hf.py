@@ -1,0 +1,395 @@
+"""The Hugging Face transformers backend: any causal LM id, local path or registered name.
+
+    >>> from elicit.backends.hf import HFBackend
+    >>> lm = HFBackend("gemma-3-270m")               # converts once, then loads in seconds
+    >>> lm.score(["Question: What is 2+2?\\nClaim: 4\\nI think this claim is"])
+
+Tokenisation goes only through `prompting.PromptEncoder` (BOS once, left truncation, label
+variants), so every backend scores exactly the same token sequences. Scoring is batched: requests
+are sorted by length to limit padding and their results put back in the caller's order. The
+model runs in eval mode under `torch.inference_mode`, so the same prompts give the same scores
+whatever else shares their batch (checked by the tests to 1e-4).
+
+Only the logits that are needed are materialised: with left padding (the default) the last real
+token of every row sits at the end, so `logits_to_keep` asks the model for just the last few
+positions instead of (batch, length, vocabulary) floats, which for Gemma's 262k vocabulary is
+the difference between megabytes and gigabytes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from elicit.backends.base import LM, TRUE_FALSE, FloatArray, GenerationConfig, LabelSet
+from elicit.backends.prompting import PromptEncoder
+from elicit.errors import BackendError, ConfigError
+from elicit.models import DEFAULT_MODEL, MODELS, resolve_model
+
+log = logging.getLogger("elicit")
+
+#: Default cap on the context when the model allows more: attention memory and time grow with
+#: length, and ICM's prompts (a batch of ~256 short claims) rarely need more than this.
+MAX_LENGTH_CAP = 8192
+#: Show a progress bar only when a call has at least this many batches.
+_PROGRESS_MIN_BATCHES = 4
+
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
+
+
+class HFTokenizer:
+    """Adapts a transformers tokenizer to `prompting.Tokenizer`.
+
+    `encode` adds no special tokens (the encoder decides about BOS); `bos_id` is the BOS id only
+    when the tokenizer adds it by default, i.e. when the model was trained with it (Gemma,
+    Llama); GPT-2-style tokenizers that add nothing get None.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tok = tokenizer
+        bos = tokenizer.bos_token_id
+        with_special = tokenizer("a").input_ids
+        plain = tokenizer("a", add_special_tokens=False).input_ids
+        adds_bos = bos is not None and len(with_special) > len(plain) and with_special[0] == bos
+        self._bos: int | None = int(bos) if adds_bos else None
+
+    @property
+    def bos_id(self) -> int | None:
+        return self._bos
+
+    def encode(self, text: str) -> list[int]:
+        return [int(i) for i in self._tok(text, add_special_tokens=False).input_ids]
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One forward pass: `context` then `continuation`, scoring the continuation's tokens.
+
+    An empty continuation asks only for the next-token distribution after the context.
+    """
+
+    context: tuple[int, ...]
+    continuation: tuple[int, ...]
+
+    @property
+    def inputs(self) -> tuple[int, ...]:
+        # The last continuation token is predicted, never fed (see the diagram in _score_batch).
+        return self.context + self.continuation[:-1]
+
+    @property
+    def n_scored(self) -> int:
+        return max(1, len(self.continuation))
+
+
+class HFBackend(LM):
+    """A transformers causal LM behind the elicit LM protocol.
+
+    model: a registered name (see `elicit models`), a local directory or a Hugging Face id.
+    device: "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:1", ...
+    dtype: "auto" (float32 on CPU, bfloat16 on CUDA), "float32", "bfloat16", "float16".
+    batch_size: sequences per forward pass.
+    max_length: context length in tokens; prompts longer than this keep their last tokens.
+        Default: the model's max_position_embeddings, capped at MAX_LENGTH_CAP (8192).
+    padding_side: "left" (default; lets the model compute logits for the last positions only)
+        or "right" (same scores, more memory; for models that misbehave with left padding).
+    progress: show a progress bar (on a terminal only) for calls with many batches.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 16,
+        max_length: int | None = None,
+        padding_side: Literal["left", "right"] = "left",
+        progress: bool = True,
+    ) -> None:
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        if padding_side not in ("left", "right"):
+            raise ConfigError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+        self.name = model if model in MODELS else f"hf:{model}"
+        self.batch_size = batch_size
+        self.padding_side = padding_side
+        self.progress = progress
+        self.device = _resolve_device(device)
+        self.dtype = _resolve_dtype(dtype, self.device)
+        self.model: Any
+        self._hf_tokenizer: Any
+        self.model, self._hf_tokenizer = _load(model, self.dtype, progress=progress)
+        self.model.to(self.device)
+        self.model.eval()  # no dropout: scores must not depend on call order or batch
+        self.tokenizer = HFTokenizer(self._hf_tokenizer)
+        self.max_length = _resolve_max_length(self.model.config, max_length)
+        self.encoder = PromptEncoder(self.tokenizer, self.max_length, add_bos=True)
+        pad = self._hf_tokenizer.pad_token_id
+        if pad is None:
+            pad = self._hf_tokenizer.eos_token_id
+        # Padded positions are masked out, so the pad id only has to be a valid token.
+        self.pad_id = int(pad) if pad is not None else 0
+        self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        # generate() fills every setting we leave unset from the model's generation_config
+        # (often top_k=50/64, top_p=0.95, repetition penalties); keep only its end-of-text ids
+        # so that GenerationConfig alone decides how elicit decodes.
+        eos = getattr(self.model.generation_config, "eos_token_id", None)
+        self.eos_ids: int | list[int] | None = eos if eos is not None else _tokenizer_eos(self)
+        self._neutral_generation_config()
+
+    # ------------------------------------------------------------------ scoring
+
+    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
+        variants = self.encoder.label_variants(labels)
+        if len(prompts) == 0:
+            return np.zeros((0, len(labels.words)))
+        # The context must leave room for the longest label continuation (minus the one
+        # token that is predicted, not fed), and be the same for every variant of a prompt.
+        reserve = max(len(s) for seqs in variants for s in seqs) - 1
+        singles = sorted({s[0] for seqs in variants for s in seqs if len(s) == 1})
+        multis = sorted({s for seqs in variants for s in seqs if len(s) > 1})
+        requests: list[_Request] = []
+        for prompt in prompts:
+            ctx = tuple(self.encoder.encode(prompt, reserve=reserve))
+            if not ctx:
+                raise ConfigError("an empty prompt cannot be scored by a model without a BOS token")
+            if singles:
+                requests.append(_Request(ctx, ()))
+            requests.extend(_Request(ctx, m) for m in multis)
+        results = self._run_requests(requests, torch.tensor(singles, dtype=torch.long))
+
+        # Per prompt: log P of each single-token id, then of each multi-token sequence.
+        per_prompt = len(multis) + (1 if singles else 0)
+        out = np.zeros((len(prompts), len(labels.words)))
+        for i in range(len(prompts)):
+            chunk = results[i * per_prompt : (i + 1) * per_prompt]
+            logp: dict[tuple[int, ...], float] = {}
+            if singles:
+                logp.update({(t,): float(v) for t, v in zip(singles, chunk[0], strict=True)})
+                chunk = chunk[1:]
+            logp.update({m: float(r[0]) for m, r in zip(multis, chunk, strict=True)})
+            for k, seqs in enumerate(variants):
+                # Summing probabilities of alternative spellings: logsumexp of their log-probs.
+                out[i, k] = np.logaddexp.reduce([logp[s] for s in seqs])
+        return out
+
+    def _run_requests(self, requests: list[_Request], singles: torch.Tensor) -> list[FloatArray]:
+        """For each request: log P of every id in `singles` after the context (empty
+        continuation), or [sum of the continuation's token log-probs]. In request order."""
+        # Longest first: the first batch is the largest, so memory errors show up at once.
+        order = sorted(range(len(requests)), key=lambda i: -len(requests[i].inputs))
+        results: list[FloatArray] = [np.zeros(0)] * len(requests)
+        for batch in self._batches(order, "scoring"):
+            scored = self._score_batch([requests[i] for i in batch], singles)
+            for i, r in zip(batch, scored, strict=True):
+                results[i] = r
+        return results
+
+    def _score_batch(self, batch: list[_Request], singles: torch.Tensor) -> list[FloatArray]:
+        ids, mask = self._pad([r.inputs for r in batch])
+        # Position ids count real tokens only, so a left-padded row sees the same positions
+        # (0, 1, 2, ...) as it would alone; pad positions get 0 and are masked anyway.
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        lengths = mask.sum(-1)
+        n_keep = max(r.n_scored for r in batch)
+        kwargs: dict[str, Any] = {}
+        if self._keeps_logits and self.padding_side == "left":
+            kwargs["logits_to_keep"] = n_keep
+        with torch.inference_mode():
+            logits = self.model(
+                input_ids=ids, attention_mask=mask, position_ids=positions, **kwargs
+            ).logits
+        # Logit slicing, the classic off-by-one: the logits at position t predict token t+1.
+        #
+        #   inputs   [bos]  The  claim  is | True   (context | continuation, last token not fed)
+        #   position   0     1     2    3  |  4
+        #   logits    ->The ->claim ->is ->True  ->(next)
+        #                              ^^^^^^^^^^^
+        #   the continuation's j-th token is scored by logits[len(context) - 1 + j], so an
+        #   empty continuation (single-token labels) reads logits[len(context) - 1], the last
+        #   real position. With left padding the row ends at the last column; `logits_to_keep`
+        #   keeps the last n_keep columns, and column c of the kept block is position
+        #   T - n_keep + c of the padded row.
+        width = ids.shape[1]
+        offset = width - logits.shape[1]  # how many leading columns were not computed
+        out: list[FloatArray] = []
+        for row, r in enumerate(batch):
+            n_in = int(lengths[row])
+            start = width - n_in if self.padding_side == "left" else 0  # first real column
+            first = start + len(r.context) - 1 - offset  # logits column scoring token 1
+            if not r.continuation:
+                lp = torch.log_softmax(logits[row, first].float(), dim=-1)
+                out.append(lp[singles.to(lp.device)].double().cpu().numpy())
+                continue
+            cols = logits[row, first : first + len(r.continuation)].float()
+            lp = torch.log_softmax(cols, dim=-1)
+            target = torch.tensor(r.continuation, device=lp.device)
+            total = lp.gather(-1, target[:, None]).sum()
+            out.append(np.array([float(total)]))
+        return out
+
+    def _pad(self, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            sl = slice(width - len(s), width) if self.padding_side == "left" else slice(0, len(s))
+            ids[i, sl] = torch.tensor(s, dtype=torch.long)
+            mask[i, sl] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    def _batches(self, order: list[int], what: str) -> Iterator[list[int]]:
+        chunks = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        show = self.progress and sys.stderr.isatty() and len(chunks) >= _PROGRESS_MIN_BATCHES
+        yield from tqdm(chunks, desc=f"{self.name} {what}", unit="batch", disable=not show)
+
+    # ------------------------------------------------------------------ generation
+
+    def generate(self, prompts: Sequence[str], config: GenerationConfig) -> list[str]:
+        """Greedy at temperature 0; otherwise sampling that is reproducible for a given seed,
+        prompt list and batch size (each batch seeds its own RNG from config.seed)."""
+        if len(prompts) == 0:
+            return []
+        import transformers
+
+        make_config: Any = transformers.GenerationConfig  # untyped in transformers
+
+        reserve = min(config.max_new_tokens, self.max_length // 2)
+        encoded = [self.encoder.encode(p, reserve=reserve) for p in prompts]
+        sample = config.temperature > 0
+        hf_config: Any = make_config(
+            max_new_tokens=config.max_new_tokens,
+            do_sample=sample,
+            temperature=config.temperature if sample else None,
+            top_p=config.top_p if sample else None,
+            top_k=0,  # only temperature and top_p shape the distribution
+            pad_token_id=self.pad_id,
+            eos_token_id=self.eos_ids,
+            stop_strings=list(config.stop) or None,
+        )
+        order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
+        texts: list[str] = [""] * len(prompts)
+        for b, batch in enumerate(self._batches(order, "generating")):
+            texts_b = self._generate_batch([encoded[i] for i in batch], hf_config, config, b)
+            for i, t in zip(batch, texts_b, strict=True):
+                texts[i] = _cut(t, config.stop)
+        return texts
+
+    def _generate_batch(
+        self, seqs: list[list[int]], hf_config: Any, config: GenerationConfig, index: int
+    ) -> list[str]:
+        # generate() always left-pads: new tokens are appended after the last column.
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, width - len(s) :] = torch.tensor(s, dtype=torch.long)
+            mask[i, width - len(s) :] = 1
+        # transformers samples from the global torch RNG; fork_rng restores it afterwards, so
+        # the library never changes the caller's random state yet stays seeded.
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+            torch.manual_seed(config.seed * 1_000_003 + index)
+            out = self.model.generate(
+                input_ids=ids.to(self.device),
+                attention_mask=mask.to(self.device),
+                generation_config=hf_config,
+                tokenizer=self._hf_tokenizer,  # needed for stop_strings
+            )
+        new = out[:, width:].cpu().tolist()
+        return [str(self._hf_tokenizer.decode(t, skip_special_tokens=True)) for t in new]
+
+    def _neutral_generation_config(self) -> None:
+        import transformers
+
+        make_config: Any = transformers.GenerationConfig  # untyped in transformers
+        old = self.model.generation_config
+        self.model.generation_config = make_config(
+            bos_token_id=getattr(old, "bos_token_id", None),
+            eos_token_id=self.eos_ids,
+            pad_token_id=self.pad_id,
+        )
+
+    def close(self) -> None:
+        if getattr(self, "model", None) is not None and self.device.type == "cuda":
+            self.model.to("cpu")
+            torch.cuda.empty_cache()
+
+
+def _tokenizer_eos(lm: HFBackend) -> int | None:
+    eos = lm._hf_tokenizer.eos_token_id
+    return int(eos) if eos is not None else None
+
+
+def _cut(text: str, stop: Sequence[str]) -> str:
+    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return text[: min(cuts)] if cuts else text
+
+
+def _resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        # Queried here, at construction, never at import time.
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise ConfigError(
+            f"device {device!r} is not a torch device ({e}); use auto/cpu/cuda"
+        ) from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise BackendError(f"device {device!r} asked for, but CUDA is not available; use cpu")
+    return dev
+
+
+def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype == "auto":
+        # bf16 halves memory and is fast on GPUs; on CPU it is slow and loses precision.
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if dtype not in _DTYPES:
+        raise ConfigError(f"dtype {dtype!r} is not one of auto, {', '.join(_DTYPES)}")
+    return _DTYPES[dtype]
+
+
+def _resolve_max_length(config: Any, requested: int | None) -> int:
+    limit = getattr(config, "max_position_embeddings", None)
+    if requested is None:
+        return min(int(limit), MAX_LENGTH_CAP) if limit else MAX_LENGTH_CAP
+    if limit and requested > int(limit):
+        raise ConfigError(
+            f"max_length {requested} exceeds the model's {limit} positions; pass at most {limit}"
+        )
+    return requested
+
+
+def _load(model: str, dtype: torch.dtype, *, progress: bool) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_model(model, progress=progress)
+    try:
+        hf_model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as e:
+        if model not in MODELS and not Path(model).exists():
+            raise BackendError(
+                f"model {model!r} is neither a registered model ({', '.join(MODELS)}) nor a "
+                "local directory, and loading it as a Hugging Face hub id failed (no hub is "
+                f"reachable offline). Pass a registered name or a local path. ({e})"
+            ) from e
+        raise BackendError(f"could not load model {model!r} from {path}: {e}") from e
+    return hf_model, tokenizer

