@@ -379,8 +379,13 @@ def _resolve_max_length(config: Any, requested: int | None) -> int:
 
 def _load(model: str, dtype: torch.dtype, *, progress: bool) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     path = resolve_model(model, progress=progress)
+    # transformers' own "Loading weights" bar interleaves with our output for a sub-second
+    # step; loading from the safetensors cache is fast enough not to need one.
+    bar_was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
     try:
         hf_model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
         tokenizer = AutoTokenizer.from_pretrained(path)
@@ -392,4 +397,7 @@ def _load(model: str, dtype: torch.dtype, *, progress: bool) -> tuple[Any, Any]:
                 f"reachable offline). Pass a registered name or a local path. ({e})"
             ) from e
         raise BackendError(f"could not load model {model!r} from {path}: {e}") from e
+    finally:
+        if bar_was_on:
+            hf_logging.enable_progress_bar()
     return hf_model, tokenizer
