@@ -385,7 +385,7 @@ def _load(model: str, dtype: torch.dtype, *, progress: bool) -> tuple[Any, Any]:
     # transformers' own "Loading weights" bar interleaves with our output for a sub-second
     # step; loading from the safetensors cache is fast enough not to need one.
     bar_was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         hf_model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
         tokenizer = AutoTokenizer.from_pretrained(path)
@@ -399,5 +399,5 @@ def _load(model: str, dtype: torch.dtype, *, progress: bool) -> tuple[Any, Any]:
         raise BackendError(f"could not load model {model!r} from {path}: {e}") from e
     finally:
         if bar_was_on:
-            hf_logging.enable_progress_bar()
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
     return hf_model, tokenizer
