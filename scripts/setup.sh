@@ -12,7 +12,15 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 . .venv/bin/activate
-pip_q() { pip install --quiet --disable-pip-version-check "$@" 2>&1 | grep -v '^WARNING: Location' || true; }
+# pip's exit status is kept; only the noise about unreadable local index folders is filtered.
+pip_q() {
+  local log rc=0
+  log=$(mktemp)
+  pip install --quiet --disable-pip-version-check "$@" >"$log" 2>&1 || rc=$?
+  grep -v '^WARNING: Location' "$log" || true
+  rm -f "$log"
+  return "$rc"
+}
 if ! python -c "import torch" 2>/dev/null; then
   if [ -n "${ELICIT_TORCH:-}" ]; then
     req=$ELICIT_TORCH
