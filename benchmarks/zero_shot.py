@@ -29,12 +29,12 @@ def main() -> None:
     ap.add_argument("--tasks", default=",".join(t for t in TASKS if t not in SKIP))
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--seeds", default="0")
-    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--lm-batch-size", type=int, default=8)
     ap.add_argument("--runs", default="runs/bench/zero-shot", help="run directories go here")
     ap.add_argument("--rows", required=True, help="JSONL file the tidy rows are written to")
     args = ap.parse_args()
 
-    lm = load_lm(args.model, batch_size=args.batch_size)
+    lm = load_lm(args.model, batch_size=args.lm_batch_size)
     rows: list[dict[str, object]] = []
     for task in args.tasks.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from elicit.backends.base import LM, LabelSet
-from elicit.config import config_to_dict, help_field
+from elicit.config import config_to_dict
 from elicit.errors import ConfigError
 from elicit.evaluation.metrics import (
     accuracy,
@@ -28,62 +28,23 @@ from elicit.evaluation.metrics import (
     wilson_interval,
 )
 from elicit.evaluation.results import ResultRow
-from elicit.models import DEFAULT_MODEL
+from elicit.options import DataOptions, LMOptions, RunOptions
 from elicit.runs import atomic_write_json, atomic_write_jsonl, staged_run_dir
-from elicit.tasks.base import LoadOptions, TaskData
+from elicit.tasks.base import TaskData
 
 
 @dataclass(frozen=True)
-class ScoreConfig:
-    task: str | None = help_field(None, "task name (see `elicit tasks`); required")
-    data: str | None = help_field(
-        None, "data file or directory overriding the task's default, or hf:<dataset id>"
-    )
-    split: str = help_field("test", "which split to score", choices=["train", "test"])
-    model: str = help_field(
-        DEFAULT_MODEL, "registered model name (see `elicit models`), HF model id or local path"
-    )
-    backend: str = help_field("auto", "model backend (auto picks hf)")
-    n: int | None = help_field(100, "number of examples, sampled with --seed (none = all)")
-    seed: int = help_field(0, "random seed for sampling examples")
-    out: str | None = help_field(
-        None, "run directory for results (default runs/score/<task>-<model>-<split>-n<N>-s<seed>)"
-    )
-    batch_size: int = help_field(8, "prompts per forward pass")
-    device: str = help_field("auto", "auto, cpu, cuda or cuda:N")
-    dtype: str = help_field("auto", "auto (fp32 on CPU, bf16 on CUDA), float32, bfloat16, float16")
-    max_length: int | None = help_field(None, "context length limit (default: the model's)")
-    force: bool = help_field(False, "redo the run even if --out holds a finished one")
-    progress: bool = help_field(True, "show progress bars")
-    uid_column: str = help_field("uid", "claims task: column with a unique id per row")
-    text_column: str = help_field("text", "claims task: column with the claim text")
-    label_column: str = help_field("label", "claims task: column with the gold label (optional)")
-    group_column: str = help_field("group", "claims task: consistency group column (optional)")
-    key_column: str = help_field("key", "claims task: consistency key column (optional)")
+class ScoreConfig(RunOptions, LMOptions, DataOptions):
+    """Options of `elicit score` (all shared with other commands)."""
 
     def __post_init__(self) -> None:
-        if not self.task:
-            raise ConfigError("no task given: pass --task NAME (`elicit tasks` lists them)")
-        if self.n is not None and self.n < 1:
-            raise ConfigError(f"--n must be at least 1 (or none for all), got {self.n}")
-        if self.batch_size < 1:
-            raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
-
-    def load_options(self) -> LoadOptions:
-        return LoadOptions(
-            data=self.data,
-            split=self.split,
-            uid_column=self.uid_column,
-            text_column=self.text_column,
-            label_column=self.label_column,
-            group_column=self.group_column,
-            key_column=self.key_column,
-        )
+        self.check_data()
+        self.check_lm()
 
     def out_dir(self) -> Path:
         if self.out:
             return Path(self.out)
-        model = Path(self.model).name if "/" in self.model else self.model
+        model = self.model_short_name
         n = "all" if self.n is None else str(self.n)
         return Path("runs") / "score" / f"{self.task}-{model}-{self.split}-n{n}-s{self.seed}"
 
@@ -135,9 +96,7 @@ def run_score(config: ScoreConfig, lm: LM | None = None) -> ScoreSummary:
     # The run directory is checked (finished? foreign?) before the model loads: fail fast.
     with staged_run_dir(out, force=config.force) as stage:
         if lm is None:
-            from elicit.backends import load_lm
-
-            lm = load_lm(config.model, config.backend, **backend_options(config))
+            lm = config.load_lm(config.progress)
         atomic_write_json(stage / "config.json", config_to_dict(config))
         start = time.perf_counter()
         scores = score_examples(lm, data)
@@ -185,13 +144,3 @@ def run_score(config: ScoreConfig, lm: LM | None = None) -> ScoreSummary:
         }
         atomic_write_json(stage / "metrics.json", record)
     return ScoreSummary(out=out, n=len(data), metrics=metrics)
-
-
-def backend_options(config: ScoreConfig) -> dict[str, Any]:
-    return {
-        "device": config.device,
-        "dtype": config.dtype,
-        "batch_size": config.batch_size,
-        "max_length": config.max_length,
-        "progress": config.progress,
-    }

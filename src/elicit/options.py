@@ -1,0 +1,97 @@
+"""Option groups shared by every command, so the same flag means the same thing everywhere.
+
+A command's config dataclass inherits the groups it needs (fields become flags through
+`elicit.config`):
+
+    DataOptions  --task --data --split --n --seed and the claims column names
+    LMOptions    --model --backend --lm-batch-size --device --dtype --max-length
+    RunOptions   --out --force --progress
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from elicit.config import help_field
+from elicit.errors import ConfigError
+from elicit.models import DEFAULT_MODEL
+from elicit.tasks.base import LoadOptions
+
+if TYPE_CHECKING:
+    from elicit.backends.base import LM
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    task: str | None = help_field(None, "task name (see `elicit tasks`); required")
+    data: str | None = help_field(
+        None, "data file or directory overriding the task's default, or hf:<dataset id>"
+    )
+    split: str = help_field("test", "which split to use", choices=["train", "test", "all"])
+    n: int | None = help_field(100, "number of examples, sampled with --seed (none = all)")
+    seed: int = help_field(0, "random seed (sampling, initial labels, search)")
+    uid_column: str = help_field("uid", "claims task: column with a unique id per row")
+    text_column: str = help_field("text", "claims task: column with the claim text")
+    label_column: str = help_field("label", "claims task: column with the gold label (optional)")
+    group_column: str = help_field("group", "claims task: consistency group column (optional)")
+    key_column: str = help_field("key", "claims task: consistency key column (optional)")
+
+    def check_data(self) -> None:
+        if not self.task:
+            raise ConfigError("no task given: pass --task NAME (`elicit tasks` lists them)")
+        if self.n is not None and self.n < 1:
+            raise ConfigError(f"--n must be at least 1 (or none for all), got {self.n}")
+
+    def load_options(self, split: str | None = None) -> LoadOptions:
+        return LoadOptions(
+            data=self.data,
+            split=split or self.split,
+            uid_column=self.uid_column,
+            text_column=self.text_column,
+            label_column=self.label_column,
+            group_column=self.group_column,
+            key_column=self.key_column,
+        )
+
+
+@dataclass(frozen=True)
+class LMOptions:
+    model: str = help_field(
+        DEFAULT_MODEL, "registered model name (see `elicit models`), HF model id or local path"
+    )
+    backend: str = help_field("auto", "model backend (auto picks hf)")
+    lm_batch_size: int = help_field(8, "prompts per forward pass of the model")
+    device: str = help_field("auto", "auto, cpu, cuda or cuda:N")
+    dtype: str = help_field("auto", "auto (fp32 on CPU, bf16 on CUDA), float32, bfloat16, float16")
+    max_length: int | None = help_field(None, "context length limit (default: the model's)")
+
+    def check_lm(self) -> None:
+        if self.lm_batch_size < 1:
+            raise ConfigError(f"--lm-batch-size must be at least 1, got {self.lm_batch_size}")
+
+    def backend_options(self, progress: bool = True) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "dtype": self.dtype,
+            "batch_size": self.lm_batch_size,
+            "max_length": self.max_length,
+            "progress": progress,
+        }
+
+    def load_lm(self, progress: bool = True) -> LM:
+        from elicit.backends import load_lm
+
+        return load_lm(self.model, self.backend, **self.backend_options(progress))
+
+    @property
+    def model_short_name(self) -> str:
+        return Path(self.model).name if "/" in self.model else self.model
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    out: str | None = help_field(None, "run directory for results (default: under runs/)")
+    force: bool = help_field(False, "redo the run even if --out holds a finished one")
+    progress: bool = help_field(True, "show progress bars")
