@@ -6,8 +6,10 @@ batch and cache as it likes (the lm-evaluation-harness design).
 
     label_logprobs(prompts, labels) -> (n, k) log P(label word k | prompt)
     score(prompts, labels)          -> (n,)   log P(" True") - log P(" False")
-    loo_scores(demos, labels)       -> (n,)   score of demo i with all other demos in context
+    loo_scores(demos, labels, order)-> (n,)   score of demo i with all other demos in context
+    context_scores(demos, queries)  -> (m,)   score of each query after the same demos (many-shot)
     generate(prompts, config)       -> list[str]
+    chat_prompt(message)            -> str    a user message in the model's chat template
 
 Prompt rendering (how a labelled demonstration is written into a context) lives in
 `prompting.py` and is the same for every backend; so do the tokenisation rules (BOS once,
@@ -20,13 +22,17 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from elicit.errors import ConfigError
+from elicit.errors import BackendError, ConfigError
 
 FloatArray = NDArray[np.float64]
+
+#: How the other demos are ordered in a leave-one-out prompt (see `LM.loo_scores`).
+LooOrder = Literal["given", "tree"]
 
 
 @dataclass(frozen=True)
@@ -127,18 +133,48 @@ class LM(abc.ABC):
         lp = self.label_logprobs(prompts, labels)
         return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
 
-    def loo_scores(self, demos: Sequence[Demo], labels: LabelSet = TRUE_FALSE) -> FloatArray:
-        """Leave-one-out log-odds: for each i, demo i's prompt scored with all other demos,
-        in their given order, in context (the mutual-predictability primitive of ICM).
+    def loo_scores(
+        self,
+        demos: Sequence[Demo],
+        labels: LabelSet = TRUE_FALSE,
+        *,
+        order: LooOrder = "given",
+    ) -> FloatArray:
+        """Leave-one-out log-odds: for each i, demo i's prompt scored with all other demos in
+        context (the mutual-predictability primitive of ICM).
 
-        Backends may override this with a faster exact computation; the prompts it scores
-        must stay those of `prompting.loo_prompt`.
+        order: "given" puts the others in their given order (`prompting.loo_prompt`); "tree"
+            orders them by the recursive split of `prompting.tree_loo_orders`, which gives every
+            query an ordinary prompt of all other demos while letting a backend with a prefix
+            cache process O(N L log N) tokens instead of O(N^2 L). Backends may override this
+            with a faster exact computation; the prompts scored must stay the text ones.
         """
-        from elicit.backends.prompting import loo_prompt
+        from elicit.backends.prompting import loo_prompts
 
         if len(demos) == 0:
             return np.zeros(0)
-        return self.score([loo_prompt(demos, i, labels) for i in range(len(demos))], labels)
+        return self.score(loo_prompts(demos, labels, order), labels)
+
+    def context_scores(
+        self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE
+    ) -> FloatArray:
+        """Many-shot log-odds: every query prompt scored after the same `demos`, in order.
+
+        Backends with a prefix cache compute the shared context once.
+        """
+        from elicit.backends.prompting import render_context
+
+        return self.score([render_context(demos, q, labels) for q in queries], labels)
+
+    def chat_prompt(self, message: str) -> str:
+        """`message` as a user turn in the model's chat template, ready for the reply.
+
+        Only chat models have one; the default raises.
+        """
+        raise BackendError(
+            f"model {self.name} has no chat template; the zero-shot chat baseline needs a chat "
+            "model, e.g. --chat-model smollm2-135m-instruct"
+        )
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op for most backends
         """Release resources (servers, GPU memory). Safe to call twice."""

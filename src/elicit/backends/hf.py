@@ -326,6 +326,19 @@ class HFBackend(LM):
             pad_token_id=self.pad_id,
         )
 
+    def chat_prompt(self, message: str) -> str:
+        template = getattr(self._hf_tokenizer, "chat_template", None)
+        if not template:
+            return super().chat_prompt(message)
+        text = self._hf_tokenizer.apply_chat_template(
+            [{"role": "user", "content": message}], tokenize=False, add_generation_prompt=True
+        )
+        # The encoder adds BOS itself; drop a BOS the template wrote as text so it is not doubled.
+        bos = self._hf_tokenizer.bos_token
+        if bos and self.tokenizer.bos_id is not None and text.startswith(bos):
+            text = text[len(bos) :]
+        return str(text)
+
     def close(self) -> None:
         if getattr(self, "model", None) is not None and self.device.type == "cuda":
             self.model.to("cpu")

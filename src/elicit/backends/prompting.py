@@ -51,6 +51,45 @@ def loo_prompt(demos: Sequence[Demo], i: int, labels: LabelSet) -> str:
     return render_context(others, demos[i].prompt, labels)
 
 
+def tree_loo_orders(n: int) -> list[list[int]]:
+    """For each query i in range(n), the order of the other n - 1 demos in its context.
+
+    Recursive split: the queries of the left half [lo, mid) see the right half [mid, hi) first,
+    then the order built recursively inside the left half, and vice versa. Every query's
+    context holds all other demos exactly once, and all queries under one node of the split
+    share the prefix built so far, so a depth-first walk with a prefix (KV) cache processes
+    each demo once per level: O(N log N) demo encodings instead of O(N^2).
+
+        n = 4:  query 0 <- [2, 3, 1]   query 1 <- [2, 3, 0]
+                query 2 <- [0, 1, 3]   query 3 <- [0, 1, 2]
+    """
+    orders: list[list[int]] = [[] for _ in range(n)]
+
+    def split(lo: int, hi: int, prefix: list[int]) -> None:
+        if hi - lo == 1:
+            orders[lo] = prefix
+            return
+        mid = (lo + hi) // 2
+        split(lo, mid, prefix + list(range(mid, hi)))
+        split(mid, hi, prefix + list(range(lo, mid)))
+
+    if n:
+        split(0, n, [])
+    return orders
+
+
+def loo_prompts(demos: Sequence[Demo], labels: LabelSet, order: str = "given") -> list[str]:
+    """The leave-one-out prompt of every demo, with the others in `order` ("given"/"tree")."""
+    if order == "given":
+        return [loo_prompt(demos, i, labels) for i in range(len(demos))]
+    if order == "tree":
+        return [
+            render_context([demos[j] for j in others], demos[i].prompt, labels)
+            for i, others in enumerate(tree_loo_orders(len(demos)))
+        ]
+    raise ConfigError(f"unknown leave-one-out order {order!r}; use 'given' or 'tree'")
+
+
 class Tokenizer(Protocol):
     """What the encoder needs from a tokenizer. `encode` must add no special tokens."""
 

@@ -1,0 +1,69 @@
+"""Labels files: what `elicit label` writes and what `elicit eval --labels` and training read.
+
+One JSON object per line: {"uid": str, "label": 0 or 1, "gold": 0, 1 or null, ...}. Extra keys
+(e.g. "confidence") are kept by writers and ignored by readers. `gold` is written for the
+user's convenience only; readers never use it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from elicit.errors import DataError
+from elicit.runs import atomic_write_jsonl
+
+
+def read_labels(path: str | Path) -> dict[str, int]:
+    """uid -> label from a labels file (or a run directory holding labels.jsonl)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "labels.jsonl"
+    if not p.is_file():
+        raise DataError(f"labels file {p} does not exist; pass a labels.jsonl or a run directory")
+    out: dict[str, int] = {}
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise DataError(f"{p} is not UTF-8 text ({e.reason}); re-save it as UTF-8") from e
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{p}, line {n}: invalid JSON ({e.msg})") from e
+        if not isinstance(row, dict) or "uid" not in row or "label" not in row:
+            raise DataError(f'{p}, line {n}: each line needs {{"uid": ..., "label": 0 or 1}}')
+        label = row["label"]
+        if isinstance(label, bool):
+            label = int(label)
+        if label not in (0, 1):
+            raise DataError(f"{p}, line {n}: label {label!r} is not 0 or 1")
+        uid = str(row["uid"])
+        if uid in out:
+            raise DataError(f"{p}, line {n}: duplicate uid {uid!r}; keep one label per uid")
+        out[uid] = int(label)
+    if not out:
+        raise DataError(f"{p} holds no labels")
+    return out
+
+
+def write_labels(
+    path: str | Path,
+    labels: Mapping[str, int],
+    gold: Mapping[str, int] | None = None,
+    extra: Mapping[str, Mapping[str, object]] | None = None,
+) -> None:
+    """Write uid -> label atomically, in the mapping's order, with gold where known."""
+    rows: Iterable[dict[str, object]] = (
+        {
+            "uid": uid,
+            "label": int(label),
+            "gold": (gold or {}).get(uid),
+            **(extra or {}).get(uid, {}),
+        }
+        for uid, label in labels.items()
+    )
+    atomic_write_jsonl(path, rows)
