@@ -147,8 +147,11 @@ def test_empty_and_loo(lm: HFBackend) -> None:
         Demo("The sky is blue. I think this claim is", 1),
         Demo("2+2=5. I think this claim is", 0),
     ]
+    # loo_scores shares the prefix of the prompts (hf_prefix): equal up to float rounding.
     np.testing.assert_allclose(
-        lm.loo_scores(demos), lm.score([loo_prompt(demos, i, LabelSet()) for i in range(2)])
+        lm.loo_scores(demos),
+        lm.score([loo_prompt(demos, i, LabelSet()) for i in range(2)]),
+        atol=1e-5,
     )
 
 

@@ -10,6 +10,7 @@ batch and cache as it likes (the lm-evaluation-harness design).
     context_scores(demos, queries)  -> (m,)   score of each query after the same demos (many-shot)
     generate(prompts, config)       -> list[str]
     chat_prompt(message)            -> str    a user message in the model's chat template
+    count_tokens(text)              -> int    tokens of text (default: a chars/4 estimate)
 
 Prompt rendering (how a labelled demonstration is written into a context) lives in
 `prompting.py` and is the same for every backend; so do the tokenisation rules (BOS once,
@@ -165,6 +166,15 @@ class LM(abc.ABC):
         from elicit.backends.prompting import render_context
 
         return self.score([render_context(demos, q, labels) for q in queries], labels)
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens `text` encodes to, without special tokens (no BOS) or truncation.
+
+        Used to fit many-shot contexts into a token budget. The default is an estimate,
+        ceil(len(text) / 4): about four characters per token for English text under the BPE
+        tokenizers of current models. Backends that tokenise locally override it exactly.
+        """
+        return -(-len(text) // 4)
 
     def chat_prompt(self, message: str) -> str:
         """`message` as a user turn in the model's chat template, ready for the reply.

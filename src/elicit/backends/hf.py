@@ -14,6 +14,11 @@ Only the logits that are needed are materialised: with left padding (the default
 token of every row sits at the end, so `logits_to_keep` asks the model for just the last few
 positions instead of (batch, length, vocabulary) floats, which for Gemma's 262k vocabulary is
 the difference between megabytes and gigabytes.
+
+Leave-one-out and many-shot scoring (`loo_scores`, `context_scores`) share the key and value
+states of common prefixes of demos (`hf_prefix`): tree-ordered leave-one-out feeds O(N L log N)
+tokens instead of O(N^2 L), with the same scores as the text prompts. `tokens_processed` counts
+the tokens every scoring forward pass fed the model.
 """
 
 from __future__ import annotations
@@ -30,8 +35,22 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from elicit.backends.base import LM, TRUE_FALSE, FloatArray, GenerationConfig, LabelSet
-from elicit.backends.prompting import PromptEncoder
+from elicit.backends.base import (
+    LM,
+    TRUE_FALSE,
+    Demo,
+    FloatArray,
+    GenerationConfig,
+    LabelSet,
+    LooOrder,
+)
+from elicit.backends.hf_prefix import (
+    PrefixEngine,
+    Request,
+    positional_logits_supported,
+    read_scores,
+)
+from elicit.backends.prompting import PromptEncoder, render_demo
 from elicit.errors import BackendError, ConfigError
 from elicit.models import DEFAULT_MODEL, MODELS, resolve_model
 
@@ -78,23 +97,52 @@ class HFTokenizer:
 
 
 @dataclass(frozen=True)
-class _Request:
-    """One forward pass: `context` then `continuation`, scoring the continuation's tokens.
+class _LabelPlan:
+    """How the label words of a `LabelSet` are read off a context.
 
-    An empty continuation asks only for the next-token distribution after the context.
+    Every prompt becomes one request with an empty continuation, read at the ids in `singles`
+    (the single-token spellings of all words), plus one request per multi-token spelling.
     """
 
-    context: tuple[int, ...]
-    continuation: tuple[int, ...]
+    variants: list[list[tuple[int, ...]]]
+    singles: list[int]
+    multis: list[tuple[int, ...]]
+    #: Context tokens left free for the longest continuation (minus its last, predicted token).
+    reserve: int
+
+    @classmethod
+    def of(cls, encoder: PromptEncoder, labels: LabelSet) -> _LabelPlan:
+        variants = encoder.label_variants(labels)
+        return cls(
+            variants=variants,
+            singles=sorted({s[0] for seqs in variants for s in seqs if len(s) == 1}),
+            multis=sorted({s for seqs in variants for s in seqs if len(s) > 1}),
+            reserve=max(len(s) for seqs in variants for s in seqs) - 1,
+        )
 
     @property
-    def inputs(self) -> tuple[int, ...]:
-        # The last continuation token is predicted, never fed (see the diagram in _score_batch).
-        return self.context + self.continuation[:-1]
+    def singles_tensor(self) -> torch.Tensor:
+        return torch.tensor(self.singles, dtype=torch.long)
 
-    @property
-    def n_scored(self) -> int:
-        return max(1, len(self.continuation))
+    def requests(self, context: tuple[int, ...]) -> list[Request]:
+        head = [Request(context, ())] if self.singles else []
+        return head + [Request(context, m) for m in self.multis]
+
+    def combine(self, results: Sequence[FloatArray], n_prompts: int) -> FloatArray:
+        """(n_prompts, n_words) log-probs from the results of every prompt's `requests`."""
+        per_prompt = len(self.multis) + (1 if self.singles else 0)
+        out = np.zeros((n_prompts, len(self.variants)))
+        for i in range(n_prompts):
+            chunk = results[i * per_prompt : (i + 1) * per_prompt]
+            logp: dict[tuple[int, ...], float] = {}
+            if self.singles:
+                logp.update({(t,): float(v) for t, v in zip(self.singles, chunk[0], strict=True)})
+                chunk = chunk[1:]
+            logp.update({m: float(r[0]) for m, r in zip(self.multis, chunk, strict=True)})
+            for k, seqs in enumerate(self.variants):
+                # Summing probabilities of alternative spellings: logsumexp of their log-probs.
+                out[i, k] = np.logaddexp.reduce([logp[s] for s in seqs])
+        return out
 
 
 class HFBackend(LM):
@@ -109,6 +157,9 @@ class HFBackend(LM):
     padding_side: "left" (default; lets the model compute logits for the last positions only)
         or "right" (same scores, more memory; for models that misbehave with left padding).
     progress: show a progress bar (on a terminal only) for calls with many batches.
+    prefix_cache: compute `loo_scores` and `context_scores` by sharing the keys and values of
+        common prefixes (`hf_prefix`; exact, same scores as the text prompts). False scores
+        every prompt in full, for comparison.
     """
 
     def __init__(
@@ -121,6 +172,7 @@ class HFBackend(LM):
         max_length: int | None = None,
         padding_side: Literal["left", "right"] = "left",
         progress: bool = True,
+        prefix_cache: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
@@ -130,6 +182,9 @@ class HFBackend(LM):
         self.batch_size = batch_size
         self.padding_side = padding_side
         self.progress = progress
+        self.prefix_cache = prefix_cache
+        #: Tokens fed to the model by scoring forward passes (padding excluded), for benchmarks.
+        self.tokens_processed = 0
         self.device = _resolve_device(device)
         self.dtype = _resolve_dtype(dtype, self.device)
         self.model: Any
@@ -146,6 +201,7 @@ class HFBackend(LM):
         # Padded positions are masked out, so the pad id only has to be a valid token.
         self.pad_id = int(pad) if pad is not None else 0
         self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        self._can_share_prefix = self._keeps_logits and positional_logits_supported()
         # generate() fills every setting we leave unset from the model's generation_config
         # (often top_k=50/64, top_p=0.95, repetition penalties); keep only its end-of-text ids
         # so that GenerationConfig alone decides how elicit decodes.
@@ -156,40 +212,112 @@ class HFBackend(LM):
     # ------------------------------------------------------------------ scoring
 
     def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
-        variants = self.encoder.label_variants(labels)
+        plan = _LabelPlan.of(self.encoder, labels)
         if len(prompts) == 0:
             return np.zeros((0, len(labels.words)))
-        # The context must leave room for the longest label continuation (minus the one
-        # token that is predicted, not fed), and be the same for every variant of a prompt.
-        reserve = max(len(s) for seqs in variants for s in seqs) - 1
-        singles = sorted({s[0] for seqs in variants for s in seqs if len(s) == 1})
-        multis = sorted({s for seqs in variants for s in seqs if len(s) > 1})
-        requests: list[_Request] = []
+        requests: list[Request] = []
         for prompt in prompts:
-            ctx = tuple(self.encoder.encode(prompt, reserve=reserve))
+            # The context leaves room for the longest label continuation (minus the one token
+            # that is predicted, not fed), and is the same for every variant of a prompt.
+            ctx = tuple(self.encoder.encode(prompt, reserve=plan.reserve))
             if not ctx:
                 raise ConfigError("an empty prompt cannot be scored by a model without a BOS token")
-            if singles:
-                requests.append(_Request(ctx, ()))
-            requests.extend(_Request(ctx, m) for m in multis)
-        results = self._run_requests(requests, torch.tensor(singles, dtype=torch.long))
+            requests.extend(plan.requests(ctx))
+        results = self._run_requests(requests, plan.singles_tensor)
+        return plan.combine(results, len(prompts))
 
-        # Per prompt: log P of each single-token id, then of each multi-token sequence.
-        per_prompt = len(multis) + (1 if singles else 0)
-        out = np.zeros((len(prompts), len(labels.words)))
-        for i in range(len(prompts)):
-            chunk = results[i * per_prompt : (i + 1) * per_prompt]
-            logp: dict[tuple[int, ...], float] = {}
-            if singles:
-                logp.update({(t,): float(v) for t, v in zip(singles, chunk[0], strict=True)})
-                chunk = chunk[1:]
-            logp.update({m: float(r[0]) for m, r in zip(multis, chunk, strict=True)})
-            for k, seqs in enumerate(variants):
-                # Summing probabilities of alternative spellings: logsumexp of their log-probs.
-                out[i, k] = np.logaddexp.reduce([logp[s] for s in seqs])
-        return out
+    def loo_scores(
+        self,
+        demos: Sequence[Demo],
+        labels: LabelSet = TRUE_FALSE,
+        *,
+        order: LooOrder = "given",
+    ) -> FloatArray:
+        """`LM.loo_scores` with shared prefixes (see `hf_prefix`): "tree" feeds O(N L log N)
+        tokens, "given" about half of the N^2 L of the text prompts. Same scores as the text
+        prompts; falls back to scoring them when sharing is off or impossible (see
+        `_shareable`)."""
+        if len(demos) == 0 or order not in ("given", "tree") or not labels.binary:
+            return super().loo_scores(demos, labels, order=order)  # empty, or the error
+        texts = [render_demo(d, labels) for d in demos]
+        queries = [d.prompt for d in demos]
+        plan = _LabelPlan.of(self.encoder, labels)
+        demo_ids = [self.encoder.tokens(t) for t in texts]
+        query_ids = [self.encoder.tokens(q) for q in queries]
+        total = sum(len(d) for d in demo_ids)
+        longest = max(total - len(d) + len(q) for d, q in zip(demo_ids, query_ids, strict=True))
+        if not self._shareable(texts + queries, query_ids, longest, plan):
+            return super().loo_scores(demos, labels, order=order)
+        requests = [plan.requests(tuple(q)) for q in query_ids]
+        engine = self._engine()
+        singles = plan.singles_tensor
+        if order == "tree":
+            results = engine.tree_loo(self._start(), demo_ids, requests, singles)
+        else:
+            results = engine.given_loo(self._start(), demo_ids, requests, singles)
+        lp = plan.combine([r for rs in results for r in rs], len(demos))
+        return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
 
-    def _run_requests(self, requests: list[_Request], singles: torch.Tensor) -> list[FloatArray]:
+    def context_scores(
+        self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE
+    ) -> FloatArray:
+        """`LM.context_scores` computing the shared context once (see `hf_prefix`)."""
+        if len(queries) == 0 or not labels.binary:
+            return super().context_scores(demos, queries, labels)
+        texts = [render_demo(d, labels) for d in demos]
+        plan = _LabelPlan.of(self.encoder, labels)
+        context = self._start() + [t for text in texts for t in self.encoder.tokens(text)]
+        query_ids = [self.encoder.tokens(q) for q in queries]
+        longest = len(context) - len(self._start()) + max(len(q) for q in query_ids)
+        if not self._shareable(texts + list(queries), query_ids, longest, plan):
+            return super().context_scores(demos, queries, labels)
+        requests = [r for q in query_ids for r in plan.requests(tuple(q))]
+        results = self._engine().context(context, requests, plan.singles_tensor)
+        lp = plan.combine(results, len(queries))
+        return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
+
+    def _shareable(
+        self,
+        segments: Sequence[str],
+        query_ids: Sequence[Sequence[int]],
+        longest: int,
+        plan: _LabelPlan,
+    ) -> bool:
+        """Whether the prefix path scores exactly the text prompts' tokens.
+
+        Not when: sharing is off or this transformers cannot pick logits per row; a segment
+        starts with a newline (its text prompt would be cut differently, see
+        `prompting.tokenisation_pieces`); a query has no tokens (its label would be read at
+        the prefix's last position); or a prompt would be left-truncated (`longest` tokens
+        without BOS, over the context length), in which case the text prompts are scored and
+        the encoder's truncation warning says what happened.
+        """
+        bos = 1 if self.tokenizer.bos_id is not None else 0
+        return (
+            self.prefix_cache
+            and self._can_share_prefix
+            and not any(s.startswith("\n") for s in segments)
+            and all(query_ids)
+            and longest <= self.max_length - plan.reserve - bos
+        )
+
+    def _start(self) -> list[int]:
+        bos = self.tokenizer.bos_id
+        return [bos] if bos is not None else []
+
+    def _engine(self) -> PrefixEngine:
+        return PrefixEngine(
+            self.model,
+            device=self.device,
+            pad_id=self.pad_id,
+            batch_size=self.batch_size,
+            count=self._count,
+        )
+
+    def _count(self, n: int) -> None:
+        self.tokens_processed += n
+
+    def _run_requests(self, requests: list[Request], singles: torch.Tensor) -> list[FloatArray]:
         """For each request: log P of every id in `singles` after the context (empty
         continuation), or [sum of the continuation's token log-probs]. In request order."""
         # Longest first: the first batch is the largest, so memory errors show up at once.
@@ -201,13 +329,14 @@ class HFBackend(LM):
                 results[i] = r
         return results
 
-    def _score_batch(self, batch: list[_Request], singles: torch.Tensor) -> list[FloatArray]:
+    def _score_batch(self, batch: list[Request], singles: torch.Tensor) -> list[FloatArray]:
         ids, mask = self._pad([r.inputs for r in batch])
         # Position ids count real tokens only, so a left-padded row sees the same positions
         # (0, 1, 2, ...) as it would alone; pad positions get 0 and are masked anyway.
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         lengths = mask.sum(-1)
         n_keep = max(r.n_scored for r in batch)
+        self._count(int(lengths.sum()))
         kwargs: dict[str, Any] = {}
         if self._keeps_logits and self.padding_side == "left":
             kwargs["logits_to_keep"] = n_keep
@@ -233,15 +362,7 @@ class HFBackend(LM):
             n_in = int(lengths[row])
             start = width - n_in if self.padding_side == "left" else 0  # first real column
             first = start + len(r.context) - 1 - offset  # logits column scoring token 1
-            if not r.continuation:
-                lp = torch.log_softmax(logits[row, first].float(), dim=-1)
-                out.append(lp[singles.to(lp.device)].double().cpu().numpy())
-                continue
-            cols = logits[row, first : first + len(r.continuation)].float()
-            lp = torch.log_softmax(cols, dim=-1)
-            target = torch.tensor(r.continuation, device=lp.device)
-            total = lp.gather(-1, target[:, None]).sum()
-            out.append(np.array([float(total)]))
+            out.append(read_scores(logits[row], first, r, singles))
         return out
 
     def _pad(self, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -343,6 +464,11 @@ class HFBackend(LM):
         if getattr(self, "model", None) is not None and self.device.type == "cuda":
             self.model.to("cpu")
             torch.cuda.empty_cache()
+
+    def count_tokens(self, text: str) -> int:
+        # Exact: the encoder's tokens without BOS or truncation (encoder.encode would add BOS
+        # and cut at max_length, which is what a budget check must not do).
+        return len(self.encoder.tokens(text))
 
 
 def _tokenizer_eos(lm: HFBackend) -> int | None:

@@ -10,7 +10,18 @@ prompt and the word; the model's next token after the query is where the label i
 
 Tokenisation (token level), applied by `PromptEncoder` for backends that tokenise locally:
 
-- The prompt is tokenised alone, without special tokens; the label word is a separate
+- Text is tokenised in pieces, cut after every run of two or more newlines (the demo
+  separator), each piece alone and without special tokens (`tokenisation_pieces`). This is
+  exactly the whole-text tokenisation for Gemma 3 (no token of its vocabulary joins a newline
+  to anything but newlines) and, at demo boundaries, for Llama 3 / Qwen-style tokenizers
+  (their pre-tokenisation regex makes "\\n\\n" before a word a pre-token of its own).
+  GPT-2-style byte-level tokenizers (GPT-2, SmolLM2, Pythia) differ: "\\n\\n" at the end of a
+  text is one token, before a word two, so with them a demo boundary is fed as the one-token
+  "\\n\\n" rather than the two "\\n" of running text. That small shift buys an exact rule for
+  every tokenizer: a context's tokens are the concatenation of its demos' tokens and its
+  query's, so a backend can encode each demo once and share the key and value states of a
+  common prefix of demos (`hf_prefix`) while scoring exactly the tokens of the text prompt.
+- The prompt is tokenised without special tokens; the label word is a separate
   continuation (context/continuation split), so " True" is scored as the token that follows
   "is" exactly as it would be in a demo.
 - BOS is prepended exactly once when the model expects it.
@@ -22,6 +33,7 @@ Tokenisation (token level), applied by `PromptEncoder` for backends that tokenis
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -32,6 +44,8 @@ from elicit.errors import ConfigError
 log = logging.getLogger("elicit")
 
 DEMO_SEPARATOR = "\n\n"
+#: A cut between two tokenisation pieces: after two newlines, before a character that is not one.
+_PIECE_CUT = re.compile(r"(?<=\n\n)(?=[^\n])")
 
 
 def render_demo(demo: Demo, labels: LabelSet) -> str:
@@ -90,6 +104,19 @@ def loo_prompts(demos: Sequence[Demo], labels: LabelSet, order: str = "given") -
     raise ConfigError(f"unknown leave-one-out order {order!r}; use 'given' or 'tree'")
 
 
+def tokenisation_pieces(text: str) -> list[str]:
+    """`text` cut after every run of two or more newlines that is followed by more text.
+
+    Each piece is tokenised on its own. A cut depends only on the two characters before it and
+    the one after, so for texts `a` ending in "\\n\\n" and `b` not starting with "\\n",
+    pieces(a + b) == pieces(a) + pieces(b): a rendered context is cut exactly at its demo
+    boundaries (and wherever its prompts hold blank lines themselves).
+
+        "A is True\\n\\nB is" -> ["A is True\\n\\n", "B is"]
+    """
+    return _PIECE_CUT.split(text)
+
+
 class Tokenizer(Protocol):
     """What the encoder needs from a tokenizer. `encode` must add no special tokens."""
 
@@ -126,10 +153,14 @@ class PromptEncoder:
         if self.max_length < 8:
             raise ConfigError(f"max_length {self.max_length} is too small to hold a prompt")
 
+    def tokens(self, text: str) -> list[int]:
+        """Token ids of `text` piece by piece (`tokenisation_pieces`): no BOS, no truncation."""
+        return [t for piece in tokenisation_pieces(text) for t in self.tokenizer.encode(piece)]
+
     def encode(self, text: str, reserve: int = 0) -> list[int]:
         """Token ids of `text` (BOS first when the model uses one), left-truncated so that
         `reserve` more tokens (e.g. a multi-token label word) still fit in the context."""
-        ids = self.tokenizer.encode(text)
+        ids = self.tokens(text)
         bos = self.tokenizer.bos_id if self.add_bos else None
         budget = self.max_length - reserve - (1 if bos is not None else 0)
         if len(ids) > budget:

@@ -1,0 +1,355 @@
+"""Exact prefix sharing for the transformers backend: many prompts, one KV cache.
+
+ICM scores every labelled example with all the others in context. Built prompt by prompt that
+is N prompts of ~N*L tokens. The prompts share long prefixes of demos, and a causal model's keys
+and values for a prefix do not depend on what follows it, so the engine here computes each
+shared prefix once and runs only what differs on top of it:
+
+    tree LOO   (`tree_loo`)   depth-first over `prompting.tree_loo_orders`' recursive split:
+                              extend the cache with the right half, recurse into the left half,
+                              crop back, extend with the left half, recurse into the right.
+                              O(N L log N) tokens instead of O(N^2 L).
+    given LOO  (`given_loo`)  prompt i shares demos[:i] with prompt i + 1: ~N^2 L / 2 tokens.
+    many-shot  (`context`)    one context, every query on top of it.
+
+    n = 4:   cache BOS d2 d3   rows  d1 q0     (one batch of two rows on the cached prefix)
+                                     d0 q1
+             crop to BOS, extend with d0 d1
+             cache BOS d0 d1   rows  d3 q2
+                                     d2 q3
+
+    query 0 is scored on BOS d2 d3 d1 q0, its `tree_loo_orders` prompt, and so on.
+
+Nothing is approximated: every query is scored on the token sequence of its text prompt
+(`PromptEncoder.encode(render_context(...))`, which tokenises demo by demo, see `prompting`)
+with the same positions, so the scores equal the backend's plain `score` of the text prompts up
+to floating-point rounding (checked to 1e-4 in fp32 by the tests).
+
+How the cache is kept. `KVPrefix` holds one sequence's keys and values per layer in buffers
+preallocated for the longest prefix; extending writes the new positions in place and cropping
+only moves the length back, so the depth-first walk keeps one copy of the deepest prefix, not
+one per level. Each forward pass gets a fresh `DynamicCache` of plain (full) layers viewing the
+buffers (transformers concatenates the new keys onto that view: a transient copy per pass). Plain layers
+matter for sliding-window models (Gemma 3's local layers, window 512): the cache a model builds
+for itself keeps only the last `window` keys of those layers, which cannot be cropped back below
+the window; plain layers keep every key, and transformers' masks apply the window by absolute
+position (key index > query index - window), which is correct because a prefix's keys sit at
+their own positions 0..P-1.
+
+Leaf rows on top of a prefix go in one batch: the prefix is broadcast across the batch and the
+rows are right-padded, so every real token keeps its index (a pad in the middle would shift the
+sliding window) and, being causal, never sees a pad. The logits of the positions that are read
+are picked per row through transformers' 2D `logits_to_keep`, so a batch of rows of different
+lengths does not materialise (rows x length x vocabulary) floats. Rows per call are capped so
+that the broadcast keys and values stay under `KV_BUDGET_BYTES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from elicit.backends.base import FloatArray
+from elicit.backends.prompting import tree_loo_orders
+
+#: The most prefix tokens one forward pass adds to the cache (a chunked prefill is exact and
+#: bounds the attention scores' memory).
+PREFILL_CHUNK = 2048
+#: Memory allowed for the keys and values of one batch of rows (prefix broadcast + rows).
+KV_BUDGET_BYTES = 1 << 30
+#: Nodes of the split with at most this many queries score their rows in one batch instead of
+#: recursing. With 2 the rows hold exactly the tokens the recursion would feed, in one call.
+TREE_LEAF = 2
+
+
+@dataclass(frozen=True)
+class Request:
+    """One scored sequence: `context` then `continuation`, scoring the continuation's tokens.
+
+    An empty continuation asks only for the next-token distribution after the context. On a
+    prefix cache, `context` holds the tokens after the prefix.
+    """
+
+    context: tuple[int, ...]
+    continuation: tuple[int, ...]
+
+    @property
+    def inputs(self) -> tuple[int, ...]:
+        # The last continuation token is predicted, never fed.
+        return self.context + self.continuation[:-1]
+
+    @property
+    def n_scored(self) -> int:
+        return max(1, len(self.continuation))
+
+
+def read_scores(
+    logits: torch.Tensor, first: int, request: Request, singles: torch.Tensor
+) -> FloatArray:
+    """What a request asks of its row of logits, whose column `first` predicts the token after
+    the context: log P of every id in `singles` (empty continuation) or [sum of the
+    continuation's token log-probs]."""
+    if not request.continuation:
+        lp = torch.log_softmax(logits[first].float(), dim=-1)
+        return np.asarray(lp[singles.to(lp.device)].double().cpu().numpy(), dtype=np.float64)
+    cols = logits[first : first + len(request.continuation)].float()
+    lp = torch.log_softmax(cols, dim=-1)
+    target = torch.tensor(request.continuation, device=lp.device)
+    return np.array([float(lp.gather(-1, target[:, None]).sum())])
+
+
+def positional_logits_supported() -> bool:
+    """Whether this transformers picks logits per row from a 2D `logits_to_keep` (>= 5.0)."""
+    from transformers import modeling_utils
+
+    return hasattr(modeling_utils, "slice_logits_to_keep")
+
+
+class KVPrefix:
+    """The keys and values of one token sequence, per layer, in preallocated buffers.
+
+    `length` tokens are valid; `crop` moves it back, `absorb` writes new positions in place.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.length = 0
+        # Per layer (None for a layer that keeps no cache, e.g. a KV-sharing consumer).
+        self._keys: list[torch.Tensor | None] = []
+        self._values: list[torch.Tensor | None] = []
+
+    @property
+    def bytes_per_token(self) -> int:
+        return sum(
+            t.shape[1] * t.shape[3] * t.element_size()
+            for t in (*self._keys, *self._values)
+            if t is not None
+        )
+
+    def cache(self, batch: int) -> Any:
+        """A DynamicCache of plain layers viewing the prefix, broadcast to `batch` rows.
+
+        The model's forward appends to it by concatenation, which allocates new tensors: the
+        buffers are never written through it."""
+        from transformers import DynamicCache
+        from transformers.cache_utils import DynamicLayer
+
+        cache: Any = DynamicCache()
+        if self.length == 0:
+            return cache
+        make_layer: Any = DynamicLayer  # untyped in transformers
+        for k, v in zip(self._keys, self._values, strict=True):
+            layer: Any = make_layer()
+            if k is not None and v is not None:
+                kk = k[:, :, : self.length].expand(batch, -1, -1, -1)
+                vv = v[:, :, : self.length].expand(batch, -1, -1, -1)
+                layer.lazy_initialization(kk, vv)
+                layer.keys, layer.values = kk, vv
+            cache.layers.append(layer)
+        return cache
+
+    def absorb(self, cache: Any, n_new: int) -> None:
+        """Take the last `n_new` positions of a batch-1 `cache` built by `self.cache(1)`."""
+        start, end = self.length, self.length + n_new
+        if end > self.capacity:
+            raise RuntimeError(f"prefix of {end} tokens overflows its buffer of {self.capacity}")
+        if not self._keys:
+            for layer in cache.layers:
+                ok = getattr(layer, "is_initialized", False) and layer.keys is not None
+                self._keys.append(self._buffer(layer.keys) if ok else None)
+                self._values.append(self._buffer(layer.values) if ok else None)
+        for buf, layer in zip(self._keys, cache.layers, strict=True):
+            if buf is not None:
+                buf[:, :, start:end] = layer.keys[:, :, start:end]
+        for buf, layer in zip(self._values, cache.layers, strict=True):
+            if buf is not None:
+                buf[:, :, start:end] = layer.values[:, :, start:end]
+        self.length = end
+
+    def crop(self, length: int) -> None:
+        if not 0 <= length <= self.length:
+            raise RuntimeError(f"cannot crop a prefix of {self.length} tokens to {length}")
+        self.length = length
+
+    def _buffer(self, like: torch.Tensor) -> torch.Tensor:
+        b, h, _, d = like.shape
+        return like.new_empty((b, h, self.capacity, d))
+
+
+class PrefixEngine:
+    """Scores requests on shared prefixes with one model.
+
+    model: a transformers causal LM whose forward takes `past_key_values`, `position_ids` and a
+        2D `logits_to_keep` (see `positional_logits_supported`).
+    count: called with the number of real tokens of every forward pass (the backend's
+        `tokens_processed` counter).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        device: torch.device,
+        pad_id: int,
+        batch_size: int,
+        count: Callable[[int], None],
+        kv_budget_bytes: int = KV_BUDGET_BYTES,
+    ) -> None:
+        self.model = model
+        self.device = device
+        self.pad_id = pad_id
+        self.batch_size = batch_size
+        self.count = count
+        self.kv_budget_bytes = kv_budget_bytes
+
+    # ------------------------------------------------------------------ the three layouts
+
+    def tree_loo(
+        self,
+        start: Sequence[int],
+        demos: Sequence[Sequence[int]],
+        queries: Sequence[Sequence[Request]],
+        singles: torch.Tensor,
+        *,
+        leaf: int = TREE_LEAF,
+    ) -> list[list[FloatArray]]:
+        """Query i's requests on `start` (BOS) + the demos in `tree_loo_orders(n)[i]` order.
+
+        demos: token ids of each rendered demo; queries: each query's requests, their contexts
+        holding the query prompt's tokens. Returns the results per query, per request."""
+        n = len(demos)
+        orders = tree_loo_orders(n)
+        prefix = KVPrefix(len(start) + sum(len(d) for d in demos))
+        self.extend(prefix, start)
+        results: list[list[FloatArray]] = [[] for _ in range(n)]
+        cached: list[int] = []  # demos in the cache after `start`, in order
+
+        def visit(lo: int, hi: int) -> None:
+            if hi - lo <= leaf:
+                rows: list[Request] = []
+                owner: list[int] = []
+                for i in range(lo, hi):
+                    assert orders[i][: len(cached)] == cached  # the cache is i's prompt so far
+                    rest = tuple(t for j in orders[i][len(cached) :] for t in demos[j])
+                    rows.extend(Request(rest + r.context, r.continuation) for r in queries[i])
+                    owner.extend(i for _ in queries[i])
+                for i, res in zip(owner, self.score(prefix, rows, singles), strict=True):
+                    results[i].append(res)
+                return
+            mid = (lo + hi) // 2
+            # As in `tree_loo_orders`: the left half's queries see the right half first.
+            for (a, b), block in (((lo, mid), range(mid, hi)), ((mid, hi), range(lo, mid))):
+                mark, depth = prefix.length, len(cached)
+                self.extend(prefix, [t for j in block for t in demos[j]])
+                cached.extend(block)
+                visit(a, b)
+                del cached[depth:]
+                prefix.crop(mark)
+
+        if n:
+            visit(0, n)
+        return results
+
+    def given_loo(
+        self,
+        start: Sequence[int],
+        demos: Sequence[Sequence[int]],
+        queries: Sequence[Sequence[Request]],
+        singles: torch.Tensor,
+    ) -> list[list[FloatArray]]:
+        """Query i's requests on `start` + every demo but i, in the given order: prompt i + 1
+        reuses prompt i's prefix (demos[:i]) and adds demo i to it."""
+        prefix = KVPrefix(len(start) + sum(len(d) for d in demos))
+        self.extend(prefix, start)
+        results: list[list[FloatArray]] = []
+        for i in range(len(demos)):
+            if i:
+                self.extend(prefix, demos[i - 1])
+            # The demos after i go through the cache too (then cropped off): a chunked prefill
+            # bounds the memory of a long prompt, where one row would not.
+            mark = prefix.length
+            self.extend(prefix, [t for d in demos[i + 1 :] for t in d])
+            results.append(self.score(prefix, queries[i], singles))
+            prefix.crop(mark)
+        return results
+
+    def context(
+        self, context: Sequence[int], requests: Sequence[Request], singles: torch.Tensor
+    ) -> list[FloatArray]:
+        """Every request on top of the same `context` tokens."""
+        prefix = KVPrefix(len(context))
+        self.extend(prefix, context)
+        return self.score(prefix, requests, singles)
+
+    # ------------------------------------------------------------------ forward passes
+
+    def extend(self, prefix: KVPrefix, ids: Sequence[int]) -> None:
+        """Append `ids` to the prefix (a batch-1 prefill in chunks)."""
+        for s in range(0, len(ids), PREFILL_CHUNK):
+            chunk = list(ids[s : s + PREFILL_CHUNK])
+            cache = prefix.cache(1)
+            positions = torch.arange(prefix.length, prefix.length + len(chunk), device=self.device)
+            with torch.inference_mode():
+                self.model(
+                    input_ids=torch.tensor([chunk], device=self.device),
+                    position_ids=positions[None],
+                    past_key_values=cache,
+                    use_cache=True,
+                    logits_to_keep=1,  # the logits are not needed; 0 would mean all of them
+                )
+            prefix.absorb(cache, len(chunk))
+            self.count(len(chunk))
+
+    def score(
+        self, prefix: KVPrefix, requests: Sequence[Request], singles: torch.Tensor
+    ) -> list[FloatArray]:
+        """Each request's result (see `read_scores`) with the prefix before its context, in
+        request order. Every request's context must hold at least one token."""
+        order = sorted(range(len(requests)), key=lambda i: -len(requests[i].inputs))
+        out: list[FloatArray] = [np.zeros(0)] * len(requests)
+        i = 0
+        while i < len(order):
+            width = len(requests[order[i]].inputs)  # the longest row left
+            batch = order[i : i + self._rows_per_call(prefix, width)]
+            i += len(batch)
+            for j, res in zip(
+                batch, self._score_rows(prefix, [requests[j] for j in batch], singles), strict=True
+            ):
+                out[j] = res
+        return out
+
+    def _rows_per_call(self, prefix: KVPrefix, width: int) -> int:
+        per_row = prefix.bytes_per_token * (prefix.length + width)
+        fit = self.kv_budget_bytes // per_row if per_row else self.batch_size
+        return max(1, min(self.batch_size, fit))
+
+    def _score_rows(
+        self, prefix: KVPrefix, rows: Sequence[Request], singles: torch.Tensor
+    ) -> list[FloatArray]:
+        if any(not r.context for r in rows):
+            raise ValueError("a request on a prefix cache needs at least one context token")
+        width = max(len(r.inputs) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        for b, r in enumerate(rows):
+            ids[b, : len(r.inputs)] = torch.tensor(r.inputs, dtype=torch.long)
+        positions = torch.arange(prefix.length, prefix.length + width).expand(len(rows), -1)
+        # Per row, the columns whose logits are read: the one predicting the first continuation
+        # token (the last context token) and on; shorter rows repeat their last column.
+        n_keep = max(r.n_scored for r in rows)
+        keep = torch.tensor(
+            [[len(r.context) - 1 + min(c, r.n_scored - 1) for c in range(n_keep)] for r in rows]
+        )
+        with torch.inference_mode():
+            logits = self.model(
+                input_ids=ids.to(self.device),
+                position_ids=positions.to(self.device),
+                past_key_values=prefix.cache(len(rows)),
+                use_cache=True,
+                logits_to_keep=keep.to(self.device),
+            ).logits  # (rows, n_keep, vocabulary)
+        self.count(sum(len(r.inputs) for r in rows))
+        return [read_scores(logits[b], 0, r, singles) for b, r in enumerate(rows)]

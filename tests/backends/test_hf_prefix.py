@@ -1,0 +1,304 @@
+"""The prefix-sharing scorer (`hf_prefix`) scores exactly the text prompts, on fewer tokens.
+
+Tiny random models built offline: a Llama-like one and a Gemma 3 one whose layers alternate
+sliding-window (window 16) and full attention, with contexts of hundreds of tokens, so the
+window is crossed many times. Their byte-level tokenizer is trained on text with blank lines,
+so "\\n\\n" is one token at the end of a text but two before a word (as in GPT-2-style
+tokenizers): the tests see the tokenisation-boundary problem that `tokenisation_pieces`
+settles, not a tokenizer where it happens not to arise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from elicit.backends.base import LM, TRUE_FALSE, Demo, LabelSet
+from elicit.backends.hf import HFBackend, _LabelPlan
+from elicit.backends.prompting import (
+    loo_prompts,
+    render_context,
+    render_demo,
+    tokenisation_pieces,
+)
+
+WORDS = "the sky is blue grass red claim think true false what two plus four six movie good bad"
+TRAIN_TEXT = [
+    "Question: What is 2+2? Claim: 4. I think this claim is True\n\n"
+    "Question: What is 2+3? Claim: 6. I think this claim is False\n\n",
+    "The sky is blue. I think this claim is True\n\nThe grass is red. This is False\n\n",
+    "true false TRUE FALSE True False the a an of to in is it that claim think",
+] * 20
+SLIDING_WINDOW = 16
+
+
+def build_model(path: Path, arch: str) -> Path:
+    """A random causal LM and a BPE tokenizer that learned "\\n\\n" as one token."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import (
+        AutoModelForCausalLM,
+        Gemma3TextConfig,
+        LlamaConfig,
+        PreTrainedTokenizerFast,
+    )
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=420,
+        special_tokens=["<pad>", "<s>", "</s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(TRAIN_TEXT, trainer)
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))]
+    )
+    hf_tok = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+    )
+    common = dict(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        initializer_range=0.2,
+    )
+    if arch == "llama":
+        config = LlamaConfig(**common)
+    else:
+        config = Gemma3TextConfig(
+            **common,
+            head_dim=8,
+            sliding_window=SLIDING_WINDOW,
+            layer_types=["sliding_attention", "full_attention"],
+        )
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(path)
+    hf_tok.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    # Matrices of width 32 gain nothing from threads, and on a shared 2-core machine two
+    # threads per tiny matmul run ~100x slower than one.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module", params=["llama", "gemma3"])
+def lm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> HFBackend:
+    path = build_model(tmp_path_factory.mktemp(f"prefix-{request.param}"), request.param)
+    return HFBackend(str(path), batch_size=4, progress=False)
+
+
+def make_demos(n: int, seed: int = 0) -> list[Demo]:
+    """n claims of varied lengths (a few words to a few dozen), labels mixed."""
+    rng = np.random.default_rng(seed)
+    words = WORDS.split()
+    demos = []
+    for i in range(n):
+        body = " ".join(rng.choice(words, size=int(rng.integers(2, 30))))
+        demos.append(Demo(f"Claim {i}: {body}.\nI think this claim is", int(rng.integers(2))))
+    return demos
+
+
+def text_tree_loo(lm: HFBackend, demos: list[Demo], labels: LabelSet = TRUE_FALSE) -> np.ndarray:
+    """The base class's text path: every tree-ordered prompt scored in full."""
+    return LM.loo_scores(lm, demos, labels, order="tree")
+
+
+# ---------------------------------------------------------------- tokenisation
+
+
+def test_pieces_cut_at_demo_boundaries() -> None:
+    assert tokenisation_pieces("A is True\n\nB is") == ["A is True\n\n", "B is"]
+    assert tokenisation_pieces("a\n\n\nb\nc\n\n") == ["a\n\n\n", "b\nc\n\n"]
+    assert tokenisation_pieces("") == [""]
+    demos = make_demos(5)
+    text = render_context(demos, "Q is", LabelSet())
+    pieces = [p for d in demos for p in tokenisation_pieces(render_demo(d, LabelSet()))]
+    assert tokenisation_pieces(text) == [*pieces, "Q is"]
+
+
+def test_context_tokens_are_the_demos_tokens(lm: HFBackend) -> None:
+    demos = make_demos(4)
+    labels = LabelSet()
+    text = render_context(demos, demos[0].prompt, labels)
+    parts = [lm.encoder.tokens(render_demo(d, labels)) for d in demos]
+    joined = [t for p in parts for t in p] + lm.encoder.tokens(demos[0].prompt)
+    assert lm.encoder.tokens(text) == joined
+    assert lm.encoder.encode(text) == [lm.tokenizer.bos_id, *joined]
+    # Whole-text tokenisation would differ at every boundary: "\n\n" before a word is two
+    # tokens, at the end of a text one. This is why the rule tokenises piece by piece.
+    assert lm.tokenizer.encode(text) != joined
+    assert len(lm.tokenizer.encode("is True\n\n")) < len(lm.tokenizer.encode("is True\n\nThe")) - 1
+
+
+# ---------------------------------------------------------------- exactness
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13])
+def test_tree_loo_equals_text_prompts(lm: HFBackend, n: int) -> None:
+    demos = make_demos(n, seed=n)
+    fast = lm.loo_scores(demos, order="tree")
+    np.testing.assert_allclose(fast, text_tree_loo(lm, demos), atol=1e-4)
+    if n >= 8:  # the long contexts do cross the sliding window many times
+        longest = max(len(lm.encoder.encode(p)) for p in loo_prompts(demos, LabelSet(), "tree"))
+        assert longest > 10 * SLIDING_WINDOW
+
+
+def test_the_sliding_window_is_exercised(lm: HFBackend) -> None:
+    if lm.model.config.model_type != "gemma3_text":
+        pytest.skip("no sliding window")
+    demos = make_demos(8, seed=8)
+    fast = lm.loo_scores(demos, order="tree")
+    config = lm.model.config
+    assert config.sliding_window == SLIDING_WINDOW
+    try:
+        config.sliding_window = 4096  # the same model without the window scores differently
+        wide = text_tree_loo(lm, demos)
+    finally:
+        config.sliding_window = SLIDING_WINDOW
+    assert np.abs(wide - fast).max() > 0.05
+    np.testing.assert_allclose(fast, text_tree_loo(lm, demos), atol=1e-4)
+
+
+def test_given_loo_and_many_shot_equal_text_prompts(lm: HFBackend) -> None:
+    demos = make_demos(6, seed=1)
+    labels = LabelSet()
+    np.testing.assert_allclose(
+        lm.loo_scores(demos, order="given"), LM.loo_scores(lm, demos, order="given"), atol=1e-4
+    )
+    queries = [d.prompt for d in make_demos(7, seed=2)]
+    naive = lm.score([render_context(demos, q, labels) for q in queries])
+    np.testing.assert_allclose(lm.context_scores(demos, queries), naive, atol=1e-4)
+    np.testing.assert_allclose(
+        lm.context_scores([], queries), lm.score(queries), atol=1e-4
+    )  # BOS alone as the shared prefix
+    assert lm.context_scores(demos, []).shape == (0,)
+    assert lm.loo_scores([], order="tree").shape == (0,)
+
+
+def test_multi_token_labels_and_leaf_sizes(lm: HFBackend) -> None:
+    demos = make_demos(7, seed=3)
+    labels = LabelSet((" False", " Quokka!"))  # one single-token, one multi-token word
+    assert len(lm.tokenizer.encode(" Quokka!")) > 1
+    np.testing.assert_allclose(
+        lm.loo_scores(demos, labels, order="tree"), text_tree_loo(lm, demos, labels), atol=1e-4
+    )
+    # Any leaf size gives the same scores, and batches of one row too.
+    engine = lm._engine()
+    plan = _LabelPlan.of(lm.encoder, LabelSet())
+    demo_ids = [lm.encoder.tokens(render_demo(d, LabelSet())) for d in demos]
+    requests = [plan.requests(tuple(lm.encoder.tokens(d.prompt))) for d in demos]
+    runs = []
+    for leaf, batch in ((1, 4), (2, 1), (3, 4), (7, 2)):
+        engine.batch_size = batch
+        res = engine.tree_loo(lm._start(), demo_ids, requests, plan.singles_tensor, leaf=leaf)
+        runs.append(plan.combine([r for rs in res for r in rs], len(demos)))
+    for other in runs[1:]:
+        np.testing.assert_allclose(other, runs[0], atol=1e-4)
+
+
+def test_kv_budget_limits_rows_per_call(lm: HFBackend) -> None:
+    demos = make_demos(5, seed=4)
+    queries = [d.prompt for d in demos]
+    engine = lm._engine()
+    engine.kv_budget_bytes = 1  # one row per call
+    plan = _LabelPlan.of(lm.encoder, LabelSet())
+    texts = [render_demo(d, LabelSet()) for d in demos]
+    context = lm._start() + [t for text in texts for t in lm.encoder.tokens(text)]
+    requests = [r for q in queries for r in plan.requests(tuple(lm.encoder.tokens(q)))]
+    got = plan.combine(engine.context(context, requests, plan.singles_tensor), len(queries))
+    np.testing.assert_allclose(got[:, 1] - got[:, 0], lm.context_scores(demos, queries), atol=1e-4)
+
+
+# ---------------------------------------------------------------- fallbacks
+
+
+def test_falls_back_when_a_prompt_would_be_truncated(lm: HFBackend) -> None:
+    short = HFBackend(lm.model.name_or_path, max_length=64, progress=False)
+    demos = make_demos(5, seed=5)
+    assert max(len(short.encoder.tokens(p)) for p in loo_prompts(demos, LabelSet(), "tree")) > 64
+    before = short.encoder.n_truncated
+    np.testing.assert_allclose(
+        short.loo_scores(demos, order="tree"), text_tree_loo(short, demos), atol=1e-12
+    )
+    assert short.encoder.n_truncated > before  # the text path ran, and truncated
+
+
+def test_falls_back_for_a_leading_newline_and_when_disabled(lm: HFBackend) -> None:
+    demos = [*make_demos(3, seed=6), Demo("\nstarts with a newline. I think this claim is", 1)]
+    np.testing.assert_allclose(
+        lm.loo_scores(demos, order="tree"), text_tree_loo(lm, demos), atol=1e-12
+    )
+    off = HFBackend(lm.model.name_or_path, prefix_cache=False, progress=False)
+    demos = make_demos(4, seed=7)
+    np.testing.assert_allclose(
+        off.loo_scores(demos, order="tree"), text_tree_loo(off, demos), atol=1e-12
+    )
+
+
+# ---------------------------------------------------------------- cost
+
+
+def test_tree_feeds_n_log_n_tokens(lm: HFBackend) -> None:
+    demos = make_demos(16, seed=8)
+    lm.tokens_processed = 0
+    fast = lm.loo_scores(demos, order="tree")
+    tree_tokens = lm.tokens_processed
+    lm.tokens_processed = 0
+    naive = text_tree_loo(lm, demos)
+    naive_tokens = lm.tokens_processed
+    np.testing.assert_allclose(fast, naive, atol=1e-4)
+    assert naive_tokens == sum(
+        len(lm.encoder.encode(p)) for p in loo_prompts(demos, LabelSet(), "tree")
+    )
+    # Each demo is fed once per level of the split (log2 16 = 4 levels), each query once.
+    demo_tokens = sum(len(lm.encoder.tokens(render_demo(d, LabelSet()))) for d in demos)
+    query_tokens = sum(len(lm.encoder.tokens(d.prompt)) for d in demos)
+    assert tree_tokens == 1 + 4 * demo_tokens + query_tokens
+    assert tree_tokens < 0.4 * naive_tokens
+    # Given order with a prefix cache: each prompt adds one demo to the previous prompt's
+    # prefix, then feeds the demos after its own and its query (about half, plus the queries).
+    lm.tokens_processed = 0
+    lm.loo_scores(demos, order="given")
+    given_tokens = 1 + demo_tokens - len(lm.encoder.tokens(render_demo(demos[-1], LabelSet())))
+    given_tokens += query_tokens + sum(
+        len(lm.encoder.tokens(render_demo(d, LabelSet()))) * i for i, d in enumerate(demos)
+    )
+    assert lm.tokens_processed == given_tokens < 0.7 * naive_tokens
+
+
+# ---------------------------------------------------------------- the real model
+
+
+@pytest.mark.slow
+def test_real_model_tree_loo_equals_text_prompts(gemma_lm: HFBackend) -> None:
+    from elicit.tasks import load_task, sample
+
+    data = sample(load_task("sst2"), 8, seed=0)
+    demos = [Demo(ex.prompt, i % 2) for i, ex in enumerate(data.examples)]
+    # Gemma 3's tokenizer has no token joining a newline to what follows, so cutting into
+    # pieces changes nothing: the pieces' tokens are the whole text's.
+    text = render_context(demos, demos[0].prompt, LabelSet())
+    assert gemma_lm.encoder.tokens(text) == gemma_lm.tokenizer.encode(text)
+    fast = gemma_lm.loo_scores(demos, order="tree")
+    np.testing.assert_allclose(fast, text_tree_loo(gemma_lm, demos), atol=1e-3)
+    queries = [ex.prompt for ex in sample(load_task("sst2"), 3, seed=1).examples]
+    naive = gemma_lm.score([render_context(demos, q, LabelSet()) for q in queries])
+    np.testing.assert_allclose(gemma_lm.context_scores(demos, queries), naive, atol=1e-3)
