@@ -1,0 +1,75 @@
+"""ICM: Internal Coherence Maximization (Wen et al. 2025), the label search behind `elicit label`.
+
+    from elicit.search import SearchConfig, run_search
+    result = run_search(lm, examples, consistency, SearchConfig(iterations=300), seed=0)
+
+Modules, one concern each:
+
+    consistency  inconsistent pairs of a labelling and the consistent relabellings of a pair
+    energy       mutual predictability (calibrated / mean / sum-logprob), U = alpha * MP - I,
+                 and the memoised evaluator that calls `LM.loo_scores`
+    schedule     annealing temperature schedules (paper / code / exp)
+    order        the context order of the demos (interleaved groups / grouped)
+    icm          the search loop, ConsistencyFix, trace rows
+    checkpoint   checkpoint files, so an interrupted search resumes exactly
+    batches      group-preserving batches of a large pool, per-batch seeds
+    label        the `elicit label` command: config, run directory, metrics
+    plot         the energy / agreement plot of a run
+"""
+
+from elicit.search.batches import batch_seed, split_batches
+from elicit.search.consistency import ConsistencyRule, consistent_relabellings, violates
+from elicit.search.energy import (
+    MP_KINDS,
+    EnergyEvaluator,
+    Evaluation,
+    MPKind,
+    energy,
+    mutual_predictability,
+    proposal_threshold,
+)
+from elicit.search.icm import (
+    OnStep,
+    SearchConfig,
+    SearchResult,
+    Step,
+    TraceRow,
+    consistency_fix,
+    default_iterations,
+    run_search,
+)
+from elicit.search.label import LabelConfig, LabelSummary, run_label
+from elicit.search.order import CONTEXT_ORDERS, ContextOrder, context_order
+from elicit.search.schedule import SCHEDULES, Schedule, ScheduleKind
+
+__all__ = [
+    "CONTEXT_ORDERS",
+    "MP_KINDS",
+    "SCHEDULES",
+    "ConsistencyRule",
+    "ContextOrder",
+    "EnergyEvaluator",
+    "Evaluation",
+    "LabelConfig",
+    "LabelSummary",
+    "MPKind",
+    "OnStep",
+    "Schedule",
+    "ScheduleKind",
+    "SearchConfig",
+    "SearchResult",
+    "Step",
+    "TraceRow",
+    "batch_seed",
+    "consistency_fix",
+    "consistent_relabellings",
+    "context_order",
+    "default_iterations",
+    "energy",
+    "mutual_predictability",
+    "proposal_threshold",
+    "run_label",
+    "run_search",
+    "split_batches",
+    "violates",
+]

@@ -1,0 +1,396 @@
+"""The ICM search (Wen et al. 2025, Algorithm 1 with ConsistencyFix, Algorithm 2).
+
+    result = run_search(lm, examples, Consistency.ANSWER, SearchConfig(iterations=500), seed=0)
+    result.labels      # uid -> 0/1 for every example the search labelled
+
+The search sees `Example`s only (no labels by type), the task's consistency rule and the LM.
+Gold never enters: callers that want agreement with gold compute it in `on_step`, whose
+returned numbers go into the trace and the progress bar.
+
+Loop. Take `init_size` random examples with random labels (`init_balanced`: half True, as the
+released code does; the paper draws them freely, elicit's default), ConsistencyFix. Then for
+n = 1..iterations: T from the schedule; sample an example (weight `group_weight` for unlabelled
+members of a group that already has a labelled member, 1 otherwise; labelled examples can be
+drawn again, to correct them); propose the label the model predicts from the current labelled
+set (its leave-one-out score when labelled, else its score after all current demos; threshold
+per `energy.proposal_threshold`); optionally skip proposals equal to the current label (the
+released code does); ConsistencyFix the proposed set; accept if dU > 0, else with probability
+exp(dU / T). After the last iteration a final ConsistencyFix runs until no inconsistent pair
+can be fixed without lowering the energy (`final_fix`).
+
+ConsistencyFix, up to `fix_rounds` rounds: shuffle the inconsistent pairs (seeded) and take the
+first whose best consistent relabelling (every consistent option is scored) does not lower U;
+apply it. When no pair qualifies, stop. The paper samples one pair per round and applies its fix
+only if U improves; the released code walks the shuffled pairs like this and keeps a fix that
+does not lower U; elicit follows the code here, so a round is not wasted on an unfixable pair.
+
+All randomness comes from one `random.Random` (passed in, or made from `seed`); with a
+deterministic LM the search is a pure function of its inputs, which is what makes checkpoints
+(every `checkpoint_every` iterations) resume to the identical final labels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from elicit.backends.base import LM, TRUE_FALSE, LabelSet, LooOrder
+from elicit.errors import ConfigError
+from elicit.search import checkpoint
+from elicit.search.consistency import ConsistencyRule
+from elicit.search.energy import MP_KINDS, EnergyEvaluator, Evaluation, MPKind
+from elicit.search.order import CONTEXT_ORDERS, ContextOrder, context_order
+from elicit.search.schedule import Schedule, ScheduleKind
+from elicit.tasks.base import Consistency, Example
+
+#: Iterations the paper spends per 256 examples.
+PAPER_ITERATIONS_PER_256 = 3000
+
+
+def default_iterations(n: int) -> int:
+    """The paper's budget scaled to the pool: ~3000 iterations for 256 examples."""
+    return math.ceil(PAPER_ITERATIONS_PER_256 * n / 256)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Settings of one ICM search. Defaults follow the paper except `mp` (see `energy`)."""
+
+    alpha: float = 50.0
+    mp: MPKind = "calibrated"
+    schedule: ScheduleKind = "paper"
+    t0: float = 10.0
+    t_min: float = 0.01
+    beta: float = 0.99
+    init_size: int = 8
+    init_balanced: bool = False
+    iterations: int | None = None  # None: default_iterations(pool size)
+    group_weight: float = 100.0
+    fix_rounds: int = 10
+    final_fix: bool = True
+    skip_same: bool = False
+    context_order: ContextOrder = "interleaved"
+    loo_order: LooOrder = "tree"
+    checkpoint_every: int = 10
+
+    def __post_init__(self) -> None:
+        Schedule(self.schedule, self.t0, self.t_min, self.beta)  # validates the schedule
+        if self.mp not in MP_KINDS:
+            raise ConfigError(f"unknown --mp {self.mp!r}; use one of {', '.join(MP_KINDS)}")
+        if self.context_order not in CONTEXT_ORDERS:
+            raise ConfigError(
+                f"unknown --context-order {self.context_order!r}; "
+                f"use one of {', '.join(CONTEXT_ORDERS)}"
+            )
+        if self.loo_order not in ("tree", "given"):
+            raise ConfigError(f"unknown --loo-order {self.loo_order!r}; use tree or given")
+        for name in ("init_size", "fix_rounds", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.iterations is not None and self.iterations < 0:
+            raise ConfigError(f"--iterations must be >= 0, got {self.iterations}")
+        if self.alpha < 0 or self.group_weight <= 0:
+            raise ConfigError("--alpha must be >= 0 and --group-weight > 0")
+
+    def variants(self) -> dict[str, Any]:
+        """The choices where the paper and the released code differ, as recorded in results."""
+        return {
+            "mp": self.mp,
+            "schedule": self.schedule,
+            "init_balanced": self.init_balanced,
+            "skip_same": self.skip_same,
+            "context_order": self.context_order,
+            "loo_order": self.loo_order,
+        }
+
+    def follows(self) -> dict[str, str]:
+        """For each variant: "paper", "code" (the released code) or "elicit" (neither)."""
+        return {
+            "mp": {"calibrated": "elicit", "mean": "code", "sum-logprob": "paper"}[self.mp],
+            "schedule": "paper" if self.schedule == "paper" else "code",
+            "init_balanced": "code" if self.init_balanced else "paper",
+            "skip_same": "code" if self.skip_same else "paper",
+            "context_order": "code" if self.context_order == "grouped" else "elicit",
+            "loo_order": "elicit" if self.loo_order == "tree" else "code",
+        }
+
+
+@dataclass(frozen=True)
+class Step:
+    """What `on_step` sees after iteration `iteration`: the current labels by uid."""
+
+    iteration: int
+    labels: Mapping[str, int]
+
+
+#: Called after every iteration; the numbers it returns (e.g. {"agreement": 0.9}) are added to
+#: the trace row and shown in the progress bar.
+OnStep = Callable[[Step], Mapping[str, float] | None]
+
+
+@dataclass(frozen=True)
+class TraceRow:
+    iteration: int
+    temperature: float
+    energy: float  # of the current labelling after this iteration's decision
+    mp: float
+    inconsistencies: int
+    accepted: bool
+    n_labelled: int
+    uid: str  # the sampled example
+    proposed: int  # the label the model proposed for it
+    delta: float | None  # U(proposal after ConsistencyFix) - U(current); None when skipped
+    extra: Mapping[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        return {**d, **self.extra}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TraceRow:
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        return cls(
+            **{k: v for k, v in d.items() if k in names},
+            extra={k: v for k, v in d.items() if k not in names},
+        )
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    labels: dict[str, int]  # uid -> label, in example order, labelled examples only
+    scores: dict[str, float]  # uid -> final leave-one-out score of each labelled example
+    energy: float
+    mp: float
+    inconsistencies: int
+    n_examples: int
+    iterations: int
+    accepted: int  # accepted proposals that changed the labelling
+    trace: tuple[TraceRow, ...]
+    config: SearchConfig
+    lm_evaluations: int  # leave-one-out evaluations sent to the LM (memo misses), this process
+
+    @property
+    def n_labelled(self) -> int:
+        return len(self.labels)
+
+
+def consistency_fix(
+    evaluator: EnergyEvaluator,
+    labelling: dict[int, int],
+    current: Evaluation,
+    rng: random.Random,
+    rounds: int,
+) -> tuple[dict[int, int], Evaluation]:
+    """ConsistencyFix (see the module docs): returns the fixed labelling and its evaluation."""
+    for _ in range(rounds):
+        if not current.pairs:
+            break
+        pairs = list(current.pairs)
+        rng.shuffle(pairs)
+        for i, j in pairs:
+            best: tuple[dict[int, int], Evaluation] | None = None
+            for yi, yj in evaluator.rule.relabellings(i, j):
+                trial = {**labelling, i: yi, j: yj}
+                ev = evaluator.evaluate(trial)
+                if best is None or ev.energy > best[1].energy:
+                    best = (trial, ev)
+            if best is not None and best[1].energy >= current.energy:
+                labelling, current = best
+                break
+        else:
+            break  # no pair can be fixed without lowering the energy
+    return labelling, current
+
+
+def _initial_labels(n: int, config: SearchConfig, rng: random.Random) -> dict[int, int]:
+    k = min(config.init_size, n)
+    chosen = rng.sample(range(n), k)
+    if config.init_balanced:
+        labels = [1] * (k // 2) + [0] * (k - k // 2)
+        rng.shuffle(labels)
+    else:
+        labels = [rng.randrange(2) for _ in chosen]
+    return dict(zip(chosen, labels, strict=True))
+
+
+def _sample_example(
+    rule: ConsistencyRule, labelling: Mapping[int, int], weight: float, rng: random.Random
+) -> int:
+    n = len(rule.examples)
+    weights = [
+        weight
+        if i not in labelling and any(j in labelling for j in rule.members[i] if j != i)
+        else 1.0
+        for i in range(n)
+    ]
+    return rng.choices(range(n), weights=weights)[0]
+
+
+def run_search(
+    lm: LM,
+    examples: Sequence[Example],
+    consistency: Consistency,
+    config: SearchConfig | None = None,
+    *,
+    seed: int = 0,
+    rng: random.Random | None = None,
+    label_set: LabelSet = TRUE_FALSE,
+    on_step: OnStep | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = False,
+    desc: str = "ICM",
+) -> SearchResult:
+    """Search labels for `examples` (see the module docs). `rng` overrides `seed`.
+
+    checkpoint_dir: where to checkpoint every `config.checkpoint_every` iterations (None: no
+        checkpoints). resume: continue from the checkpoint there, if any; without it an old
+        checkpoint is discarded and the search starts over.
+    """
+    config = config or SearchConfig()
+    examples = tuple(examples)
+    if len({ex.uid for ex in examples}) != len(examples):
+        raise ConfigError("example uids must be unique within a search pool")
+    rng = rng if rng is not None else random.Random(seed)
+    n_iter = (
+        config.iterations if config.iterations is not None else default_iterations(len(examples))
+    )
+    if not examples:
+        n_iter = 0
+    # Everything that determines the search's path (how often it checkpoints does not).
+    run_hash = checkpoint.config_hash(
+        {
+            "config": dataclasses.asdict(dataclasses.replace(config, checkpoint_every=1)),
+            "iterations": n_iter,
+            "examples": [dataclasses.astuple(ex) for ex in examples],
+            "consistency": str(consistency),
+            "lm": lm.name,
+            "labels": list(label_set.words),
+            "rng": rng.getstate(),
+        }
+    )
+    rule = ConsistencyRule(examples, consistency)
+    order = context_order(examples, config.context_order, rng)
+    evaluator = EnergyEvaluator(
+        lm,
+        examples,
+        rule,
+        order,
+        mp=config.mp,
+        alpha=config.alpha,
+        loo_order=config.loo_order,
+        labels=label_set,
+    )
+    schedule = Schedule(config.schedule, config.t0, config.t_min, config.beta)
+    index_of = {ex.uid: i for i, ex in enumerate(examples)}
+
+    def by_uid(labelling: Mapping[int, int]) -> dict[str, int]:
+        return {examples[i].uid: labelling[i] for i in sorted(labelling)}
+
+    trace: list[TraceRow] = []
+    pending: list[TraceRow] = []
+    accepted = 0
+
+    def save(n: int) -> None:
+        if checkpoint_dir is None:
+            return
+        ckpt = checkpoint.Checkpoint(
+            iteration=n,
+            accepted=accepted,
+            labels=tuple(by_uid(labelling).items()),
+            rng_state=rng.getstate(),
+            trace_length=len(trace),
+            config_hash=run_hash,
+        )
+        checkpoint.save(checkpoint_dir, ckpt, [r.to_dict() for r in pending])
+        pending.clear()
+
+    loaded = checkpoint.load(checkpoint_dir, run_hash) if checkpoint_dir and resume else None
+    if loaded is not None:
+        ckpt, rows = loaded
+        labelling = {index_of[uid]: y for uid, y in ckpt.labels}
+        rng.setstate(ckpt.rng_state)
+        start, accepted = ckpt.iteration, ckpt.accepted
+        trace = [TraceRow.from_dict(r) for r in rows]
+        current = evaluator.evaluate(labelling)
+    else:
+        if checkpoint_dir is not None:
+            checkpoint.start(checkpoint_dir)
+        labelling = _initial_labels(len(examples), config, rng)
+        current = evaluator.evaluate(labelling)
+        labelling, current = consistency_fix(evaluator, labelling, current, rng, config.fix_rounds)
+        start = 0
+        save(0)
+
+    with tqdm(
+        total=n_iter, initial=start, desc=desc, disable=not progress, dynamic_ncols=True
+    ) as bar:
+        for n in range(start + 1, n_iter + 1):
+            temperature = schedule.temperature(n, accepted)
+            index = _sample_example(rule, labelling, config.group_weight, rng)
+            proposed = evaluator.predict_label(current, index)
+            delta: float | None = None
+            accept = False
+            if not (config.skip_same and labelling.get(index) == proposed):
+                candidate = {**labelling, index: proposed}
+                cand_eval = evaluator.evaluate(candidate)
+                candidate, cand_eval = consistency_fix(
+                    evaluator, candidate, cand_eval, rng, config.fix_rounds
+                )
+                delta = cand_eval.energy - current.energy
+                accept = delta > 0 or rng.random() < math.exp(delta / temperature)
+                if accept:
+                    if cand_eval.key != current.key:
+                        accepted += 1
+                    labelling, current = candidate, cand_eval
+            extra = dict(on_step(Step(n, by_uid(labelling))) or {}) if on_step else {}
+            row = TraceRow(
+                iteration=n,
+                temperature=temperature,
+                energy=current.energy,
+                mp=current.mp,
+                inconsistencies=current.inconsistencies,
+                accepted=accept,
+                n_labelled=len(labelling),
+                uid=examples[index].uid,
+                proposed=proposed,
+                delta=delta,
+                extra=extra,
+            )
+            trace.append(row)
+            pending.append(row)
+            bar.update(1)
+            bar.set_postfix(
+                {"U": f"{current.energy:.2f}", "labelled": len(labelling)}
+                | {k: f"{v:.3f}" for k, v in extra.items()},
+                refresh=False,
+            )
+            if n % config.checkpoint_every == 0 or n == n_iter:
+                save(n)
+
+    if config.final_fix:
+        labelling, current = consistency_fix(
+            evaluator, labelling, current, rng, config.fix_rounds + 10 * len(labelling)
+        )
+    return SearchResult(
+        labels=by_uid(labelling),
+        scores={
+            examples[i].uid: float(s) for i, s in zip(current.indices, current.scores, strict=True)
+        },
+        energy=current.energy,
+        mp=current.mp,
+        inconsistencies=current.inconsistencies,
+        n_examples=len(examples),
+        iterations=n_iter,
+        accepted=accepted,
+        trace=tuple(trace),
+        config=config,
+        lm_evaluations=evaluator.n_evaluations,
+    )

@@ -1,0 +1,316 @@
+"""`elicit label`: label a task's examples with ICM and write the run directory.
+
+    elicit label --task sst2 --n 64 --iterations 300
+    elicit label --task sst2 --n 64 --resume          # continue an interrupted run
+
+The pool (`--split`, default train; `--n` examples sampled with whole consistency groups) is
+split into batches of at most `--batch-size` that keep groups whole, each searched on its own
+(`search.icm`) with a seed derived from `--seed`. The run directory (`--out`):
+
+    config.json       the options
+    labels.jsonl      uid, label, gold (where the data has it), score (final leave-one-out)
+    trace.jsonl       per iteration: batch, iteration, temperature, energy, mp,
+                      inconsistencies, accepted, n_labelled, uid, proposed, delta, agreement
+    metrics.json      final energy, MP, inconsistencies, agreement with gold, the variant
+                      choices and which of paper / released code / elicit each follows, seconds
+    energy_plot.png   energy and agreement with gold against iterations
+    checkpoints/      per batch, the search's checkpoint (see `search.checkpoint`)
+
+Unlike `elicit score`, a label run writes in place so it can checkpoint: `--resume` continues it
+and reaches the same labels as an uninterrupted run. metrics.json is written last and marks the
+run finished; a finished run is not redone without `--force`. Agreement with gold is computed
+here, from `TaskData.gold`, in the search's `on_step` callback: the search never sees gold.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from elicit.backends.base import LM, LabelSet, LooOrder
+from elicit.config import config_to_dict, help_field
+from elicit.errors import ConfigError
+from elicit.labels import write_labels
+from elicit.options import DataOptions, LMOptions, RunOptions
+from elicit.runs import DONE_FILE, atomic_write_json, atomic_write_jsonl
+from elicit.search.batches import batch_seed, split_batches
+from elicit.search.energy import MP_KINDS, MPKind
+from elicit.search.icm import OnStep, SearchConfig, SearchResult, Step, run_search
+from elicit.search.order import CONTEXT_ORDERS, ContextOrder
+from elicit.search.plot import plot_trace
+from elicit.search.schedule import SCHEDULES, ScheduleKind
+from elicit.tasks.base import GoldLabels
+
+#: Files and folders a label run writes (the only things --force removes).
+RUN_FILES = ("config.json", "labels.jsonl", "trace.jsonl", DONE_FILE, "energy_plot.png")
+CHECKPOINTS = "checkpoints"
+#: Options that may differ between an interrupted run and its --resume.
+_RESUME_FREE = {"resume", "force", "progress", "out", "checkpoint_every"}
+
+
+@dataclass(frozen=True)
+class LabelConfig(RunOptions, LMOptions, DataOptions):
+    """Options of `elicit label`: the shared groups plus ICM's search settings."""
+
+    split: str = help_field("train", "which split to label", choices=["train", "test", "all"])
+    alpha: float = help_field(50.0, "weight of mutual predictability against inconsistencies")
+    mp: str = help_field(
+        "calibrated",
+        "mutual predictability: calibrated (centred scores; elicit), mean (released code), "
+        "sum-logprob (the paper's formula)",
+        choices=list(MP_KINDS),
+    )
+    schedule: str = help_field(
+        "paper",
+        "temperature schedule: paper T0/(1+beta ln n), code T0/(1+2 ln(1+flips)), exp T0*beta^n",
+        choices=list(SCHEDULES),
+    )
+    t0: float = help_field(10.0, "initial temperature")
+    t_min: float = help_field(0.01, "final (minimum) temperature")
+    beta: float = help_field(0.99, "cooling rate (paper schedule) or decay per step (exp)")
+    init_size: int = help_field(8, "examples given random labels to start the search")
+    init_balanced: bool = help_field(
+        False, "start with exactly half True (the released code) instead of free random labels"
+    )
+    iterations: int | None = help_field(
+        None, "search iterations per batch (default: ~3000 per 256 examples, as in the paper)"
+    )
+    batch_size: int = help_field(256, "examples per independently searched batch")
+    context_order: str = help_field(
+        "interleaved",
+        "demo order: interleaved keeps a group's members apart; grouped (released code) "
+        "keeps them together",
+        choices=list(CONTEXT_ORDERS),
+    )
+    loo_order: str = help_field(
+        "tree",
+        "order of the other demos in leave-one-out prompts (tree shares prefixes: much faster)",
+        choices=["tree", "given"],
+    )
+    skip_same: bool = help_field(
+        False, "skip proposals equal to the current label (the released code does)"
+    )
+    fix_rounds: int = help_field(10, "ConsistencyFix rounds per proposal")
+    group_weight: float = help_field(
+        100.0, "sampling weight of unlabelled examples whose group has a labelled member"
+    )
+    checkpoint_every: int = help_field(10, "write a checkpoint every this many iterations")
+    resume: bool = help_field(False, "continue the interrupted run in --out")
+
+    def __post_init__(self) -> None:
+        self.check_data()
+        self.check_lm()
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
+        self.search_config()  # validates the search settings
+
+    def search_config(self) -> SearchConfig:
+        return SearchConfig(
+            alpha=self.alpha,
+            mp=cast(MPKind, self.mp),
+            schedule=cast(ScheduleKind, self.schedule),
+            t0=self.t0,
+            t_min=self.t_min,
+            beta=self.beta,
+            init_size=self.init_size,
+            init_balanced=self.init_balanced,
+            iterations=self.iterations,
+            group_weight=self.group_weight,
+            fix_rounds=self.fix_rounds,
+            skip_same=self.skip_same,
+            context_order=cast(ContextOrder, self.context_order),
+            loo_order=cast(LooOrder, self.loo_order),
+            checkpoint_every=self.checkpoint_every,
+        )
+
+    def out_dir(self) -> Path:
+        if self.out:
+            return Path(self.out)
+        n = "all" if self.n is None else str(self.n)
+        return Path("runs") / "label" / f"{self.task}-{self.model_short_name}-n{n}-s{self.seed}"
+
+
+@dataclass(frozen=True)
+class LabelSummary:
+    out: Path
+    n: int
+    labels: dict[str, int]
+    metrics: dict[str, Any]
+
+
+def _prepare_out(out: Path, config: LabelConfig) -> bool:
+    """Check --out and clear it for --force. Returns whether a previous run will be resumed."""
+    if not out.exists():
+        return False
+    if not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a directory; choose another path")
+    if not any(out.iterdir()):
+        return False
+    if not (out / "config.json").is_file():
+        raise ConfigError(
+            f"--out {out} is a non-empty directory that is not an elicit run; "
+            "choose an empty or new directory"
+        )
+    if config.force:
+        for name in RUN_FILES:
+            (out / name).unlink(missing_ok=True)
+        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+        return False
+    if (out / DONE_FILE).is_file():
+        raise ConfigError(
+            f"{out} already holds a finished run; pass --force to redo it or --out to write "
+            "elsewhere"
+        )
+    if not config.resume:
+        raise ConfigError(
+            f"{out} holds an interrupted label run; pass --resume to continue it or --force "
+            "to start over"
+        )
+    saved = _read_config(out / "config.json")
+    now = config_to_dict(config)
+    changed = sorted(
+        k for k in set(saved) | set(now) if k not in _RESUME_FREE and saved.get(k) != now.get(k)
+    )
+    if changed:
+        raise ConfigError(
+            f"--resume: {out} was started with other options ({', '.join(changed)}); resume "
+            "with the same options, or pass --force to start over"
+        )
+    return True
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is not a run configuration; pass --force to start over")
+    return data
+
+
+def _agreement_callback(gold: GoldLabels) -> OnStep | None:
+    def on_step(step: Step) -> Mapping[str, float]:
+        known = [uid for uid in step.labels if uid in gold]
+        if not known:
+            return {}
+        return {"agreement": sum(step.labels[u] == gold[u] for u in known) / len(known)}
+
+    return on_step if gold else None
+
+
+def run_label(config: LabelConfig, lm: LM | None = None) -> LabelSummary:
+    """Run ICM on `config.task` and write the run directory. `lm` overrides the model."""
+    from elicit.tasks import load_task, sample
+
+    assert config.task is not None  # checked in __post_init__
+    out = config.out_dir()
+    resuming = _prepare_out(out, config)  # fail fast, before data and model load
+    data = load_task(config.task, config.load_options())
+    data = sample(data, config.n, config.seed, keep_groups=True)
+    if len(data) == 0:
+        raise ConfigError(f"task {config.task!r} ({config.split} split) has no examples")
+    out.mkdir(parents=True, exist_ok=True)
+    if not resuming:
+        atomic_write_json(out / "config.json", config_to_dict(config))
+    if lm is None:
+        lm = config.load_lm(progress=False)  # the search shows one bar of its own
+
+    search = config.search_config()
+    label_set = LabelSet(words=data.label_words)
+    batches = split_batches(data.examples, config.batch_size, config.seed)
+    start = time.perf_counter()
+    results: list[SearchResult] = []
+    for b, indices in enumerate(batches):
+        examples = [data.examples[i] for i in indices]
+        batch_gold = {ex.uid: data.gold[ex.uid] for ex in examples if ex.uid in data.gold}
+        results.append(
+            run_search(
+                lm,
+                examples,
+                data.consistency,
+                search,
+                seed=batch_seed(config.seed, b),
+                label_set=label_set,
+                on_step=_agreement_callback(batch_gold),
+                checkpoint_dir=out / CHECKPOINTS / f"batch-{b:03d}",
+                resume=resuming,
+                progress=config.progress,
+                desc=f"ICM {config.task}" + (f" batch {b + 1}/{len(batches)}" if b else ""),
+            )
+        )
+    seconds = time.perf_counter() - start
+
+    labels: dict[str, int] = {}
+    scores: dict[str, float] = {}
+    for r in results:
+        labels.update(r.labels)
+        scores.update(r.scores)
+    ordered = {ex.uid: labels[ex.uid] for ex in data.examples if ex.uid in labels}
+    write_labels(
+        out / "labels.jsonl",
+        ordered,
+        gold=data.gold,
+        extra={uid: {"score": scores[uid]} for uid in ordered},
+    )
+    rows = [{"batch": b, **row.to_dict()} for b, r in enumerate(results) for row in r.trace]
+    atomic_write_jsonl(out / "trace.jsonl", rows)
+    plot_trace(rows, out / "energy_plot.png", title=f"ICM on {config.task} ({lm.name})")
+    metrics = _metrics(config, lm, results, ordered, data.gold, len(data), seconds, search)
+    atomic_write_json(out / DONE_FILE, metrics)
+    return LabelSummary(out=out, n=len(data), labels=ordered, metrics=metrics)
+
+
+def _metrics(
+    config: LabelConfig,
+    lm: LM,
+    results: list[SearchResult],
+    labels: Mapping[str, int],
+    gold: GoldLabels,
+    n: int,
+    seconds: float,
+    search: SearchConfig,
+) -> dict[str, Any]:
+    known = [uid for uid in labels if uid in gold]
+    weights = [r.n_labelled for r in results]
+    total = sum(weights) or 1
+    return {
+        "task": config.task,
+        "model": lm.name,
+        "split": config.split,
+        "seed": config.seed,
+        "n": n,
+        "n_labelled": len(labels),
+        "coverage": len(labels) / n,
+        "frac_true": sum(labels.values()) / len(labels) if labels else None,
+        # Energies and MP are per batch; the top-level values weight batches by size.
+        "energy": sum(r.energy * w for r, w in zip(results, weights, strict=True)) / total,
+        "mp": sum(r.mp * w for r, w in zip(results, weights, strict=True)) / total,
+        "inconsistencies": sum(r.inconsistencies for r in results),
+        "agreement": (sum(labels[u] == gold[u] for u in known) / len(known)) if known else None,
+        "agreement_n": len(known),
+        "iterations": sum(r.iterations for r in results),
+        "accepted": sum(r.accepted for r in results),
+        "lm_evaluations": sum(r.lm_evaluations for r in results),
+        "seconds": seconds,
+        "batches": [
+            {
+                "n": r.n_examples,
+                "n_labelled": r.n_labelled,
+                "energy": r.energy,
+                "mp": r.mp,
+                "inconsistencies": r.inconsistencies,
+                "iterations": r.iterations,
+                "accepted": r.accepted,
+            }
+            for r in results
+        ],
+        "alpha": search.alpha,
+        **search.variants(),
+        "follows": search.follows(),
+    }
+
+
+__all__ = ["LabelConfig", "LabelSummary", "run_label"]

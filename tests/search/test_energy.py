@@ -1,0 +1,116 @@
+"""Mutual predictability, energy and the memoised evaluator, against hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from planted import planted_lm, pool, prompt
+
+from elicit.backends.fake import ScriptedLM
+from elicit.search.consistency import ConsistencyRule
+from elicit.search.energy import (
+    EnergyEvaluator,
+    energy,
+    mutual_predictability,
+    proposal_threshold,
+)
+from elicit.tasks.base import Consistency, Example
+
+SCORES = [2.0, -1.0, 0.5]
+LABELS = [1, 0, 0]
+
+
+def log_sigmoid(x: float) -> float:
+    return -math.log1p(math.exp(-x))
+
+
+def test_mean_mp_is_the_released_codes_signed_margin() -> None:
+    assert mutual_predictability(SCORES, LABELS, "mean") == pytest.approx((2 + 1 - 0.5) / 3)
+
+
+def test_sum_logprob_mp_is_the_papers_formula() -> None:
+    expected = log_sigmoid(2.0) + log_sigmoid(1.0) + log_sigmoid(-0.5)
+    assert mutual_predictability(SCORES, LABELS, "sum-logprob") == pytest.approx(expected)
+    # log P from the two label words: P(True) = sigmoid(s); stable far out.
+    assert mutual_predictability([-800.0], [1], "sum-logprob") == pytest.approx(-800.0)
+
+
+def test_calibrated_mp_centres_scores_before_signing() -> None:
+    # mean score 0.5; centred [1.5, -1.5, 0]; signed [1.5, 1.5, 0].
+    assert mutual_predictability(SCORES, LABELS, "calibrated") == pytest.approx(1.0)
+    # Any constant labelling scores exactly 0, whatever the scores.
+    assert mutual_predictability(SCORES, [1, 1, 1], "calibrated") == pytest.approx(0.0)
+    assert mutual_predictability(SCORES, [0, 0, 0], "calibrated") == pytest.approx(0.0)
+    assert mutual_predictability(SCORES, [1, 1, 1], "mean") == pytest.approx(0.5)
+
+
+def test_empty_and_mismatched() -> None:
+    for kind in ("mean", "sum-logprob", "calibrated"):
+        assert mutual_predictability([], [], kind) == 0.0  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        mutual_predictability([1.0], [1, 0], "mean")
+
+
+def test_energy_and_threshold() -> None:
+    assert energy(0.3, 2, alpha=50) == pytest.approx(13.0)
+    assert proposal_threshold(SCORES, "mean") == 0.0
+    assert proposal_threshold(SCORES, "sum-logprob") == 0.0
+    assert proposal_threshold(SCORES, "calibrated") == pytest.approx(0.5)
+    assert proposal_threshold([], "calibrated") == 0.0
+
+
+def evaluator(
+    lm: ScriptedLM, examples: list[Example], order: list[int], **kw: object
+) -> EnergyEvaluator:
+    rule = ConsistencyRule(examples, Consistency.NONE)
+    return EnergyEvaluator(lm, examples, rule, order, **kw)  # type: ignore[arg-type]
+
+
+def test_evaluator_sends_demos_in_context_order_and_memoises() -> None:
+    examples = [Example(f"u{i}", prompt(i), f"g{i}") for i in range(4)]
+    lm = ScriptedLM(lambda p: 1.0 if p.endswith(prompt(2)) else -1.0)
+    ev = evaluator(lm, examples, [3, 1, 2, 0], mp="mean", alpha=10, loo_order="given")
+    first = ev.evaluate({0: 1, 2: 1, 3: 0})
+    assert first.key == ((3, 0), (2, 1), (0, 1))  # context order, not insertion order
+    assert lm.n_calls == 1 and lm.n_prompts == 3
+    # The leave-one-out prompt of example 0 lists 3 then 2 (context order).
+    assert lm.prompts[2] == f"{prompt(3)} False\n\n{prompt(2)} True\n\n{prompt(0)}"
+    np.testing.assert_allclose(first.scores, [-1.0, 1.0, -1.0])
+    assert first.mp == pytest.approx((1 + 1 - 1) / 3)
+    assert first.energy == pytest.approx(10 * first.mp)
+    again = ev.evaluate({3: 0, 0: 1, 2: 1})
+    assert again is first and lm.n_calls == 1 and ev.n_evaluations == 1
+    assert ev.evaluate({}).energy == 0.0 and lm.n_calls == 1  # empty set: no LM call
+
+
+def test_predictions_reuse_loo_scores_and_memoise_context_scores() -> None:
+    examples = [Example(f"u{i}", prompt(i), f"g{i}") for i in range(4)]
+    lm = ScriptedLM(lambda p: 2.0 if p.endswith(prompt(1)) else 0.2)
+    ev = evaluator(lm, examples, [0, 1, 2, 3], mp="calibrated")
+    cur = ev.evaluate({0: 1, 1: 0, 2: 1})
+    calls = lm.n_calls
+    assert ev.predict_score(cur, 1) == 2.0 and lm.n_calls == calls  # from the LOO memo
+    # Calibrated threshold = mean LOO score (0.2 + 2 + 0.2) / 3 = 0.8: 0.2 proposes False.
+    assert ev.predict_label(cur, 0) == 0
+    assert ev.predict_label(cur, 3) == 0 and lm.n_calls == calls + 1
+    assert lm.prompts[-1].startswith(f"{prompt(0)} True\n\n{prompt(1)} False\n\n{prompt(2)} True")
+    ev.predict_label(cur, 3)
+    assert lm.n_calls == calls + 1  # memoised
+
+
+def test_calibration_removes_the_copy_the_majority_optimum() -> None:
+    """A model that copies its context's majority label makes the raw MP prefer a constant
+    labelling (as measured with gemma-3-270m on SST-2); calibrated MP ranks the planted one
+    first and gives constant labellings exactly 0."""
+    examples, planted = pool(Consistency.NONE, 16, seed=3)
+    lm = planted_lm(planted, strength=1.0, prior=0.5, noise=0.3, copy=6.0)
+    order = list(range(16))
+    flipped = {i: 1 - y for i, y in planted.items()}
+    all_true = {i: 1 for i in planted}
+    mean = evaluator(lm, examples, order, mp="mean")
+    assert mean.evaluate(all_true).mp > mean.evaluate(planted).mp
+    cal = evaluator(lm, examples, order, mp="calibrated")
+    assert cal.evaluate(planted).mp > cal.evaluate(flipped).mp > cal.evaluate(all_true).mp
+    assert cal.evaluate(all_true).mp == pytest.approx(0.0)
