@@ -46,8 +46,16 @@ def test_calibrated_mp_centres_scores_before_signing() -> None:
     assert mutual_predictability(SCORES, [1, 1, 1], "mean") == pytest.approx(0.5)
 
 
+def test_calibrated_sum_is_the_sum_of_centred_signed_scores() -> None:
+    assert mutual_predictability(SCORES, LABELS, "calibrated-sum") == pytest.approx(3.0)
+    assert mutual_predictability(SCORES, [1, 1, 1], "calibrated-sum") == pytest.approx(0.0)
+    # Adding an example labelled by its centred sign adds a positive term (all else equal).
+    assert mutual_predictability([*SCORES, 4.0], [*LABELS, 1], "calibrated-sum") > 3.0
+    assert proposal_threshold(SCORES, "calibrated-sum") == pytest.approx(0.5)
+
+
 def test_empty_and_mismatched() -> None:
-    for kind in ("mean", "sum-logprob", "calibrated"):
+    for kind in ("mean", "sum-logprob", "calibrated", "calibrated-sum"):
         assert mutual_predictability([], [], kind) == 0.0  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         mutual_predictability([1.0], [1, 0], "mean")

@@ -6,7 +6,8 @@ in context, i left out (`LM.loo_scores`). Three forms, chosen by `MPKind`:
 
     mean         mean_i (s_i if y_i = 1 else -s_i)                   the released ICM code
     sum-logprob  sum_i log P(y_i | x_i, D \\ i) = sum_i log sigmoid(+-s_i)   the paper's formula
-    calibrated   mean_i +-(s_i - mean_j s_j)                          elicit's default
+    calibrated   mean_i +-(s_i - mean_j s_j)                          elicit
+    calibrated-sum  sum_i +-(s_i - mean_j s_j)                        elicit's default
 
 Why calibrated: a small base model mostly copies the majority label of its context, so with the
 raw forms a constant labelling is predicted best (measured on 32 SST-2 claims with gemma-3-270m:
@@ -15,6 +16,13 @@ Centring the scores over the labelled set removes the shared bias: a constant la
 exactly 0, and MP = (2/N) * sum of centred scores over the True-labelled examples, largest when
 the True labels go to the examples the model ranks highest. The matching proposal rule labels an
 example True when its score beats the mean LOO score of the current set (`proposal_threshold`).
+
+Mean or sum. A mean normalises away the pool size, so adding an example whose signed centred
+score is below the current average lowers MP; with alpha = 50 such additions are refused and
+the search stalls with part of the pool unlabelled (measured: 11 of 16 SST-2 claims). As a sum,
+adding an example with the label the model proposes (its centred score's sign) adds a
+positive term, so the labelled set grows the way the paper's search intends, and a constant
+labelling still scores exactly 0. This is the paper's summed form with centred scores.
 
 Note that sum-logprob is a sum, so every added example lowers it (log P <= 0): with alpha 50 the
 pool grows only through the annealing's random acceptances. It is the formula the paper writes;
@@ -35,8 +43,8 @@ from elicit.errors import ConfigError
 from elicit.search.consistency import ConsistencyRule
 from elicit.tasks.base import Example
 
-MPKind = Literal["calibrated", "mean", "sum-logprob"]
-MP_KINDS: tuple[str, ...] = ("calibrated", "mean", "sum-logprob")
+MPKind = Literal["calibrated-sum", "calibrated", "mean", "sum-logprob"]
+MP_KINDS: tuple[str, ...] = ("calibrated-sum", "calibrated", "mean", "sum-logprob")
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -66,6 +74,8 @@ def mutual_predictability(
         return float(np.sum(_log_sigmoid(sign * s)))
     if kind == "calibrated":
         return float(np.mean(sign * (s - s.mean())))
+    if kind == "calibrated-sum":
+        return float(np.sum(sign * (s - s.mean())))
     raise ConfigError(f"unknown mutual predictability {kind!r}; use one of {', '.join(MP_KINDS)}")
 
 
@@ -81,7 +91,7 @@ def proposal_threshold(scores: Sequence[float] | FloatArray, kind: MPKind) -> fl
     calibrated form the mean leave-one-out score of the current set, the threshold at which
     labelling an example True raises the calibrated MP.
     """
-    if kind == "calibrated" and len(scores) > 0:
+    if kind in ("calibrated", "calibrated-sum") and len(scores) > 0:
         return float(np.mean(np.asarray(scores, dtype=np.float64)))
     return 0.0
 

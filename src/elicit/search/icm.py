@@ -113,7 +113,12 @@ class SearchConfig:
     def follows(self) -> dict[str, str]:
         """For each variant: "paper", "code" (the released code) or "elicit" (neither)."""
         return {
-            "mp": {"calibrated": "elicit", "mean": "code", "sum-logprob": "paper"}[self.mp],
+            "mp": {
+                "calibrated-sum": "elicit",
+                "calibrated": "elicit",
+                "mean": "code",
+                "sum-logprob": "paper",
+            }[self.mp],
             "schedule": "paper" if self.schedule == "paper" else "code",
             "init_balanced": "code" if self.init_balanced else "paper",
             "skip_same": "code" if self.skip_same else "paper",

@@ -61,7 +61,8 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
     alpha: float = help_field(50.0, "weight of mutual predictability against inconsistencies")
     mp: str = help_field(
         "calibrated",
-        "mutual predictability: calibrated (centred scores; elicit), mean (released code), "
+        "mutual predictability: calibrated (mean of centred signed scores; elicit), "
+        "calibrated-sum (their sum), mean (released code), "
         "sum-logprob (the paper's formula)",
         choices=list(MP_KINDS),
     )

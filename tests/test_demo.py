@@ -1,0 +1,40 @@
+"""`elicit demo` wiring with a scripted LM: both runs written, resumable, table printed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from elicit.backends.fake import ScriptedLM
+from elicit.demo import DemoConfig, format_demo, run_demo
+
+
+def sentiment(prompt: str) -> float:
+    # The last review in the prompt decides: a crude keyword "model" of sentiment.
+    review = prompt.rsplit("Review:", 1)[-1] if "Review:" in prompt else prompt[-300:]
+    return 1.0 if any(w in review for w in ("good", "great", "fun", "best")) else -1.0
+
+
+def test_demo_writes_label_and_eval_runs(tmp_path: Path) -> None:
+    config = DemoConfig(n=8, iterations=5, test_n=10, out=str(tmp_path / "demo"), progress=False)
+    lm = ScriptedLM(sentiment, name="fake")
+    chat = ScriptedLM(sentiment, name="fake-chat")
+    summary = run_demo(config, lm=lm, chat_lm=chat)
+    assert (tmp_path / "demo" / "label" / "labels.jsonl").is_file()
+    results = json.loads((tmp_path / "demo" / "eval" / "results.json").read_text())
+    methods = {r["method"] for r in results}
+    assert {"zero-shot", "golden", "random", "icm"} <= methods
+    text = format_demo(summary)
+    assert "ICM labelled" in text and "icm" in text
+    # Running it again reuses the finished ICM run (same labels) and redoes the evaluation.
+    n_calls = lm.n_calls
+    again = run_demo(config, lm=lm, chat_lm=chat)
+    assert again.label.labels == summary.label.labels
+
+    def accuracies(rows: list[dict[str, object]]) -> list[tuple[object, object]]:
+        return [(r["method"], r["accuracy"]) for r in rows]
+
+    assert accuracies(again.eval.rows()) == accuracies(summary.eval.rows())
+    assert lm.n_calls > n_calls
+    forced = DemoConfig(n=8, iterations=5, test_n=10, out=str(tmp_path / "demo"), force=True)
+    assert run_demo(forced, lm=lm, chat_lm=chat).label.labels == summary.label.labels
