@@ -72,7 +72,9 @@ class EvalConfig(RunOptions, LMOptions, DataOptions):
     pool_split: str = help_field(
         "train", "split the demonstrations come from", choices=["train", "test", "all"]
     )
-    pool_n: int | None = help_field(256, "pool examples sampled with --seed (none = all)")
+    pool_n: int | None = help_field(
+        None, "pool examples sampled with --seed (none = the whole split, so every labelled one)"
+    )
     max_demos: int | None = help_field(None, "at most this many demonstrations (none = no cap)")
     context_tokens: int = help_field(
         2048, "token budget of a many-shot prompt (demos + claim); raise it on a GPU"
