@@ -20,8 +20,22 @@ TRAIN_TEXT = [
 ] * 20
 
 
-def build_tiny_model(path: Path, arch: str = "llama", max_positions: int = 128) -> Path:
-    """Save a randomly initialised causal LM + tokenizer under `path`; return `path`."""
+def build_tiny_model(
+    path: Path,
+    arch: str = "llama",
+    max_positions: int = 128,
+    *,
+    train_text: list[str] | None = None,
+    vocab_size: int = 400,
+    initializer_range: float = 0.5,
+    sliding_window: int = 8,
+    layer_types: list[str] | None = None,
+) -> Path:
+    """Save a randomly initialised causal LM + tokenizer under `path`; return `path`.
+
+    The tokenizer is a byte-level BPE trained on `train_text` (default TRAIN_TEXT); "gemma"
+    builds a Gemma 3 config with the given sliding window and layer types.
+    """
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import (
@@ -36,11 +50,11 @@ def build_tiny_model(path: Path, arch: str = "llama", max_positions: int = 128) 
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=400,
+        vocab_size=vocab_size,
         special_tokens=["<pad>", "<s>", "</s>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    tok.train_from_iterator(TRAIN_TEXT, trainer)
+    tok.train_from_iterator(train_text or TRAIN_TEXT, trainer)
     # Add BOS by default, like Gemma and Llama tokenizers do.
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))]
@@ -61,12 +75,13 @@ def build_tiny_model(path: Path, arch: str = "llama", max_positions: int = 128) 
         eos_token_id=2,
         # A wide init makes the next-token distributions peaked, so greedy decoding and
         # score differences are far from ties.
-        initializer_range=0.5,
+        initializer_range=initializer_range,
     )
     if arch == "llama":
         config = LlamaConfig(**common)
     else:
-        config = Gemma3TextConfig(**common, head_dim=8, sliding_window=8)
+        extra = {"layer_types": layer_types} if layer_types else {}
+        config = Gemma3TextConfig(**common, head_dim=8, sliding_window=sliding_window, **extra)
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(config)
     # Sampling defaults like a hub model's; the backend must not let them leak into decoding

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from elicit.config import help_field
 from elicit.errors import ConfigError
 from elicit.models import DEFAULT_MODEL
-from elicit.tasks.base import LoadOptions
+from elicit.tasks.base import LoadOptions, TaskData
 
 if TYPE_CHECKING:
     from elicit.backends.base import LM
@@ -43,6 +43,22 @@ class DataOptions:
             raise ConfigError("no task given: pass --task NAME (`elicit tasks` lists them)")
         if self.n is not None and self.n < 1:
             raise ConfigError(f"--n must be at least 1 (or none for all), got {self.n}")
+
+    def load_gold_sample(self, command: str) -> TaskData:
+        """The task's --split sampled to --n with --seed; every example must have gold."""
+        from elicit.tasks import load_task, sample
+
+        assert self.task is not None  # check_data() ran in __post_init__
+        data = sample(load_task(self.task, self.load_options()), self.n, self.seed)
+        if len(data) == 0:
+            raise ConfigError(f"task {self.task!r} ({self.split} split) has no examples")
+        if not data.has_gold:
+            raise ConfigError(
+                f"task {self.task!r} ({self.split} split) has claims without gold labels; "
+                f"`elicit {command}` needs a gold label for every claim (add a label column "
+                "or pass --label-column)"
+            )
+        return data
 
     def load_options(self, split: str | None = None) -> LoadOptions:
         return LoadOptions(

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import build_tiny_model
 from elicit.backends.base import LM, TRUE_FALSE, Demo, LabelSet
 from elicit.backends.hf import HFBackend, _LabelPlan
 from elicit.backends.prompting import (
@@ -38,55 +39,16 @@ SLIDING_WINDOW = 16
 
 def build_model(path: Path, arch: str) -> Path:
     """A random causal LM and a BPE tokenizer that learned "\\n\\n" as one token."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import (
-        AutoModelForCausalLM,
-        Gemma3TextConfig,
-        LlamaConfig,
-        PreTrainedTokenizerFast,
-    )
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
+    return build_tiny_model(
+        path,
+        arch,
+        max_positions=1024,
+        train_text=TRAIN_TEXT,
         vocab_size=420,
-        special_tokens=["<pad>", "<s>", "</s>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator(TRAIN_TEXT, trainer)
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))]
-    )
-    hf_tok = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
-    )
-    common = dict(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=2,
         initializer_range=0.2,
+        sliding_window=SLIDING_WINDOW,
+        layer_types=["sliding_attention", "full_attention"],
     )
-    if arch == "llama":
-        config = LlamaConfig(**common)
-    else:
-        config = Gemma3TextConfig(
-            **common,
-            head_dim=8,
-            sliding_window=SLIDING_WINDOW,
-            layer_types=["sliding_attention", "full_attention"],
-        )
-    torch.manual_seed(0)
-    AutoModelForCausalLM.from_config(config).save_pretrained(path)
-    hf_tok.save_pretrained(path)
-    return path
 
 
 @pytest.fixture(scope="module", autouse=True)

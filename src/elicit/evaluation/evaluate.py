@@ -133,19 +133,7 @@ class EvalConfig(RunOptions, LMOptions, DataOptions):
 
 
 def _load_test(config: EvalConfig) -> TaskData:
-    from elicit.tasks import load_task, sample
-
-    assert config.task is not None  # checked in __post_init__
-    data = sample(load_task(config.task, config.load_options()), config.n, config.seed)
-    if len(data) == 0:
-        raise ConfigError(f"task {config.task!r} ({config.split} split) has no examples")
-    if not data.has_gold:
-        raise ConfigError(
-            f"task {config.task!r} ({config.split} split) has claims without gold labels; "
-            "`elicit eval` needs a gold label for every test claim (add a label column or "
-            "pass --label-column)"
-        )
-    return data
+    return config.load_gold_sample("eval")
 
 
 def _sources(

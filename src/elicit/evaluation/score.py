@@ -19,7 +19,6 @@ import numpy as np
 
 from elicit.backends.base import LM, LabelSet
 from elicit.config import config_to_dict
-from elicit.errors import ConfigError
 from elicit.evaluation.metrics import (
     accuracy,
     auroc,
@@ -79,19 +78,9 @@ def summarize(scores: np.ndarray, gold: list[int]) -> dict[str, float | None]:
 
 def run_score(config: ScoreConfig, lm: LM | None = None) -> ScoreSummary:
     """Score `config.task` zero-shot and write the run directory. `lm` overrides the model."""
-    from elicit.tasks import load_task, sample
-
     assert config.task is not None  # checked in __post_init__
     out = config.out_dir()
-    data = load_task(config.task, config.load_options())
-    data = sample(data, config.n, config.seed)
-    if len(data) == 0:
-        raise ConfigError(f"task {config.task!r} ({config.split} split) has no examples")
-    if not data.has_gold:
-        raise ConfigError(
-            f"task {config.task!r} data has examples without gold labels; `elicit score` needs "
-            "a label for every example (add a label column, or pass --label-column)"
-        )
+    data = config.load_gold_sample("score")
     gold = data.gold_of(data.examples)
     # The run directory is checked (finished? foreign?) before the model loads: fail fast.
     with staged_run_dir(out, force=config.force) as stage:
