@@ -111,3 +111,13 @@ class RunOptions:
     out: str | None = help_field(None, "run directory for results (default: under runs/)")
     force: bool = help_field(False, "redo the run even if --out holds a finished one")
     progress: bool = help_field(True, "show progress bars")
+
+
+def run_dir(config: Any, command: str, *, split: bool = False) -> Path:
+    """`--out`, or runs/<command>/<task>-<model>[-<split>]-n<N>-s<seed> for a config that has
+    the data, LM and run option groups."""
+    if config.out:
+        return Path(config.out)
+    n = "all" if config.n is None else str(config.n)
+    parts = [str(config.task), config.model_short_name] + ([config.split] if split else [])
+    return Path("runs") / command / f"{'-'.join(parts)}-n{n}-s{config.seed}"

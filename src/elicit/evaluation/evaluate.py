@@ -40,7 +40,7 @@ from elicit.evaluation.summary import (
     metrics_record,
     tidy_rows,
 )
-from elicit.options import DataOptions, LMOptions, RunOptions
+from elicit.options import DataOptions, LMOptions, RunOptions, run_dir
 from elicit.runs import atomic_write_json, atomic_write_jsonl, staged_run_dir
 from elicit.tasks.base import Example, TaskData
 
@@ -112,10 +112,7 @@ class EvalConfig(RunOptions, LMOptions, DataOptions):
         return out
 
     def out_dir(self) -> Path:
-        if self.out:
-            return Path(self.out)
-        n = "all" if self.n is None else str(self.n)
-        return Path("runs") / "eval" / f"{self.task}-{self.model_short_name}-n{n}-s{self.seed}"
+        return run_dir(self, "eval")
 
     def chat_options(self) -> LMOptions:
         # The same backend settings as the base model, except the model. max_length is left to

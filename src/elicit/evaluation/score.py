@@ -27,7 +27,7 @@ from elicit.evaluation.metrics import (
     wilson_interval,
 )
 from elicit.evaluation.results import ResultRow
-from elicit.options import DataOptions, LMOptions, RunOptions
+from elicit.options import DataOptions, LMOptions, RunOptions, run_dir
 from elicit.runs import atomic_write_json, atomic_write_jsonl, staged_run_dir
 from elicit.tasks.base import TaskData
 
@@ -41,11 +41,7 @@ class ScoreConfig(RunOptions, LMOptions, DataOptions):
         self.check_lm()
 
     def out_dir(self) -> Path:
-        if self.out:
-            return Path(self.out)
-        model = self.model_short_name
-        n = "all" if self.n is None else str(self.n)
-        return Path("runs") / "score" / f"{self.task}-{model}-{self.split}-n{n}-s{self.seed}"
+        return run_dir(self, "score", split=True)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from elicit.backends.base import LM, LabelSet, LooOrder
 from elicit.config import config_to_dict, help_field
 from elicit.errors import ConfigError
 from elicit.labels import write_labels
-from elicit.options import DataOptions, LMOptions, RunOptions
+from elicit.options import DataOptions, LMOptions, RunOptions, run_dir
 from elicit.runs import DONE_FILE, atomic_write_json, atomic_write_jsonl
 from elicit.search.batches import batch_seed, split_batches
 from elicit.search.energy import MP_KINDS, MPKind
@@ -130,10 +130,7 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
         )
 
     def out_dir(self) -> Path:
-        if self.out:
-            return Path(self.out)
-        n = "all" if self.n is None else str(self.n)
-        return Path("runs") / "label" / f"{self.task}-{self.model_short_name}-n{n}-s{self.seed}"
+        return run_dir(self, "label")
 
 
 @dataclass(frozen=True)
