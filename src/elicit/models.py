@@ -10,7 +10,8 @@ every later load takes seconds:
     '/home/me/.cache/elicit/models/gemma-3-270m'
 
 `resolve_model` returns anything else (a Hugging Face id, a local path) unchanged, so callers
-can hand its result straight to `from_pretrained`.
+can hand its result straight to `from_pretrained`. Backends that run GGUF weights directly
+(llama.cpp) ask `gguf_file` for the file itself instead, which needs no conversion.
 
 The conversion is crash-safe and process-safe: it builds in a temporary directory next to the
 target and renames it into place only once the saved copy has been verified (same tokens,
@@ -40,6 +41,7 @@ from elicit.errors import BackendError, ConfigError
 log = logging.getLogger("elicit")
 
 HF_EXTRA = "pip install 'elicit[hf]'"
+LLAMACPP_EXTRA = "pip install 'elicit[llamacpp]'"
 #: Written last into a converted model directory; its presence means the copy is complete.
 _DONE_MARKER = "elicit-model.json"
 
@@ -212,6 +214,42 @@ def resolve_model(name_or_path: str, *, progress: bool = True) -> str:
     if not _is_converted(target):
         _convert(MODELS[name_or_path], target, progress=progress)
     return str(target)
+
+
+def gguf_file(name_or_path: str) -> Path:
+    """The GGUF file of a registered model, or `name_or_path` itself if it is a GGUF file.
+
+    For backends that run GGUF weights directly (llama.cpp), without the conversion that
+    `resolve_model` does. A model shipped in parts (gemma-3-270m) is assembled once into
+    `cache_dir()/gguf/<name>.gguf` (atomically, under a lock, like the conversion); a model
+    shipped as one file (smollm2-135m-instruct) is used in place.
+    """
+    if name_or_path not in MODELS:
+        path = Path(name_or_path).expanduser()
+        if not path.is_file():
+            what = "a directory" if path.is_dir() else "not a file"
+            raise BackendError(
+                f"model {name_or_path!r} is {what}: pass a registered model name "
+                f"({', '.join(MODELS)}) or the path of a .gguf file"
+            )
+        return path
+    recipe = _RECIPES[name_or_path]
+    target = cache_dir() / "gguf" / f"{name_or_path}.gguf"
+    if target.is_file():
+        return target
+    with _locked(target.parent / f".{name_or_path}.lock"):
+        if target.is_file():  # another process assembled it while we waited for the lock
+            return target
+        scratch = Path(tempfile.mkdtemp(prefix=f".{name_or_path}.tmp-", dir=target.parent))
+        try:
+            found = recipe.locate_gguf(scratch)
+            if not found.is_relative_to(scratch):
+                return found  # a file that ships whole inside its package
+            found.chmod(0o644)
+            os.replace(found, target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return target
 
 
 @contextlib.contextmanager

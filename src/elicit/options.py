@@ -4,7 +4,7 @@ A command's config dataclass inherits the groups it needs (fields become flags t
 `elicit.config`):
 
     DataOptions  --task --data --split --n --seed and the claims column names
-    LMOptions    --model --backend --lm-batch-size --device --dtype --max-length
+    LMOptions    --model --backend --lm-batch-size --device --dtype --max-length --cache
     RunOptions   --out --force --progress
 """
 
@@ -75,13 +75,24 @@ class DataOptions:
 @dataclass(frozen=True)
 class LMOptions:
     model: str = help_field(
-        DEFAULT_MODEL, "registered model name (see `elicit models`), HF model id or local path"
+        DEFAULT_MODEL,
+        "registered model name (see `elicit models`), HF model id, local path, or "
+        "openai:<base_url>/<model> for an OpenAI-compatible server (docs/SERVING.md)",
     )
-    backend: str = help_field("auto", "model backend (auto picks hf)")
-    lm_batch_size: int = help_field(8, "prompts per forward pass of the model")
+    backend: str = help_field(
+        "auto", "model backend: hf, llamacpp, openai, or auto (openai for openai:<url>, else hf)"
+    )
+    lm_batch_size: int = help_field(
+        8, "prompts per forward pass of the model (server models: requests in flight)"
+    )
     device: str = help_field("auto", "auto, cpu, cuda or cuda:N")
     dtype: str = help_field("auto", "auto (fp32 on CPU, bf16 on CUDA), float32, bfloat16, float16")
     max_length: int | None = help_field(None, "context length limit (default: the model's)")
+    cache: str | None = help_field(
+        None,
+        "SQLite file caching the model's scores and greedy generations across runs (created "
+        "if missing; several processes may share it); a rerun reads it instead of the model",
+    )
 
     def check_lm(self) -> None:
         if self.lm_batch_size < 1:
@@ -99,7 +110,12 @@ class LMOptions:
     def load_lm(self, progress: bool = True) -> LM:
         from elicit.backends import load_lm
 
-        return load_lm(self.model, self.backend, **self.backend_options(progress))
+        lm = load_lm(self.model, self.backend, **self.backend_options(progress))
+        if self.cache:
+            from elicit.backends.cache import CachedLM
+
+            return CachedLM(lm, self.cache)
+        return lm
 
     @property
     def model_short_name(self) -> str:

@@ -28,7 +28,7 @@ def test_registry_and_fake() -> None:
 
 
 def test_unknown_backend() -> None:
-    with pytest.raises(ConfigError, match=r"unknown backend 'vllm2'.*hf, fake"):
+    with pytest.raises(ConfigError, match=r"unknown backend 'vllm2'.*hf.*fake"):
         load_lm("gemma-3-270m", backend="vllm2")
 
 

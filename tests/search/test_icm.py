@@ -126,3 +126,23 @@ def test_memo_makes_repeated_states_free() -> None:
     # evaluations reach the LM than the search makes.
     assert result.lm_evaluations < 60
     assert lm.n_calls < 100
+
+
+def test_strict_consistency_removes_the_contradictions_the_energy_keeps() -> None:
+    kind = Consistency.COMPARISON
+    examples, planted = pool(kind, 16, seed=5)
+    # The LM predicts best a labelling that contradicts itself in every pair (both claims of a
+    # comparison get the first claim's label): with alpha = 50 no fix is worth its MP cost.
+    contradictory = {i: planted[i - i % 2] for i in planted}
+    lm = planted_lm(contradictory, seed=5)
+    loose = run_search(lm, examples, kind, SearchConfig(iterations=60), seed=0)
+    strict = run_search(
+        lm, examples, kind, SearchConfig(iterations=60, strict_consistency=True), seed=0
+    )
+    assert loose.inconsistencies > 0
+    assert strict.inconsistencies == 0
+    index = {ex.uid: i for i, ex in enumerate(examples)}
+    rule = ConsistencyRule(examples, kind)
+    assert rule.count({index[u]: y for u, y in strict.labels.items()}) == 0
+    assert strict.energy <= loose.energy
+    assert len(strict.labels) >= len(loose.labels) - 2

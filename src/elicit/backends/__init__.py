@@ -12,11 +12,12 @@ without the hf extra).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 from elicit.backends.base import LM, TRUE_FALSE, Demo, FloatArray, GenerationConfig, LabelSet
 from elicit.errors import BackendError, ConfigError
-from elicit.models import DEFAULT_MODEL, HF_EXTRA
+from elicit.models import DEFAULT_MODEL, HF_EXTRA, LLAMACPP_EXTRA
 
 __all__ = [
     "BACKENDS",
@@ -27,22 +28,41 @@ __all__ = [
     "GenerationConfig",
     "LabelSet",
     "backend_class",
+    "backend_status",
     "load_lm",
 ]
 
 BACKENDS: dict[str, str] = {
     "hf": "elicit.backends.hf:HFBackend",
+    "llamacpp": "elicit.backends.llamacpp:LlamaCppBackend",
     "fake": "elicit.backends.fake:ScriptedLM",
+    "openai": "elicit.backends.openai:OpenAIBackend",
 }
 #: Python packages each backend needs, and the command that installs them.
 _EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
     "hf": (("torch", "transformers", "safetensors", "accelerate"), HF_EXTRA),
+    "llamacpp": (("llama_cpp",), LLAMACPP_EXTRA),
 }
 
 
 def _auto_backend(model: str) -> str:
-    # Only one real backend for now; an OpenAI-compatible server backend will claim URLs here.
+    if model.startswith("openai:"):  # openai:<base_url>/<model>, an OpenAI-compatible server
+        return "openai"
     return "hf"
+
+
+def backend_status(backend: str) -> str | None:
+    """Why `backend` cannot run on this machine (missing packages and the command that installs
+    them), or None when it can. Checks that the packages are installed without importing them."""
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"unknown backend {backend!r}; choose one of: auto, {', '.join(BACKENDS)}"
+        )
+    needed, hint = _EXTRAS.get(backend, ((), ""))
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if not missing:
+        return None
+    return f"needs {', '.join(missing)} (install: {hint})"
 
 
 def backend_class(backend: str) -> type[LM]:

@@ -1,6 +1,6 @@
 """`elicit`: the command-line entry point.
 
-    elicit models                       registered models and whether they are cached
+    elicit models                       registered models (cached?) and backends (available?)
     elicit tasks                        registered tasks, their data files and consistency rule
     elicit score --task sst2 --n 100    zero-shot accuracy of the default model
     elicit label --task sst2 --n 32     ICM: label training claims without labels
@@ -39,8 +39,33 @@ def _cmd_models(args: argparse.Namespace) -> int:
         for spec in MODELS.values()
     ]
     _print_table(("model", "kind", "status", "description"), rows)
-    print("\nAny Hugging Face model id or local model directory also works as --model.")
+    print("\nAny Hugging Face model id or local model directory also works as --model.\n")
+    _print_table(("backend", "status", "use"), _backend_rows())
     return 0
+
+
+#: How each backend is selected, for `elicit models`.
+_BACKEND_USE = {
+    "hf": "--backend hf (auto): a registered name, HF model id or local directory",
+    "llamacpp": "--backend llamacpp: a registered name or a .gguf file, run in-process",
+    "openai": "--model openai:<base_url>/<model>: an OpenAI-compatible completions server",
+    "fake": "scripted stand-in for tests (no model)",
+}
+
+
+def _backend_rows() -> list[tuple[str, str, str]]:
+    from elicit.backends import BACKENDS, backend_status
+
+    # Described backends first, in that order; any other registered one after them.
+    names = [b for b in _BACKEND_USE if b in BACKENDS] + [
+        b for b in BACKENDS if b not in _BACKEND_USE
+    ]
+    rows = []
+    for name in names:
+        why = backend_status(name)
+        status = "available" if why is None else f"not available: {why}"
+        rows.append((name, status, _BACKEND_USE.get(name, "")))
+    return rows
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
@@ -140,7 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("models", help="list registered models and their cache status")
+    p = sub.add_parser(
+        "models", help="list registered models and backends, and whether each can run here"
+    )
     p.set_defaults(handler=_cmd_models)
     p = sub.add_parser("tasks", help="list registered tasks")
     p.set_defaults(handler=_cmd_tasks)

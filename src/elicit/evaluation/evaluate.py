@@ -123,6 +123,7 @@ class EvalConfig(RunOptions, LMOptions, DataOptions):
             lm_batch_size=self.lm_batch_size,
             device=self.device,
             dtype=self.dtype,
+            cache=self.cache,  # entries are keyed by model identity: one file serves both
         )
 
 

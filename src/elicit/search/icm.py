@@ -16,7 +16,11 @@ set (its leave-one-out score when labelled, else its score after all current dem
 per `energy.proposal_threshold`); optionally skip proposals equal to the current label (the
 released code does); ConsistencyFix the proposed set; accept if dU > 0, else with probability
 exp(dU / T). After the last iteration a final ConsistencyFix runs until no inconsistent pair
-can be fixed without lowering the energy (`final_fix`).
+can be fixed without lowering the energy (`final_fix`). With alpha = 50 a fix that costs more
+than 0.02 of mutual predictability is refused, so a few contradictions can survive;
+`strict_consistency` then fixes each of them anyway (the best-energy consistent relabelling of
+the pair, even if U drops) and, should a fix keep creating new contradictions in a group,
+leaves that pair unlabelled: the labels written are then logically consistent.
 
 ConsistencyFix, up to `fix_rounds` rounds: shuffle the inconsistent pairs (seeded) and take the
 first whose best consistent relabelling (every consistent option is scored) does not lower U;
@@ -75,6 +79,7 @@ class SearchConfig:
     group_weight: float = 100.0
     fix_rounds: int = 10
     final_fix: bool = True
+    strict_consistency: bool = False
     skip_same: bool = False
     context_order: ContextOrder = "interleaved"
     loo_order: LooOrder = "tree"
@@ -211,6 +216,32 @@ def consistency_fix(
                 break
         else:
             break  # no pair can be fixed without lowering the energy
+    return labelling, current
+
+
+def force_consistency(
+    evaluator: EnergyEvaluator,
+    labelling: dict[int, int],
+    current: Evaluation,
+    rng: random.Random,
+) -> tuple[dict[int, int], Evaluation]:
+    """Remove every inconsistency, lowering the energy if need be (see `strict_consistency`).
+
+    Each round takes a random inconsistent pair and applies its best-energy consistent
+    relabelling. After 2 rounds per labelled example (a group whose fixes keep breaking other
+    members), the remaining inconsistent pairs are unlabelled.
+    """
+    for _ in range(2 * len(labelling)):
+        if not current.pairs:
+            return labelling, current
+        i, j = rng.choice(current.pairs)
+        options = [{**labelling, i: yi, j: yj} for yi, yj in evaluator.rule.relabellings(i, j)]
+        scored = [(evaluator.evaluate(o), o) for o in options]
+        current, labelling = max(scored, key=lambda t: t[0].energy)
+    while current.pairs:
+        i, j = current.pairs[0]
+        labelling = {k: y for k, y in labelling.items() if k not in (i, j)}
+        current = evaluator.evaluate(labelling)
     return labelling, current
 
 
@@ -384,6 +415,8 @@ def run_search(
         labelling, current = consistency_fix(
             evaluator, labelling, current, rng, config.fix_rounds + 10 * len(labelling)
         )
+    if config.strict_consistency:
+        labelling, current = force_consistency(evaluator, labelling, current, rng)
     return SearchResult(
         labels=by_uid(labelling),
         scores={

@@ -50,7 +50,7 @@ from elicit.tasks.base import GoldLabels
 RUN_FILES = ("config.json", "labels.jsonl", "trace.jsonl", DONE_FILE, "energy_plot.png")
 CHECKPOINTS = "checkpoints"
 #: Options that may differ between an interrupted run and its --resume.
-_RESUME_FREE = {"resume", "force", "progress", "out", "checkpoint_every"}
+_RESUME_FREE = {"resume", "force", "progress", "out", "checkpoint_every", "cache"}
 
 
 @dataclass(frozen=True)
@@ -90,13 +90,19 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
     )
     loo_order: str = help_field(
         "tree",
-        "order of the other demos in leave-one-out prompts (tree shares prefixes: much faster)",
-        choices=["tree", "given"],
+        "order of the other demos in leave-one-out prompts: tree (recursive split, shares "
+        "prefixes: much faster) or paper (= given: the context order, as the released code)",
+        choices=["tree", "paper", "given"],
     )
     skip_same: bool = help_field(
         False, "skip proposals equal to the current label (the released code does)"
     )
     fix_rounds: int = help_field(10, "ConsistencyFix rounds per proposal")
+    strict_consistency: bool = help_field(
+        False,
+        "after the search, fix the inconsistencies it kept (a fix it refused because it lowered "
+        "the energy) anyway, so the labels written are logically consistent",
+    )
     group_weight: float = help_field(
         100.0, "sampling weight of unlabelled examples whose group has a labelled member"
     )
@@ -123,9 +129,10 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
             iterations=self.iterations,
             group_weight=self.group_weight,
             fix_rounds=self.fix_rounds,
+            strict_consistency=self.strict_consistency,
             skip_same=self.skip_same,
             context_order=cast(ContextOrder, self.context_order),
-            loo_order=cast(LooOrder, self.loo_order),
+            loo_order=cast(LooOrder, "given" if self.loo_order == "paper" else self.loo_order),
             checkpoint_every=self.checkpoint_every,
         )
 

@@ -1,0 +1,248 @@
+"""ICM against its baselines on several tasks and seeds: the table in docs/RESULTS.md.
+
+For every task and seed: `elicit label` (ICM on a pool of training claims, no labels), then
+`elicit eval` on held-out test claims with zero-shot, zero-shot chat and many-shot prompting
+with golden, random and the ICM labels (the same demos, only the labels differ). One model is
+loaded once and shared; finished runs under --out are reused, so an interrupted table resumes.
+
+    python benchmarks/icm_table.py --rows benchmarks/results/icm_table.jsonl
+    python benchmarks/icm_table.py --report benchmarks/results/icm_table.jsonl
+
+A task is NAME:POOL:ITERATIONS. Extra search settings go to every label run as KEY=VALUE
+(`--set mp=mean --set loo_order=given`) and are recorded in each row as the `variant`, so
+variants of the search can be compared on the same pools and test claims.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from elicit.backends import load_lm
+from elicit.evaluation.evaluate import EvalConfig, run_eval
+from elicit.labels import read_labels
+from elicit.models import DEFAULT_MODEL
+from elicit.runs import is_finished
+from elicit.search.label import LabelConfig, run_label
+
+DEFAULT_TASKS = "sst2:32:96,truthfulqa:32:96,gsm8k-verification:16:48,alpaca-comparison:16:48"
+METHODS = "zero-shot,zero-shot-chat,golden,random"
+
+
+def parse_tasks(spec: str) -> list[tuple[str, int, int]]:
+    out = []
+    for item in spec.split(","):
+        name, n, iterations = item.strip().split(":")
+        out.append((name, int(n), int(iterations)))
+    return out
+
+
+def parse_settings(items: list[str]) -> dict[str, Any]:
+    fields = {f.name: f for f in dataclasses.fields(LabelConfig)}
+    out: dict[str, Any] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        key = key.replace("-", "_")
+        if key not in fields:
+            raise SystemExit(f"--set {item}: {key!r} is not an option of elicit label")
+        default = getattr(LabelConfig, key, None)
+        if isinstance(default, bool):
+            out[key] = value.lower() in ("1", "true", "yes")
+        elif isinstance(default, int):
+            out[key] = int(value)
+        elif isinstance(default, float):
+            out[key] = float(value)
+        else:
+            out[key] = value
+    return out
+
+
+def variant_name(settings: dict[str, Any]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(settings.items())) or "default"
+
+
+def run_table(args: argparse.Namespace) -> None:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    settings = parse_settings(args.set)
+    variant = variant_name(settings)
+    lm = load_lm(args.model, batch_size=args.batch_size)
+    out_root = Path(args.out) / variant.replace("=", "-").replace(",", "_")
+    for task, n, iterations in parse_tasks(args.tasks):
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            run = out_root / f"{task}-n{n}-s{seed}"
+            start = time.perf_counter()
+            label_config = LabelConfig(
+                task=task,
+                split="train",
+                n=n,
+                seed=seed,
+                iterations=iterations,
+                out=str(run / "label"),
+                resume=(run / "label" / "config.json").exists(),
+                progress=args.progress,
+                model=args.model,
+                **settings,
+            )
+            if is_finished(run / "label"):
+                metrics = json.loads((run / "label" / "metrics.json").read_text("utf-8"))
+            else:
+                metrics = run_label(label_config, lm=lm).metrics
+            label_seconds = time.perf_counter() - start
+            labels = read_labels(run / "label")
+            if args.label_only:
+                row = {
+                    "task": task,
+                    "model": lm.name,
+                    "variant": variant,
+                    "seed": seed,
+                    "pool": n,
+                    "iterations": iterations,
+                    "method": "icm-labels",
+                    "icm_n_labelled": len(labels),
+                    "icm_agreement": metrics.get("agreement"),
+                    "icm_inconsistencies": metrics.get("inconsistencies"),
+                    "icm_energy": metrics.get("energy"),
+                    "label_seconds": label_seconds,
+                }
+                with open(args.rows, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(row) + "\n")
+                print(f"{task} seed {seed} [{variant}]: {row}", flush=True)
+                continue
+            eval_config = EvalConfig(
+                task=task,
+                split="test",
+                n=args.test_n,
+                seed=seed,
+                methods=METHODS,
+                labels=f"icm={run / 'label'}",
+                pool_split="train",
+                out=str(run / "eval"),
+                force=True,
+                progress=args.progress,
+                model=args.model,
+            )
+            summary = run_eval(eval_config, lm=lm)
+            rows = []
+            for r in summary.results:
+                m = r.metrics
+                rows.append(
+                    {
+                        "task": task,
+                        "model": lm.name,
+                        "variant": variant,
+                        "seed": seed,
+                        "pool": n,
+                        "iterations": iterations,
+                        "method": r.method,
+                        "n": r.n,
+                        "n_demos": r.n_demos,
+                        "skipped": r.skipped,
+                        "accuracy": m.get("accuracy"),
+                        "calibrated_accuracy": m.get("calibrated_accuracy"),
+                        "auroc": m.get("auroc"),
+                        "label_agreement": (
+                            r.label_agreement.agreement if r.label_agreement else None
+                        ),
+                        "icm_n_labelled": len(labels),
+                        "icm_agreement": metrics.get("agreement"),
+                        "icm_inconsistencies": metrics.get("inconsistencies"),
+                        "label_seconds": label_seconds,
+                    }
+                )
+            with open(args.rows, "a", encoding="utf-8") as f:
+                for row in rows:
+                    f.write(json.dumps(row) + "\n")
+            acc = {r["method"]: r["accuracy"] for r in rows}
+            print(
+                f"{task} seed {seed}: ICM labelled {len(labels)}/{n}, agreement "
+                f"{metrics.get('agreement')}, accuracies {acc} "
+                f"({time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
+
+
+def _fmt(values: list[float], scale: float = 100.0) -> str:
+    vals = [v for v in values if v is not None and not math.isnan(v)]
+    if not vals:
+        return "-"
+    mean = statistics.fmean(vals) * scale
+    if len(vals) == 1:
+        return f"{mean:.1f}"
+    return f"{mean:.1f} ± {statistics.stdev(vals) * scale:.1f}"
+
+
+def report(path: str, metric: str) -> str:
+    """Markdown: one row per (variant, task), mean ± sd over seeds of `metric` per method."""
+    rows = [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line]
+    # The last row for each (variant, task, seed, method) wins: reruns replace earlier ones.
+    latest: dict[tuple[str, str, int, str], dict[str, Any]] = {}
+    for r in rows:
+        latest[(r["variant"], r["task"], r["seed"], r["method"])] = r
+    cells: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    seeds: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for (variant, task, seed, method), r in latest.items():
+        key = (variant, task)
+        seeds[key].add(seed)
+        cells[key][method].append(r[metric])
+        if method in ("icm", "icm-labels"):
+            cells[key]["icm agreement"].append(r["icm_agreement"])
+            cells[key]["labelled"].append(r["icm_n_labelled"] / r["pool"])
+    methods = ["zero-shot", "zero-shot-chat", "golden", "random", "icm"]
+    head = ["task", "variant", "seeds", *methods, "ICM labels = gold", "ICM labelled"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (variant, task), by_method in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        vals = [_fmt(by_method.get(m, [])) for m in methods]
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    task,
+                    variant,
+                    str(len(seeds[(variant, task)])),
+                    *vals,
+                    _fmt(by_method.get("icm agreement", [])),
+                    _fmt(by_method.get("labelled", [])),
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--model", default=DEFAULT_MODEL)
+    ap.add_argument("--tasks", default=DEFAULT_TASKS, help="NAME:POOL:ITERATIONS,...")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--test-n", type=int, default=100)
+    ap.add_argument("--set", action="append", default=[], help="label option KEY=VALUE")
+    ap.add_argument("--out", default="runs/table")
+    ap.add_argument("--rows", default="benchmarks/results/icm_table.jsonl")
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--progress", action="store_true")
+    ap.add_argument("--label-only", action="store_true", help="run ICM only, no evaluation")
+    ap.add_argument("--report", metavar="ROWS", help="print the markdown table of ROWS and exit")
+    ap.add_argument(
+        "--metric",
+        default="calibrated_accuracy",
+        choices=["accuracy", "calibrated_accuracy", "auroc"],
+    )
+    args = ap.parse_args()
+    if args.report:
+        print(report(args.report, args.metric))
+        return
+    run_table(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,330 @@
+"""A persistent cache in front of any backend: reruns and resumed runs skip the model.
+
+    >>> from elicit.backends.cache import CachedLM
+    >>> lm = CachedLM(load_lm("gemma-3-270m"), "scores.sqlite")
+    >>> lm.score(prompts); lm.score(prompts)        # the second call reads the cache
+    >>> lm.hits, lm.misses
+
+or on the command line, for any command: `--cache scores.sqlite`.
+
+What is cached, per prompt, under sha256(version, model identity, kind, label words, text):
+
+    label_logprobs  "logprobs" rows: log P(word) per label word
+    score           "score": log-odds of the prompt text
+    loo_scores      "score" of each leave-one-out prompt (rendered as `prompting.loo_prompts`)
+    context_scores  "score" of each many-shot prompt (`prompting.render_context`)
+    generate        greedy (temperature 0) continuations only; sampled ones are never cached
+    count_tokens    "tokens"
+
+Keys are computed from the text a backend would score, so a leave-one-out prompt and the same
+text passed to `score` share an entry (backends agree on them to 1e-4, see `hf_prefix`). Only
+the missing prompts go to the wrapped model, except that a backend with its own leave-one-out
+engine (hf's prefix sharing) recomputes a whole leave-one-out call when more than log2(N) of
+its N prompts are missing, which is cheaper than scoring them one by one.
+The model identity (`model_identity`) is the backend class, its name and what else changes its
+numbers (dtype, device, context length); for a server, the model id and path it reports, so
+give different models different served names. Pass `identity=` to override it.
+
+Results are written as they arrive, CHUNK prompts per transaction, so a run that fails halfway
+(a server that dies) keeps what it got and its rerun asks only for the rest. The file is
+SQLite in WAL mode, safe for several processes at once; each chunk is one transaction, so an
+entry is either whole or absent. Entries are small (~100 bytes); a long ICM search can leave
+hundreds of thousands, and deleting the file clears the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from elicit.backends.base import (
+    LM,
+    TRUE_FALSE,
+    Demo,
+    FloatArray,
+    GenerationConfig,
+    LabelSet,
+    LooOrder,
+)
+from elicit.backends.prompting import loo_prompts, render_demo
+from elicit.errors import ConfigError
+
+log = logging.getLogger("elicit")
+
+#: Part of every key: bump it when what a key means changes, and old entries stop matching.
+CACHE_VERSION = 1
+#: Prompts sent to the wrapped model per call (and written per transaction) on a miss.
+CHUNK = 64
+_SQL_VARS = 500  # keys per SELECT ... IN (...), under SQLite's variable limit
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+
+def model_identity(lm: LM) -> str:
+    """What distinguishes `lm`'s numbers from another model's.
+
+    A backend that defines a `cache_identity` string is known by it (a server's model id and
+    path, not its URL, so the cache survives a restart on another port); any other by its
+    class, name and the settings that change its numbers (dtype, device, context length).
+    """
+    parts: dict[str, str] = {"class": f"{type(lm).__module__}.{type(lm).__qualname__}"}
+    own = getattr(lm, "cache_identity", None)
+    if isinstance(own, str):
+        parts["identity"] = own
+        return json.dumps(parts, sort_keys=True)
+    parts["name"] = lm.name
+    for attr in ("dtype", "device", "max_length"):
+        value = getattr(lm, attr, None)
+        if value is not None:
+            parts[attr] = str(value)
+    return json.dumps(parts, sort_keys=True)
+
+
+class CachedLM(LM):
+    """`inner` behind a persistent SQLite cache at `path` (see the module docstring).
+
+    hits, misses: prompts (or requests) answered from the cache / by the model, since
+    construction. Sampled generations count as neither.
+    """
+
+    def __init__(
+        self,
+        inner: LM,
+        path: str | Path,
+        *,
+        identity: str | None = None,
+        chunk_size: int | None = None,
+    ) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.path = Path(path)
+        self.identity = identity if identity is not None else model_identity(inner)
+        self.chunk_size = chunk_size or CHUNK
+        self.hits = 0
+        self.misses = 0
+        self._lock = threading.Lock()
+        self._conn = _open(self.path)
+
+    @property
+    def max_length(self) -> int | None:
+        """The wrapped model's context length, where it has one (many-shot budgets read it)."""
+        value = getattr(self.inner, "max_length", None)
+        return value if isinstance(value, int) else None
+
+    # ------------------------------------------------------------------ keys and storage
+
+    def _hasher(self, kind: str, labels: LabelSet | None, extra: Any = None) -> Any:
+        """sha256 fed with everything but the prompt text; `.copy()` it per prompt."""
+        header = [
+            CACHE_VERSION,
+            self.identity,
+            kind,
+            list(labels.words) if labels else None,
+            labels.variants if labels else None,
+            extra,
+        ]
+        h = hashlib.sha256(json.dumps(header, sort_keys=True).encode("utf-8"))
+        h.update(b"\0")
+        return h
+
+    def _keys(self, hasher: Any, texts: Sequence[str]) -> list[str]:
+        out = []
+        for text in texts:
+            h = hasher.copy()
+            h.update(text.encode("utf-8"))
+            out.append(h.hexdigest())
+        return out
+
+    def _get(self, keys: Sequence[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        unique = list(dict.fromkeys(keys))
+        with self._lock:
+            for i in range(0, len(unique), _SQL_VARS):
+                part = unique[i : i + _SQL_VARS]
+                marks = ",".join("?" * len(part))
+                rows = self._conn.execute(
+                    f"SELECT key, value FROM entries WHERE key IN ({marks})", part
+                ).fetchall()
+                found.update((k, json.loads(v)) for k, v in rows)
+        return found
+
+    def _put(self, items: Sequence[tuple[str, Any]]) -> None:
+        if not items:
+            return
+        rows = [(k, json.dumps(v)) for k, v in items]
+        with self._lock, self._conn:  # one transaction: all rows or none
+            self._conn.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?)", rows)
+
+    def _cached(
+        self,
+        keys: Sequence[str],
+        compute: Callable[[list[int]], Iterable[Any]],
+        *,
+        whole: Callable[[], Iterable[Any]] | None = None,
+    ) -> list[Any]:
+        """The value of every key: cached ones read, missing ones computed and stored.
+
+        compute(indices) returns the values of those positions (called on chunks of missing
+        positions, each stored as soon as it returns). whole(), when given, computes every
+        position at once (a backend's leave-one-out engine, O(N L log N) tokens) and is used
+        instead when more than log2(N) are missing, where scoring them one by one (O(N L)
+        tokens each) would cost more.
+        """
+        found = self._get(keys)
+        values: list[Any] = [found.get(k) for k in keys]
+        missing: list[int] = []
+        first: dict[str, int] = {}
+        for i, k in enumerate(keys):
+            if k in found:
+                continue
+            if k not in first:  # the same prompt twice in one call is computed once
+                first[k] = i
+                missing.append(i)
+        self.hits += len(keys) - len(missing)
+        self.misses += len(missing)
+        if (
+            whole is not None
+            and len(missing) > math.log2(max(2, len(keys)))
+            and len(set(keys)) == len(keys)
+        ):
+            values = [_plain(v) for v in whole()]
+            self._put(list(zip(keys, values, strict=True)))
+            return values
+        for part in _chunks(missing, self.chunk_size):
+            got = [_plain(v) for v in compute(part)]
+            self._put([(keys[i], v) for i, v in zip(part, got, strict=True)])
+            for i, v in zip(part, got, strict=True):
+                values[i] = v
+        for i, k in enumerate(keys):
+            if values[i] is None:  # a duplicate of a prompt computed above
+                values[i] = values[first[k]]
+        return values
+
+    # ------------------------------------------------------------------ the LM protocol
+
+    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
+        if len(prompts) == 0:
+            return np.zeros((0, len(labels.words)))
+        keys = self._keys(self._hasher("logprobs", labels), prompts)
+        rows = self._cached(
+            keys, lambda idx: self.inner.label_logprobs([prompts[i] for i in idx], labels).tolist()
+        )
+        return np.asarray(rows, dtype=np.float64).reshape(len(prompts), len(labels.words))
+
+    def score(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
+        if not labels.binary or len(prompts) == 0:
+            return super().score(prompts, labels)  # the error, or empty
+        keys = self._keys(self._hasher("score", labels), prompts)
+        return _floats(
+            self._cached(keys, lambda idx: self.inner.score([prompts[i] for i in idx], labels))
+        )
+
+    def loo_scores(
+        self,
+        demos: Sequence[Demo],
+        labels: LabelSet = TRUE_FALSE,
+        *,
+        order: LooOrder = "given",
+    ) -> FloatArray:
+        if len(demos) == 0 or not labels.binary:
+            return super().loo_scores(demos, labels, order=order)
+        prompts = loo_prompts(demos, labels, order)
+        keys = self._keys(self._hasher("score", labels), prompts)
+        # A backend with its own leave-one-out engine computes many misses in one go (after an
+        # ICM label flip all prompts but one change); for one that just scores the text
+        # prompts, chunks keep partial progress.
+        own_engine = type(self.inner).loo_scores is not LM.loo_scores
+        whole = (lambda: self.inner.loo_scores(demos, labels, order=order)) if own_engine else None
+        values = self._cached(
+            keys, lambda idx: self.inner.score([prompts[i] for i in idx], labels), whole=whole
+        )
+        return _floats(values)
+
+    def context_scores(
+        self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE
+    ) -> FloatArray:
+        if len(queries) == 0 or not labels.binary:
+            return super().context_scores(demos, queries, labels)
+        hasher = self._hasher("score", labels)
+        # The key of render_context(demos, q): hash the shared context once, then each query.
+        hasher.update("".join(render_demo(d, labels) for d in demos).encode("utf-8"))
+        keys = self._keys(hasher, queries)
+        values = self._cached(
+            keys,
+            lambda idx: self.inner.context_scores(demos, [queries[i] for i in idx], labels),
+        )
+        return _floats(values)
+
+    def generate(self, prompts: Sequence[str], config: GenerationConfig) -> list[str]:
+        """Greedy generations are cached; sampled ones (temperature > 0) always go through."""
+        if config.temperature > 0 or len(prompts) == 0:
+            return self.inner.generate(prompts, config)
+        # The seed does not change a greedy decode, so it is not part of the key.
+        settings = [config.max_new_tokens, config.top_p, list(config.stop)]
+        keys = self._keys(self._hasher("generate", None, settings), prompts)
+        values = self._cached(
+            keys, lambda idx: self.inner.generate([prompts[i] for i in idx], config)
+        )
+        return [str(v) for v in values]
+
+    def count_tokens(self, text: str) -> int:
+        key = self._keys(self._hasher("tokens", None), [text])
+        return int(self._cached(key, lambda idx: [self.inner.count_tokens(text)])[0])
+
+    def chat_prompt(self, message: str) -> str:
+        return self.inner.chat_prompt(message)
+
+    def close(self) -> None:
+        log.info("cache %s: %d hits, %d misses", self.path, self.hits, self.misses)
+        self.inner.close()
+        with self._lock:
+            self._conn.close()
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit off for writes (`with conn:` is a transaction); the timeout waits for
+        # another process's write instead of failing with "database is locked".
+        conn = sqlite3.connect(path, timeout=60.0, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")  # readers never block the one writer
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent on a crash
+        with conn:
+            conn.executescript(_SCHEMA)
+    except (OSError, sqlite3.Error) as e:
+        raise ConfigError(
+            f"cannot use {path} as a cache ({e}). Pass --cache a writable file path; delete the "
+            "file if it is not an elicit cache or is damaged"
+        ) from e
+    return conn
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready copy of a numpy scalar or row."""
+    if isinstance(value, np.ndarray):
+        return [float(x) for x in value.tolist()]
+    if isinstance(value, np.floating | float):
+        return float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _floats(values: Sequence[Any]) -> FloatArray:
+    return np.asarray(values, dtype=np.float64)
