@@ -189,15 +189,18 @@ def report(path: str, metric: str) -> str:
         latest[(r["variant"], r["task"], r["seed"], r["method"])] = r
     cells: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     seeds: dict[tuple[str, str], set[int]] = defaultdict(set)
+    sizes: dict[tuple[str, str], str] = {}
     for (variant, task, seed, method), r in latest.items():
         key = (variant, task)
         seeds[key].add(seed)
+        sizes[key] = f"{r['pool']} / {r['iterations']} / {r.get('n', '-')}"
         cells[key][method].append(r[metric])
         if method in ("icm", "icm-labels"):
             cells[key]["icm agreement"].append(r["icm_agreement"])
             cells[key]["labelled"].append(r["icm_n_labelled"] / r["pool"])
     methods = ["zero-shot", "zero-shot-chat", "golden", "random", "icm"]
-    head = ["task", "variant", "seeds", *methods, "ICM labels = gold", "ICM labelled"]
+    head = ["task", "variant", "pool / iterations / test n", "seeds", *methods]
+    head += ["ICM labels = gold", "ICM labelled"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (variant, task), by_method in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         vals = [_fmt(by_method.get(m, [])) for m in methods]
@@ -207,6 +210,7 @@ def report(path: str, metric: str) -> str:
                 [
                     task,
                     variant,
+                    sizes[(variant, task)],
                     str(len(seeds[(variant, task)])),
                     *vals,
                     _fmt(by_method.get("icm agreement", [])),

@@ -10,12 +10,14 @@ context, ICM's mutual predictability) four ways with one model, in one process:
 
 and reports the tokens each fed the model (`HFBackend.tokens_processed`), the best wall-clock of
 `--repeats` timings, the speed-up over "given text", and the largest score difference from the
-text path of the same order (exactness: ~1e-5 in fp32 on scores of size ~1-5). Orders differ in which demos
-sit nearest a query, so given and tree scores differ by design; that gap is reported too.
-Timings on a shared machine are noisy: compare ratios within one run. On the CPU the default is
-one torch thread: on a 2-core machine shared with other jobs, two OpenMP threads per forward
-pass made the small passes of the prefix paths 14-21x slower while barely helping the big
-batched ones (measured: tree prefix 3.6 s with one thread, 49-76 s with two).
+text path of the same order (exactness: ~1e-5 in fp32 on scores of size ~1-5). Orders differ
+in which demos sit nearest a query, so given and tree scores differ by design; that gap is
+reported too. Each run starts from an empty prefix store: these are the costs of one evaluation
+from scratch (re-evaluation after a small change: loo_incremental.py). Timings on a shared
+machine are noisy: compare ratios within one run. On the CPU the default is one torch thread:
+on a 2-core machine shared with other jobs, two OpenMP threads per forward pass made the small
+passes of the prefix paths 14-21x slower while barely helping the big batched ones (measured:
+tree prefix 3.6 s with one thread, 49-76 s with two).
 
     python benchmarks/loo_speed.py                      # N = 8, 16, 32 (text paths to 16), ~2 min
     python benchmarks/loo_speed.py --text-up-to 32      # also time the text paths at 32, ~5 min
@@ -98,6 +100,8 @@ def main() -> None:
             run = scorer(lm, method)
             seconds[method] = float("inf")
             for _ in range(args.repeats):
+                if lm.prefix_store is not None:
+                    lm.prefix_store.clear()  # one evaluation from scratch, not a re-evaluation
                 lm.tokens_processed = 0
                 start = time.perf_counter()
                 scores[method] = run(demos)

@@ -147,11 +147,12 @@ def test_empty_and_loo(lm: HFBackend) -> None:
         Demo("The sky is blue. I think this claim is", 1),
         Demo("2+2=5. I think this claim is", 0),
     ]
-    # loo_scores shares the prefix of the prompts (hf_prefix): equal up to float rounding.
+    # loo_scores shares the prefix of the prompts (hf_prefix): equal up to float rounding
+    # (fp32 sums in another order: ~1e-5 on this model; the engine's stated bound is 1e-4).
     np.testing.assert_allclose(
         lm.loo_scores(demos),
         lm.score([loo_prompt(demos, i, LabelSet()) for i in range(2)]),
-        atol=1e-5,
+        atol=1e-4,
     )
 
 

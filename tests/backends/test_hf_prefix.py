@@ -182,10 +182,9 @@ def test_kv_budget_limits_rows_per_call(lm: HFBackend) -> None:
     engine = lm._engine()
     engine.kv_budget_bytes = 1  # one row per call
     plan = _LabelPlan.of(lm.encoder, LabelSet())
-    texts = [render_demo(d, LabelSet()) for d in demos]
-    context = lm._start() + [t for text in texts for t in lm.encoder.tokens(text)]
+    segments = [lm._start()] + [lm.encoder.tokens(render_demo(d, LabelSet())) for d in demos]
     requests = [r for q in queries for r in plan.requests(tuple(lm.encoder.tokens(q)))]
-    got = plan.combine(engine.context(context, requests, plan.singles_tensor), len(queries))
+    got = plan.combine(engine.context(segments, requests, plan.singles_tensor), len(queries))
     np.testing.assert_allclose(got[:, 1] - got[:, 0], lm.context_scores(demos, queries), atol=1e-4)
 
 
@@ -220,6 +219,8 @@ def test_falls_back_for_a_leading_newline_and_when_disabled(lm: HFBackend) -> No
 
 def test_tree_feeds_n_log_n_tokens(lm: HFBackend) -> None:
     demos = make_demos(16, seed=8)
+    assert lm.prefix_store is not None
+    lm.prefix_store.clear()  # earlier tests stored some of these prefixes: count from scratch
     lm.tokens_processed = 0
     fast = lm.loo_scores(demos, order="tree")
     tree_tokens = lm.tokens_processed
@@ -237,6 +238,7 @@ def test_tree_feeds_n_log_n_tokens(lm: HFBackend) -> None:
     assert tree_tokens < 0.4 * naive_tokens
     # Given order with a prefix cache: each prompt adds one demo to the previous prompt's
     # prefix, then feeds the demos after its own and its query (about half, plus the queries).
+    lm.prefix_store.clear()
     lm.tokens_processed = 0
     lm.loo_scores(demos, order="given")
     given_tokens = 1 + demo_tokens - len(lm.encoder.tokens(render_demo(demos[-1], LabelSet())))

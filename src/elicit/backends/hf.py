@@ -17,8 +17,10 @@ the difference between megabytes and gigabytes.
 
 Leave-one-out and many-shot scoring (`loo_scores`, `context_scores`) share the key and value
 states of common prefixes of demos (`hf_prefix`): tree-ordered leave-one-out feeds O(N L log N)
-tokens instead of O(N^2 L), with the same scores as the text prompts. `tokens_processed` counts
-the tokens every scoring forward pass fed the model.
+tokens instead of O(N^2 L), with the same scores as the text prompts. The states are kept
+across calls within `prefix_cache_bytes` (`prefix_store`), so the next evaluation of a set that
+differs in one label or one example recomputes only the prefixes after the change.
+`tokens_processed` counts the tokens every scoring forward pass fed the model.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from elicit.backends.base import (
     LooOrder,
 )
 from elicit.backends.hf_prefix import (
+    PREFIX_CACHE_BYTES,
+    PrefixCache,
     PrefixEngine,
     Request,
     positional_logits_supported,
@@ -160,6 +164,10 @@ class HFBackend(LM):
     prefix_cache: compute `loo_scores` and `context_scores` by sharing the keys and values of
         common prefixes (`hf_prefix`; exact, same scores as the text prompts). False scores
         every prompt in full, for comparison.
+    prefix_cache_bytes: memory for the key and value states kept across calls, so that
+        re-scoring a labelled set after a small change recomputes only what the change touches
+        (`hf_prefix.PrefixCache`, default 2 GiB); 0 keeps nothing between calls. Call
+        `prefix_store.clear()` after changing the model's weights in place.
     """
 
     def __init__(
@@ -173,9 +181,14 @@ class HFBackend(LM):
         padding_side: Literal["left", "right"] = "left",
         progress: bool = True,
         prefix_cache: bool = True,
+        prefix_cache_bytes: int = PREFIX_CACHE_BYTES,
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        if prefix_cache_bytes < 0:
+            raise ConfigError(
+                f"prefix_cache_bytes must be >= 0 (0 keeps nothing), got {prefix_cache_bytes}"
+            )
         if padding_side not in ("left", "right"):
             raise ConfigError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
         self.name = model if model in MODELS else f"hf:{model}"
@@ -183,6 +196,8 @@ class HFBackend(LM):
         self.padding_side = padding_side
         self.progress = progress
         self.prefix_cache = prefix_cache
+        #: Key and value states kept across calls (None when `prefix_cache_bytes` is 0).
+        self.prefix_store = PrefixCache(prefix_cache_bytes) if prefix_cache_bytes else None
         #: Tokens fed to the model by scoring forward passes (padding excluded), for benchmarks.
         self.tokens_processed = 0
         self.device = _resolve_device(device)
@@ -266,13 +281,13 @@ class HFBackend(LM):
             return super().context_scores(demos, queries, labels)
         texts = [render_demo(d, labels) for d in demos]
         plan = _LabelPlan.of(self.encoder, labels)
-        context = self._start() + [t for text in texts for t in self.encoder.tokens(text)]
+        segments = [self._start()] + [self.encoder.tokens(text) for text in texts]
         query_ids = [self.encoder.tokens(q) for q in queries]
-        longest = len(context) - len(self._start()) + max(len(q) for q in query_ids)
+        longest = sum(len(s) for s in segments[1:]) + max(len(q) for q in query_ids)
         if not self._shareable(texts + list(queries), query_ids, longest, plan):
             return super().context_scores(demos, queries, labels)
         requests = [r for q in query_ids for r in plan.requests(tuple(q))]
-        results = self._engine().context(context, requests, plan.singles_tensor)
+        results = self._engine().context(segments, requests, plan.singles_tensor)
         lp = plan.combine(results, len(queries))
         return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
 
@@ -312,6 +327,7 @@ class HFBackend(LM):
             pad_id=self.pad_id,
             batch_size=self.batch_size,
             count=self._count,
+            store=self.prefix_store,
         )
 
     def _count(self, n: int) -> None:

@@ -42,11 +42,35 @@ sliding window) and, being causal, never sees a pad. The logits of the positions
 are picked per row through transformers' 2D `logits_to_keep`, so a batch of rows of different
 lengths does not materialise (rows x length x vocabulary) floats. Rows per call are capped so
 that the broadcast keys and values stay under `KV_BUDGET_BYTES`.
+
+Across calls (`PrefixCache`). ICM evaluates a labelled set, then the same set with one label
+flipped or one example added, thousands of times. The engine keeps the keys and values it
+computes in a radix tree whose edges are segments (BOS, one rendered demo) and whose nodes hold
+their segment's states, computed after every segment on their path; each extension first walks
+the tree as far as its segments match and copies those states instead of running the model.
+Keys are the token ids themselves, so a hit is the same token sequence at the same positions,
+and the states are what the model would compute again (up to rounding). A flipped label changes
+one segment, so every node after it on a path misses and every node before it hits:
+
+    n = 8, demo 3 flipped   query 0: BOS 4 5 6 7 2 | 3 1      hits up to 2, recomputes from 3
+                            query 4: BOS 0 1 2 | 3 6 7 5      hits up to 2: queries 4-7 share
+                                                              the miss from 3 on
+
+Most of a tree's tokens sit below a block that holds any given demo (a query's context holds
+every other demo, and the shared blocks come first), so a flip at a random position still
+recomputes ~75-80% of a full evaluation, and no order of the prompts could do much better (see
+docs/BENCHMARKS.md); what it saves outright is everything before the change, the many-shot
+context of the current set (its path is the last query's path plus the last demo) and states
+revisited by the search. The memory is bounded (`PREFIX_CACHE_BYTES`): when full, the least
+recently used leaf node goes first (a node's states are useless without its parent's), and
+nodes on the path being extended are pinned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import heapq
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +88,14 @@ KV_BUDGET_BYTES = 1 << 30
 #: Nodes of the split with at most this many queries score their rows in one batch instead of
 #: recursing. With 2 the rows hold exactly the tokens the recursion would feed, in one call.
 TREE_LEAF = 2
+#: Default memory for the keys and values kept across calls (`PrefixCache`): gemma-3-270m
+#: holds ~36 KB per token in fp32, so 2 GiB keeps ~58k tokens, about three tree evaluations of
+#: 64 SST-2 claims.
+PREFIX_CACHE_BYTES = 2 << 30
+
+#: One segment's keys and values per layer, each (1, kv heads, segment length, head dim); None
+#: for a layer that keeps no cache.
+SegmentKV = list[tuple[torch.Tensor, torch.Tensor] | None]
 
 
 @dataclass(frozen=True)
@@ -109,15 +141,136 @@ def positional_logits_supported() -> bool:
     return hasattr(modeling_utils, "slice_logits_to_keep")
 
 
+class _Node:
+    """A node of `PrefixCache`: the states of `segment`'s tokens after its ancestors' tokens."""
+
+    __slots__ = ("children", "end", "kv", "nbytes", "parent", "pins", "segment", "tick")
+
+    def __init__(
+        self, segment: tuple[int, ...], parent: _Node | None, kv: SegmentKV, end: int
+    ) -> None:
+        self.segment = segment
+        self.parent = parent
+        self.kv = kv
+        self.end = end  # tokens on the path from the root up to and including this node
+        self.nbytes = sum(
+            k.numel() * k.element_size() + v.numel() * v.element_size()
+            for k, v in (pair for pair in kv if pair is not None)
+        )
+        self.children: dict[tuple[int, ...], _Node] = {}
+        self.pins = 0  # prefixes standing on this node; a pinned node is never evicted
+        self.tick = 0  # last use
+
+
+class PrefixCache:
+    """Keys and values of segment-aligned prefixes, kept across calls (see the module docs).
+
+    budget_bytes: the most memory the stored states may take (the engine's working buffers
+    come on top). Counters for benchmarks: `reused_tokens` (states copied instead of computed),
+    `stored_tokens`, `evicted_tokens`.
+    """
+
+    def __init__(self, budget_bytes: int = PREFIX_CACHE_BYTES) -> None:
+        if budget_bytes < 0:
+            raise ValueError(f"budget_bytes must be >= 0, got {budget_bytes}")
+        self.budget_bytes = budget_bytes
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every state (needed if the model's weights change)."""
+        self.root = _Node((), None, [], 0)
+        self.nbytes = 0
+        self.n_nodes = 0
+        self.reused_tokens = 0
+        self.stored_tokens = 0
+        self.evicted_tokens = 0
+        self._tick = 0
+        # Eviction candidates, oldest first, stale entries skipped when popped; the counter
+        # breaks ties (a node pushed twice with one tick) so that nodes are never compared.
+        self._heap: list[tuple[int, int, _Node]] = []
+        self._count = itertools.count()
+
+    def lookup(self, node: _Node, segment: tuple[int, ...]) -> _Node | None:
+        child = node.children.get(segment)
+        if child is not None:
+            self._touch(child)
+        return child
+
+    def insert(self, parent: _Node, segment: tuple[int, ...], kv: SegmentKV) -> _Node | None:
+        """Store `segment`'s states under `parent` (which must be pinned or the root), evicting
+        least recently used leaves as needed; None when they do not fit."""
+        node = _Node(segment, parent, kv, parent.end + len(segment))
+        if node.nbytes > self.budget_bytes:
+            return None
+        while self.nbytes + node.nbytes > self.budget_bytes:
+            if not self._evict_one():
+                return None
+        parent.children[segment] = node
+        self.nbytes += node.nbytes
+        self.n_nodes += 1
+        self.stored_tokens += len(segment)
+        self._touch(node)
+        return node
+
+    def pin(self, node: _Node) -> None:
+        node.pins += 1
+
+    def unpin(self, node: _Node) -> None:
+        node.pins -= 1
+        if not node.pins and not node.children:
+            self._push(node)
+
+    def nodes(self) -> Iterator[_Node]:
+        """Every stored node, parents before children."""
+        stack = list(self.root.children.values())
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(node.children.values())
+
+    def _touch(self, node: _Node) -> None:
+        self._tick += 1
+        node.tick = self._tick
+        if not node.children:
+            self._push(node)
+
+    def _push(self, node: _Node) -> None:
+        if len(self._heap) > 4 * self.n_nodes + 1024:  # mostly stale entries: rebuild
+            self._heap = [(n.tick, next(self._count), n) for n in self.nodes() if not n.children]
+            heapq.heapify(self._heap)
+        heapq.heappush(self._heap, (node.tick, next(self._count), node))
+
+    def _evict_one(self) -> bool:
+        """Drop the least recently used unpinned leaf; False when there is none."""
+        while self._heap:
+            tick, _, node = heapq.heappop(self._heap)
+            parent = node.parent
+            if parent is None or node.tick != tick or node.children or node.pins:
+                continue  # evicted already, used since, or not a leaf now
+            del parent.children[node.segment]
+            node.parent, node.kv = None, []
+            self.nbytes -= node.nbytes
+            self.n_nodes -= 1
+            self.evicted_tokens += len(node.segment)
+            if parent is not self.root and not parent.children and not parent.pins:
+                self._push(parent)
+            return True
+        return False
+
+
 class KVPrefix:
     """The keys and values of one token sequence, per layer, in preallocated buffers.
 
-    `length` tokens are valid; `crop` moves it back, `absorb` writes new positions in place.
+    `length` tokens are valid; `crop` moves it back, `absorb` and `write` add positions in
+    place. With a `PrefixCache` (`store`), `trail` lists the cache nodes whose segments make up
+    the start of the sequence, pinned while they do (`release` unpins them all).
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, store: PrefixCache | None = None) -> None:
         self.capacity = capacity
         self.length = 0
+        self.store = store
+        self.trail: list[_Node] = []
         # Per layer (None for a layer that keeps no cache, e.g. a KV-sharing consumer).
         self._keys: list[torch.Tensor | None] = []
         self._values: list[torch.Tensor | None] = []
@@ -129,6 +282,15 @@ class KVPrefix:
             for t in (*self._keys, *self._values)
             if t is not None
         )
+
+    @property
+    def node(self) -> _Node | None:
+        """The store's node this sequence ends at; None without a store, or when the sequence
+        goes on past its trail (a segment did not fit in the store)."""
+        if self.store is None:
+            return None
+        last = self.trail[-1] if self.trail else self.store.root
+        return last if last.end == self.length else None
 
     def cache(self, batch: int) -> Any:
         """A DynamicCache of plain layers viewing the prefix, broadcast to `batch` rows.
@@ -154,26 +316,60 @@ class KVPrefix:
 
     def absorb(self, cache: Any, n_new: int) -> None:
         """Take the last `n_new` positions of a batch-1 `cache` built by `self.cache(1)`."""
+        start = self.length
+        self.write(
+            [
+                (layer.keys[:, :, start : start + n_new], layer.values[:, :, start : start + n_new])
+                if getattr(layer, "is_initialized", False) and layer.keys is not None
+                else None
+                for layer in cache.layers
+            ],
+            n_new,
+        )
+
+    def write(self, kv: SegmentKV, n_new: int) -> None:
+        """Append `n_new` positions whose states per layer are `kv`."""
         start, end = self.length, self.length + n_new
         if end > self.capacity:
             raise RuntimeError(f"prefix of {end} tokens overflows its buffer of {self.capacity}")
         if not self._keys:
-            for layer in cache.layers:
-                ok = getattr(layer, "is_initialized", False) and layer.keys is not None
-                self._keys.append(self._buffer(layer.keys) if ok else None)
-                self._values.append(self._buffer(layer.values) if ok else None)
-        for buf, layer in zip(self._keys, cache.layers, strict=True):
-            if buf is not None:
-                buf[:, :, start:end] = layer.keys[:, :, start:end]
-        for buf, layer in zip(self._values, cache.layers, strict=True):
-            if buf is not None:
-                buf[:, :, start:end] = layer.values[:, :, start:end]
+            self._keys = [self._buffer(pair[0]) if pair else None for pair in kv]
+            self._values = [self._buffer(pair[1]) if pair else None for pair in kv]
+        for kbuf, vbuf, pair in zip(self._keys, self._values, kv, strict=True):
+            if kbuf is not None and vbuf is not None and pair is not None:
+                kbuf[:, :, start:end] = pair[0]
+                vbuf[:, :, start:end] = pair[1]
         self.length = end
+
+    def segment(self, start: int, end: int) -> SegmentKV:
+        """A copy of the states of positions start..end-1 (for the store)."""
+        return [
+            (k[:, :, start:end].clone(), v[:, :, start:end].clone())
+            if k is not None and v is not None
+            else None
+            for k, v in zip(self._keys, self._values, strict=True)
+        ]
+
+    def enter(self, node: _Node) -> None:
+        """Record that the sequence goes on with `node`'s segment (pins it)."""
+        assert self.store is not None, "a prefix without a store has no trail"
+        parent = self.trail[-1] if self.trail else self.store.root
+        assert node.parent is parent and node.end <= self.length
+        self.store.pin(node)
+        self.trail.append(node)
 
     def crop(self, length: int) -> None:
         if not 0 <= length <= self.length:
             raise RuntimeError(f"cannot crop a prefix of {self.length} tokens to {length}")
         self.length = length
+        while self.trail and self.trail[-1].end > length:
+            node = self.trail.pop()
+            if self.store is not None:
+                self.store.unpin(node)
+
+    def release(self) -> None:
+        """Crop to nothing, unpinning every node of the trail."""
+        self.crop(0)
 
     def _buffer(self, like: torch.Tensor) -> torch.Tensor:
         b, h, _, d = like.shape
@@ -187,6 +383,7 @@ class PrefixEngine:
         2D `logits_to_keep` (see `positional_logits_supported`).
     count: called with the number of real tokens of every forward pass (the backend's
         `tokens_processed` counter).
+    store: keys and values kept across calls (see `PrefixCache`); None keeps nothing.
     """
 
     def __init__(
@@ -198,6 +395,7 @@ class PrefixEngine:
         batch_size: int,
         count: Callable[[int], None],
         kv_budget_bytes: int = KV_BUDGET_BYTES,
+        store: PrefixCache | None = None,
     ) -> None:
         self.model = model
         self.device = device
@@ -205,6 +403,7 @@ class PrefixEngine:
         self.batch_size = batch_size
         self.count = count
         self.kv_budget_bytes = kv_budget_bytes
+        self.store = store
 
     # ------------------------------------------------------------------ the three layouts
 
@@ -220,11 +419,11 @@ class PrefixEngine:
         """Query i's requests on `start` (BOS) + the demos in `tree_loo_orders(n)[i]` order.
 
         demos: token ids of each rendered demo; queries: each query's requests, their contexts
-        holding the query prompt's tokens. Returns the results per query, per request."""
+        holding the query prompt's tokens. Returns the results per query, per request. With a
+        store, the prefixes an earlier call computed are copied, not computed (module docs)."""
         n = len(demos)
         orders = tree_loo_orders(n)
-        prefix = KVPrefix(len(start) + sum(len(d) for d in demos))
-        self.extend(prefix, start)
+        prefix = self._prefix(len(start) + sum(len(d) for d in demos))
         results: list[list[FloatArray]] = [[] for _ in range(n)]
         cached: list[int] = []  # demos in the cache after `start`, in order
 
@@ -244,14 +443,18 @@ class PrefixEngine:
             # As in `tree_loo_orders`: the left half's queries see the right half first.
             for (a, b), block in (((lo, mid), range(mid, hi)), ((mid, hi), range(lo, mid))):
                 mark, depth = prefix.length, len(cached)
-                self.extend(prefix, [t for j in block for t in demos[j]])
+                self.extend(prefix, [demos[j] for j in block])
                 cached.extend(block)
                 visit(a, b)
                 del cached[depth:]
                 prefix.crop(mark)
 
-        if n:
-            visit(0, n)
+        try:
+            self.extend(prefix, [start])
+            if n:
+                visit(0, n)
+        finally:
+            prefix.release()
         return results
 
     def given_loo(
@@ -263,31 +466,68 @@ class PrefixEngine:
     ) -> list[list[FloatArray]]:
         """Query i's requests on `start` + every demo but i, in the given order: prompt i + 1
         reuses prompt i's prefix (demos[:i]) and adds demo i to it."""
-        prefix = KVPrefix(len(start) + sum(len(d) for d in demos))
-        self.extend(prefix, start)
+        prefix = self._prefix(len(start) + sum(len(d) for d in demos))
         results: list[list[FloatArray]] = []
-        for i in range(len(demos)):
-            if i:
-                self.extend(prefix, demos[i - 1])
-            # The demos after i go through the cache too (then cropped off): a chunked prefill
-            # bounds the memory of a long prompt, where one row would not.
-            mark = prefix.length
-            self.extend(prefix, [t for d in demos[i + 1 :] for t in d])
-            results.append(self.score(prefix, queries[i], singles))
-            prefix.crop(mark)
+        try:
+            self.extend(prefix, [start])
+            for i in range(len(demos)):
+                if i:
+                    self.extend(prefix, [demos[i - 1]])
+                # The demos after i go through the cache too (then cropped off): a chunked
+                # prefill bounds the memory of a long prompt, where one row would not.
+                mark = prefix.length
+                self.extend(prefix, demos[i + 1 :])
+                results.append(self.score(prefix, queries[i], singles))
+                prefix.crop(mark)
+        finally:
+            prefix.release()
         return results
 
     def context(
-        self, context: Sequence[int], requests: Sequence[Request], singles: torch.Tensor
+        self,
+        segments: Sequence[Sequence[int]],
+        requests: Sequence[Request],
+        singles: torch.Tensor,
     ) -> list[FloatArray]:
-        """Every request on top of the same `context` tokens."""
-        prefix = KVPrefix(len(context))
-        self.extend(prefix, context)
-        return self.score(prefix, requests, singles)
+        """Every request on top of the same context, the concatenated `segments` (BOS, demos).
+
+        After `tree_loo` of the same demos the context is mostly stored: the last query's
+        tree prompt is every demo but the last, in order."""
+        prefix = self._prefix(sum(len(s) for s in segments))
+        try:
+            self.extend(prefix, segments)
+            return self.score(prefix, requests, singles)
+        finally:
+            prefix.release()
 
     # ------------------------------------------------------------------ forward passes
 
-    def extend(self, prefix: KVPrefix, ids: Sequence[int]) -> None:
+    def extend(self, prefix: KVPrefix, segments: Sequence[Sequence[int]]) -> None:
+        """Append the segments' tokens to the prefix: the stored ones are copied from the store,
+        the rest computed in one batch-1 prefill (in chunks) and stored."""
+        segs = [tuple(s) for s in segments if len(s)]
+        store, node = self.store, prefix.node
+        k = 0
+        if store is not None and node is not None:
+            while k < len(segs) and (hit := store.lookup(node, segs[k])) is not None:
+                prefix.write(hit.kv, len(segs[k]))
+                prefix.enter(hit)
+                store.reused_tokens += len(segs[k])
+                node, k = hit, k + 1
+        if k == len(segs):
+            return
+        mark = prefix.length
+        self._prefill(prefix, [t for s in segs[k:] for t in s])
+        if store is None or node is None:
+            return
+        for s in segs[k:]:
+            child = store.insert(node, s, prefix.segment(mark, mark + len(s)))
+            if child is None:
+                return  # the store is full of pinned nodes: go on without storing
+            prefix.enter(child)
+            node, mark = child, mark + len(s)
+
+    def _prefill(self, prefix: KVPrefix, ids: Sequence[int]) -> None:
         """Append `ids` to the prefix (a batch-1 prefill in chunks)."""
         for s in range(0, len(ids), PREFILL_CHUNK):
             chunk = list(ids[s : s + PREFILL_CHUNK])
@@ -303,6 +543,9 @@ class PrefixEngine:
                 )
             prefix.absorb(cache, len(chunk))
             self.count(len(chunk))
+
+    def _prefix(self, capacity: int) -> KVPrefix:
+        return KVPrefix(capacity, self.store)
 
     def score(
         self, prefix: KVPrefix, requests: Sequence[Request], singles: torch.Tensor
