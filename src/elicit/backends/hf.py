@@ -298,22 +298,12 @@ class HFBackend(LM):
         longest: int,
         plan: _LabelPlan,
     ) -> bool:
-        """Whether the prefix path scores exactly the text prompts' tokens.
-
-        Not when: sharing is off or this transformers cannot pick logits per row; a segment
-        starts with a newline (its text prompt would be cut differently, see
-        `prompting.tokenisation_pieces`); a query has no tokens (its label would be read at
-        the prefix's last position); or a prompt would be left-truncated (`longest` tokens
-        without BOS, over the context length), in which case the text prompts are scored and
-        the encoder's truncation warning says what happened.
-        """
-        bos = 1 if self.tokenizer.bos_id is not None else 0
+        """Whether the prefix path scores exactly the text prompts' tokens: sharing is on,
+        this transformers can pick logits per row, and `PromptEncoder.joins_exactly`."""
         return (
             self.prefix_cache
             and self._can_share_prefix
-            and not any(s.startswith("\n") for s in segments)
-            and all(query_ids)
-            and longest <= self.max_length - plan.reserve - bos
+            and self.encoder.joins_exactly(segments, query_ids, longest, plan.reserve)
         )
 
     def _start(self) -> list[int]:

@@ -278,20 +278,9 @@ class LlamaCppBackend(LM):
         longest: int,
         variants: list[list[tuple[int, ...]]],
     ) -> bool:
-        """Whether joining demo and query tokens gives exactly the text prompts' tokens.
-
-        Not when a segment starts with a newline (its text prompt would be cut differently,
-        see `prompting.tokenisation_pieces`), a query has no tokens (the same rule as the hf
-        backend: such prompts are scored as text), or a prompt would be left-truncated
-        (`longest` tokens without BOS over the context), in which case the text prompts are
-        scored and the encoder's truncation warning says what happened.
-        """
-        bos = 1 if self.tokenizer.bos_id is not None else 0
-        return (
-            not any(s.startswith("\n") for s in segments)
-            and all(query_ids)
-            and longest <= self.max_length - _reserve(variants) - bos
-        )
+        """Whether joining demo and query tokens gives exactly the text prompts' tokens
+        (`PromptEncoder.joins_exactly`, the same rule as the hf backend)."""
+        return self.encoder.joins_exactly(segments, query_ids, longest, _reserve(variants))
 
     def _start(self) -> list[int]:
         bos = self.tokenizer.bos_id

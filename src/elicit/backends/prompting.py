@@ -177,6 +177,30 @@ class PromptEncoder:
             ids = ids[len(ids) - budget :]
         return [bos, *ids] if bos is not None else ids
 
+    def joins_exactly(
+        self,
+        segments: Sequence[str],
+        query_ids: Sequence[Sequence[int]],
+        longest: int,
+        reserve: int,
+    ) -> bool:
+        """Whether prompts assembled from separately tokenised `segments` (demos, queries)
+        carry exactly the tokens `encode` gives their full text, so a backend may build them
+        from cached pieces.
+
+        Not when a segment starts with a newline (its text prompt would be cut differently,
+        see `tokenisation_pieces`), a query has no tokens (its label would be read at the
+        prefix's last position), or a prompt would be left-truncated (`longest` tokens without
+        BOS, with `reserve` tokens kept free for a label continuation): then the caller scores
+        the text prompts and `encode`'s truncation warning says what happened.
+        """
+        bos = 1 if self.add_bos and self.tokenizer.bos_id is not None else 0
+        return (
+            not any(s.startswith("\n") for s in segments)
+            and all(query_ids)
+            and longest <= self.max_length - reserve - bos
+        )
+
     def label_variants(self, labels: LabelSet) -> list[list[tuple[int, ...]]]:
         """For each label word, the token sequences whose probabilities are summed.
 
