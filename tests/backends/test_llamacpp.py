@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import itertools
+import json
 import os
 import random
 from collections.abc import Iterator
@@ -361,3 +362,22 @@ def test_chat_model() -> None:
     finally:
         lm.close()
     assert llamacpp_module.MAX_LENGTH_CAP == 8192
+
+
+@needs_llama_cpp
+@pytest.mark.slow
+def test_label_and_eval_commands_with_llamacpp(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    label = tmp_path / "label"
+    backend = ["--backend", "llamacpp", "--no-progress"]
+    args = ["label", "--task", "sst2", "--n", "3", "--iterations", "1", "--init-size", "3"]
+    assert main([*args, *backend, "--out", str(label)]) == 0
+    labels = (label / "labels.jsonl").read_text().splitlines()
+    assert len(labels) == 3
+    args = ["eval", "--task", "sst2", "--n", "2", "--pool-n", "2", "--labels", str(label)]
+    args += ["--methods", "zero-shot,golden", *backend, "--out", str(tmp_path / "eval")]
+    assert main(args) == 0
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert {r["method"] for r in results} >= {"zero-shot", "golden"}
+    assert all(r["model"] == "llamacpp:gemma-3-270m" for r in results)  # names the backend
