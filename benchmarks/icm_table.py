@@ -170,7 +170,7 @@ def run_table(args: argparse.Namespace) -> None:
             )
 
 
-def _fmt(values: list[float], scale: float = 100.0) -> str:
+def _fmt(values: list[float | None], scale: float = 100.0) -> str:
     vals = [v for v in values if v is not None and not math.isnan(v)]
     if not vals:
         return "-"
@@ -187,14 +187,16 @@ def report(path: str, metric: str) -> str:
     latest: dict[tuple[str, str, int, str], dict[str, Any]] = {}
     for r in rows:
         latest[(r["variant"], r["task"], r["seed"], r["method"])] = r
-    cells: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    cells: dict[tuple[str, str], dict[str, list[float | None]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     seeds: dict[tuple[str, str], set[int]] = defaultdict(set)
     sizes: dict[tuple[str, str], str] = {}
     for (variant, task, seed, method), r in latest.items():
         key = (variant, task)
         seeds[key].add(seed)
         sizes[key] = f"{r['pool']} / {r['iterations']} / {r.get('n', '-')}"
-        cells[key][method].append(r[metric])
+        cells[key][method].append(r.get(metric))
         if method in ("icm", "icm-labels"):
             cells[key]["icm agreement"].append(r["icm_agreement"])
             cells[key]["labelled"].append(r["icm_n_labelled"] / r["pool"])
