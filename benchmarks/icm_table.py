@@ -98,21 +98,21 @@ def run_table(args: argparse.Namespace) -> None:
                 metrics = run_label(label_config, lm=lm).metrics
             label_seconds = time.perf_counter() - start
             labels = read_labels(run / "label")
+            # What every row of this (task, seed) carries: the run and its ICM outcome.
+            common = {
+                "task": task,
+                "model": lm.name,
+                "variant": variant,
+                "seed": seed,
+                "pool": n,
+                "iterations": iterations,
+                "icm_n_labelled": len(labels),
+                "icm_agreement": metrics.get("agreement"),
+                "icm_inconsistencies": metrics.get("inconsistencies"),
+                "label_seconds": label_seconds,
+            }
             if args.label_only:
-                row = {
-                    "task": task,
-                    "model": lm.name,
-                    "variant": variant,
-                    "seed": seed,
-                    "pool": n,
-                    "iterations": iterations,
-                    "method": "icm-labels",
-                    "icm_n_labelled": len(labels),
-                    "icm_agreement": metrics.get("agreement"),
-                    "icm_inconsistencies": metrics.get("inconsistencies"),
-                    "icm_energy": metrics.get("energy"),
-                    "label_seconds": label_seconds,
-                }
+                row = {**common, "method": "icm-labels", "icm_energy": metrics.get("energy")}
                 with open(args.rows, "a", encoding="utf-8") as f:
                     f.write(json.dumps(row) + "\n")
                 print(f"{task} seed {seed} [{variant}]: {row}", flush=True)
@@ -136,12 +136,7 @@ def run_table(args: argparse.Namespace) -> None:
                 m = r.metrics
                 rows.append(
                     {
-                        "task": task,
-                        "model": lm.name,
-                        "variant": variant,
-                        "seed": seed,
-                        "pool": n,
-                        "iterations": iterations,
+                        **common,
                         "method": r.method,
                         "n": r.n,
                         "n_demos": r.n_demos,
@@ -152,10 +147,6 @@ def run_table(args: argparse.Namespace) -> None:
                         "label_agreement": (
                             r.label_agreement.agreement if r.label_agreement else None
                         ),
-                        "icm_n_labelled": len(labels),
-                        "icm_agreement": metrics.get("agreement"),
-                        "icm_inconsistencies": metrics.get("inconsistencies"),
-                        "label_seconds": label_seconds,
                     }
                 )
             with open(args.rows, "a", encoding="utf-8") as f:

@@ -68,8 +68,8 @@ from elicit.backends.base import (
 from elicit.backends.prompting import (
     DEMO_SEPARATOR,
     PromptEncoder,
+    loo_orders,
     render_demo,
-    tree_loo_orders,
 )
 from elicit.errors import BackendError, ConfigError
 from elicit.models import DEFAULT_MODEL, LLAMACPP_EXTRA, MODELS, gguf_file
@@ -242,15 +242,10 @@ class LlamaCppBackend(LM):
         longest = max(total - len(d) + len(q) for d, q in zip(demo_ids, query_ids, strict=True))
         if not self._joinable(texts + queries, query_ids, longest, variants):
             return super().loo_scores(demos, labels, order=order)
-        n = len(demos)
-        if order == "tree":
-            orders = tree_loo_orders(n)
-        else:
-            orders = [[j for j in range(n) if j != i] for i in range(n)]
         start = self._start()
         contexts = [
             start + [t for j in others for t in demo_ids[j]] + query_ids[i]
-            for i, others in enumerate(orders)
+            for i, others in enumerate(loo_orders(len(demos), order))
         ]
         lp = self._score_contexts(contexts, variants)
         return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)

@@ -92,16 +92,22 @@ def tree_loo_orders(n: int) -> list[list[int]]:
     return orders
 
 
+def loo_orders(n: int, order: str = "given") -> list[list[int]]:
+    """For each of n queries, the indices of the other demos in its leave-one-out context:
+    in their given order, or by the recursive split of `tree_loo_orders`."""
+    if order == "given":
+        return [[j for j in range(n) if j != i] for i in range(n)]
+    if order == "tree":
+        return tree_loo_orders(n)
+    raise ConfigError(f"unknown leave-one-out order {order!r}; use 'given' or 'tree'")
+
+
 def loo_prompts(demos: Sequence[Demo], labels: LabelSet, order: str = "given") -> list[str]:
     """The leave-one-out prompt of every demo, with the others in `order` ("given"/"tree")."""
-    if order == "given":
-        return [loo_prompt(demos, i, labels) for i in range(len(demos))]
-    if order == "tree":
-        return [
-            render_context([demos[j] for j in others], demos[i].prompt, labels)
-            for i, others in enumerate(tree_loo_orders(len(demos)))
-        ]
-    raise ConfigError(f"unknown leave-one-out order {order!r}; use 'given' or 'tree'")
+    return [
+        render_context([demos[j] for j in others], demos[i].prompt, labels)
+        for i, others in enumerate(loo_orders(len(demos), order))
+    ]
 
 
 def tokenisation_pieces(text: str) -> list[str]:
