@@ -1,0 +1,168 @@
+"""Weak-to-strong training losses, as small callables `loss(logits, targets, step_frac)`.
+
+logits: (B, 2) scores of the [False, True] classes (for elicit's label-word classifier these
+    are the label words' logits, i.e. a 2-way head initialised from the unembedding rows of the
+    label tokens, which is the paper's App. A.4 initialisation).
+targets: (B,) the supervisor's probability that each example is True (soft weak labels).
+step_frac: progress through training in [0, 1], for warm-ups.
+
+    from elicit.w2s.losses import make_loss
+    loss_fn = make_loss("confidence")          # the paper's auxiliary confidence loss
+    loss = loss_fn(logits, weak_probs, step / total_steps)
+
+Cross-entropy against a target distribution is linear in the target, so the confidence loss
+
+    L = (1 - a) CE(f, f_w) + a CE(f, hard_t(f))
+
+is computed as one CE against the mixed target (1 - a) f_w + a hard_t(f). hard_t(f) hardens the
+student's own predictions with a threshold t chosen per batch so that the share predicted True
+matches the label prior (the weak labels' mean in the batch, or one half): this lets the
+student overrule its supervisor where it is confident, without collapsing onto one class.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from elicit.errors import ConfigError
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
+
+
+def _as_distribution(targets: torch.Tensor) -> torch.Tensor:
+    """(B,) P(True) -> (B, 2) [P(False), P(True)]."""
+    p = targets.float().clamp(0.0, 1.0)
+    return torch.stack([1.0 - p, p], dim=-1)
+
+
+def _check(logits: torch.Tensor, targets: torch.Tensor) -> None:
+    if logits.ndim != 2 or logits.shape[-1] != 2:
+        raise ValueError(f"logits must have shape (batch, 2), got {tuple(logits.shape)}")
+    if targets.shape != logits.shape[:1]:
+        raise ValueError(
+            f"targets must have shape ({logits.shape[0]},), got {tuple(targets.shape)}"
+        )
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of softmax(logits) against the soft targets P(True)."""
+    _check(logits, targets)
+    logp = F.log_softmax(logits.float(), dim=-1)
+    return -(_as_distribution(targets) * logp).sum(-1).mean()
+
+
+def xent_loss(logits: torch.Tensor, targets: torch.Tensor, step_frac: float) -> torch.Tensor:
+    """Naive weak-to-strong: imitate the supervisor's soft labels."""
+    del step_frac
+    return soft_cross_entropy(logits, targets)
+
+
+def harden_by_prior(p_true: torch.Tensor, prior: float) -> torch.Tensor:
+    """1.0 for the round(prior * B) examples with the highest P(True), else 0.0.
+
+    Ranking instead of a quantile threshold keeps the share exact on small batches and makes
+    ties deterministic (earlier examples first).
+    """
+    b = p_true.shape[0]
+    k = min(b, max(0, round(prior * b)))
+    hard = torch.zeros_like(p_true, dtype=torch.float32)
+    if k:
+        # Stable descending order: equal probabilities keep their batch order.
+        order = torch.sort(-p_true.detach().float(), stable=True).indices
+        hard[order[:k]] = 1.0
+    return hard
+
+
+@dataclass(frozen=True)
+class ConfidenceLoss:
+    """The auxiliary confidence loss (Burns et al. 2023, App. A.4).
+
+    a_max: final weight of the self-certainty term (paper: 0.5; 0.75 for the largest students).
+    warmup: "linear" (paper): a rises linearly from 0 to a_max over the first `warmup_frac`
+        (0.2) of training; "step" (released code): a is 0 until `warmup_frac` (0.1) and a_max
+        after.
+    prior: "weak" sets the threshold so the hardened predictions match the weak labels'
+        share of True in the batch; "half" uses 0.5 (balanced tasks).
+    """
+
+    a_max: float = 0.5
+    warmup: Literal["linear", "step"] = "linear"
+    warmup_frac: float = 0.2
+    prior: Literal["weak", "half"] = "weak"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.a_max <= 1.0:
+            raise ConfigError(f"confidence loss a_max must be in [0, 1], got {self.a_max}")
+        if not 0.0 <= self.warmup_frac <= 1.0:
+            raise ConfigError(f"warmup_frac must be in [0, 1], got {self.warmup_frac}")
+
+    def weight(self, step_frac: float) -> float:
+        """The weight a of the hardened-prediction term at this point of training."""
+        if self.warmup == "step":
+            return self.a_max if step_frac >= self.warmup_frac else 0.0
+        if self.warmup_frac == 0.0:
+            return self.a_max
+        return self.a_max * min(1.0, max(0.0, step_frac / self.warmup_frac))
+
+    def __call__(
+        self, logits: torch.Tensor, targets: torch.Tensor, step_frac: float
+    ) -> torch.Tensor:
+        _check(logits, targets)
+        a = self.weight(step_frac)
+        if a == 0.0:
+            return soft_cross_entropy(logits, targets)
+        p_true = torch.softmax(logits.float(), dim=-1)[:, 1]
+        prior = float(targets.float().mean()) if self.prior == "weak" else 0.5
+        hard = harden_by_prior(p_true, prior)  # no gradient: a fixed target, like f_w
+        mixed = (1.0 - a) * targets.float().clamp(0.0, 1.0) + a * hard
+        return soft_cross_entropy(logits, mixed)
+
+
+@dataclass(frozen=True)
+class ProductLoss:
+    """Train towards the normalised product of the supervisor's and the student's beliefs,
+    f_w^alpha * f^beta (the released code's "product" loss); the student's side is detached."""
+
+    alpha: float = 1.0
+    beta: float = 1.0
+
+    def __call__(
+        self, logits: torch.Tensor, targets: torch.Tensor, step_frac: float
+    ) -> torch.Tensor:
+        del step_frac
+        _check(logits, targets)
+        weak = _as_distribution(targets).clamp_min(1e-12)
+        student = torch.softmax(logits.detach().float(), dim=-1).clamp_min(1e-12)
+        log_target = self.alpha * weak.log() + self.beta * student.log()
+        target = torch.softmax(log_target, dim=-1)
+        return soft_cross_entropy(logits, target[:, 1])
+
+
+#: Loss names accepted by `make_loss` and the CLI.
+LOSSES = ("xent", "confidence", "confidence-code", "product")
+
+
+def make_loss(name: str, *, a_max: float = 0.5) -> LossFn:
+    """A loss by name. "confidence" follows the paper; "confidence-code" the released code."""
+    if name == "xent":
+        return xent_loss
+    if name == "confidence":
+        return ConfidenceLoss(a_max=a_max, warmup="linear", warmup_frac=0.2)
+    if name == "confidence-code":
+        return ConfidenceLoss(a_max=a_max, warmup="step", warmup_frac=0.1)
+    if name == "product":
+        return ProductLoss()
+    raise ConfigError(f"unknown weak-to-strong loss {name!r}; choose one of {', '.join(LOSSES)}")
+
+
+def entropy_bits(targets: torch.Tensor) -> float:
+    """Mean binary entropy of soft labels, in bits (a diagnostic for how soft the labels are)."""
+    p = targets.double().clamp(1e-12, 1 - 1e-12)
+    h = -(p * p.log() + (1 - p) * (1 - p).log()) / math.log(2)
+    return float(h.mean())
