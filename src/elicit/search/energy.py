@@ -27,10 +27,18 @@ labelling still scores exactly 0. This is the paper's summed form with centred s
 Note that sum-logprob is a sum, so every added example lowers it (log P <= 0): with alpha 50 the
 pool grows only through the annealing's random acceptances. It is the formula the paper writes;
 the paper's own code uses the mean.
+
+Anchors (semi-supervised ICM, `elicit label --anchors`): known labels that enter the labelled
+set from the start. Each anchor whose label the search has changed (or dropped) costs
+`anchor_weight` energy units, U = alpha * MP - I - anchor_weight * overruled, so a noisy anchor
+is overruled only when the model's evidence against it is worth more than the penalty. An
+infinite weight freezes the anchors: the search never proposes a change to them, and the
+penalty term is then always 0.
 """
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +115,8 @@ class Evaluation:
     mp: float
     pairs: tuple[tuple[int, int], ...]
     energy: float
+    #: Anchors whose label this labelling changes or drops (indices, in anchor order).
+    overruled: tuple[int, ...] = ()
 
     @property
     def inconsistencies(self) -> int:
@@ -143,6 +153,8 @@ class EnergyEvaluator:
         loo_order: LooOrder = "tree",
         labels: LabelSet = TRUE_FALSE,
         memo_size: int = 4096,
+        anchors: Mapping[int, int] | None = None,
+        anchor_weight: float = math.inf,
     ) -> None:
         if sorted(order) != list(range(len(examples))):
             raise ValueError("order must be a permutation of the example indices")
@@ -158,6 +170,10 @@ class EnergyEvaluator:
         self.loo_order: LooOrder = loo_order
         self.label_set = labels
         self.memo_size = memo_size
+        self.anchors: dict[int, int] = dict(anchors or {})
+        if anchor_weight < 0:
+            raise ConfigError(f"--anchor-weight must be >= 0, got {anchor_weight}")
+        self.anchor_weight = anchor_weight
         self._memo: OrderedDict[LabellingKey, Evaluation] = OrderedDict()
         self._context_memo: OrderedDict[tuple[LabellingKey, int], float] = OrderedDict()
         self.n_evaluations = 0  # LOO evaluations actually sent to the LM
@@ -185,7 +201,12 @@ class EnergyEvaluator:
             scores = np.zeros(0)
         labels = tuple(y for _, y in key)
         mp = mutual_predictability(scores, labels, self.mp_kind)
-        pairs = tuple(self.rule.inconsistent_pairs(dict(key)))
+        labelling = dict(key)
+        pairs = tuple(self.rule.inconsistent_pairs(labelling))
+        overruled = tuple(i for i, y in self.anchors.items() if labelling.get(i) != y)
+        # Frozen anchors (infinite weight) are never changed by the search; `overruled` is
+        # then empty and adds nothing (inf * 0 would be NaN, hence the guard).
+        penalty = self.anchor_weight * len(overruled) if overruled else 0.0
         ev = Evaluation(
             key=key,
             indices=tuple(i for i, _ in key),
@@ -193,7 +214,8 @@ class EnergyEvaluator:
             scores=scores,
             mp=mp,
             pairs=pairs,
-            energy=energy(mp, len(pairs), self.alpha),
+            energy=energy(mp, len(pairs), self.alpha) - penalty,
+            overruled=overruled,
         )
         self._remember(self._memo, key, ev)
         return ev
@@ -218,6 +240,11 @@ class EnergyEvaluator:
         self.n_context_calls += 1
         self._remember(self._context_memo, memo_key, value)
         return value
+
+    @property
+    def frozen(self) -> frozenset[int]:
+        """Anchors the search must not change (all of them when the weight is infinite)."""
+        return frozenset(self.anchors) if math.isinf(self.anchor_weight) else frozenset()
 
     def predict_label(self, current: Evaluation, index: int) -> int:
         """The label the model proposes for `index` (threshold per `proposal_threshold`)."""

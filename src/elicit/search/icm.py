@@ -22,6 +22,20 @@ than 0.02 of mutual predictability is refused, so a few contradictions can survi
 the pair, even if U drops) and, should a fix keep creating new contradictions in a group,
 leaves that pair unlabelled: the labels written are then logically consistent.
 
+Anchors (`anchors`, uid -> known label): they start labelled, alongside `init_size - #anchors`
+random labels (none when there are at least `init_size` anchors), and each one the search
+changes costs `anchor_weight` energy units (see `energy`). With an infinite weight they are
+frozen: never sampled, never changed by ConsistencyFix, never unlabelled. `SearchResult.overruled`
+lists the anchors the final labels contradict.
+
+Label confidence (`confidence`): after the search, each pool example's *margin*: the energy of
+the final labelling with that example's label as it is minus the energy with its other label,
+all other labels fixed (no ConsistencyFix). A labelled example with a large positive margin is
+held in place by the model's predictions and the consistency rule; a margin near 0 means the
+search had no reason to prefer its label; a negative one, that the search ended before fixing
+it. An unlabelled example's margin is |U(+ True) - U(+ False)|, how decided its label would be.
+This costs one leave-one-out evaluation per labelled example and two per unlabelled one.
+
 ConsistencyFix, up to `fix_rounds` rounds: shuffle the inconsistent pairs (seeded) and take the
 first whose best consistent relabelling (every consistent option is scored) does not lower U;
 apply it. When no pair qualifies, stop. The paper samples one pair per round and applies its fix
@@ -84,6 +98,8 @@ class SearchConfig:
     context_order: ContextOrder = "interleaved"
     loo_order: LooOrder = "tree"
     checkpoint_every: int = 10
+    anchor_weight: float = 5.0
+    confidence: bool = False
 
     def __post_init__(self) -> None:
         Schedule(self.schedule, self.t0, self.t_min, self.beta)  # validates the schedule
@@ -103,6 +119,10 @@ class SearchConfig:
             raise ConfigError(f"--iterations must be >= 0, got {self.iterations}")
         if self.alpha < 0 or self.group_weight <= 0:
             raise ConfigError("--alpha must be >= 0 and --group-weight > 0")
+        if not self.anchor_weight >= 0:
+            raise ConfigError(
+                f"--anchor-weight must be >= 0 (inf freezes anchors), got {self.anchor_weight}"
+            )
 
     def variants(self) -> dict[str, Any]:
         """The choices where the paper and the released code differ, as recorded in results."""
@@ -185,6 +205,10 @@ class SearchResult:
     trace: tuple[TraceRow, ...]
     config: SearchConfig
     lm_evaluations: int  # leave-one-out evaluations sent to the LM (memo misses), this process
+    #: Anchors the final labels contradict: uid -> (anchor label, final label or None).
+    overruled: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    #: uid -> label margin (see the module docs); empty unless `confidence` was on.
+    margins: dict[str, float] = field(default_factory=dict)
 
     @property
     def n_labelled(self) -> int:
@@ -206,7 +230,7 @@ def consistency_fix(
         rng.shuffle(pairs)
         for i, j in pairs:
             best: tuple[dict[int, int], Evaluation] | None = None
-            for yi, yj in evaluator.rule.relabellings(i, j):
+            for yi, yj in _allowed(evaluator, labelling, i, j):
                 trial = {**labelling, i: yi, j: yj}
                 ev = evaluator.evaluate(trial)
                 if best is None or ev.energy > best[1].energy:
@@ -235,38 +259,130 @@ def force_consistency(
         if not current.pairs:
             return labelling, current
         i, j = rng.choice(current.pairs)
-        options = [{**labelling, i: yi, j: yj} for yi, yj in evaluator.rule.relabellings(i, j)]
+        options = [{**labelling, i: yi, j: yj} for yi, yj in _allowed(evaluator, labelling, i, j)]
+        if not options:  # only a frozen anchor could change; leave the pair to the next loop
+            break
         scored = [(evaluator.evaluate(o), o) for o in options]
         current, labelling = max(scored, key=lambda t: t[0].energy)
+    frozen = evaluator.frozen
     while current.pairs:
-        i, j = current.pairs[0]
-        labelling = {k: y for k, y in labelling.items() if k not in (i, j)}
+        pair = current.pairs[0]
+        drop = [k for k in pair if k not in frozen] or list(pair)
+        labelling = {k: y for k, y in labelling.items() if k not in drop}
         current = evaluator.evaluate(labelling)
     return labelling, current
 
 
-def _initial_labels(n: int, config: SearchConfig, rng: random.Random) -> dict[int, int]:
-    k = min(config.init_size, n)
-    chosen = rng.sample(range(n), k)
+def _allowed(
+    evaluator: EnergyEvaluator, labelling: Mapping[int, int], i: int, j: int
+) -> list[tuple[int, int]]:
+    """The consistent relabellings of the pair (i, j) that leave frozen anchors as they are."""
+    frozen = evaluator.frozen
+    return [
+        (yi, yj)
+        for yi, yj in evaluator.rule.relabellings(i, j)
+        if (i not in frozen or yi == labelling.get(i))
+        and (j not in frozen or yj == labelling.get(j))
+    ]
+
+
+def _restore_anchors(
+    evaluator: EnergyEvaluator,
+    labelling: dict[int, int],
+    current: Evaluation,
+    anchors: Mapping[int, int],
+) -> tuple[dict[int, int], Evaluation]:
+    """Give each overruled anchor its label back where that does not lower the energy (a
+    late random acceptance may have overruled it with nothing to gain)."""
+    for i in current.overruled:
+        trial = {**labelling, i: anchors[i]}
+        ev = evaluator.evaluate(trial)
+        if ev.energy >= current.energy:
+            labelling, current = trial, ev
+    return labelling, current
+
+
+def label_margins(
+    evaluator: EnergyEvaluator, labelling: Mapping[int, int], current: Evaluation
+) -> dict[int, float]:
+    """Every pool example's label margin (see the module docs), by index."""
+    margins: dict[int, float] = {}
+    for i in range(len(evaluator.examples)):
+        if i in labelling:
+            flipped = evaluator.evaluate({**labelling, i: 1 - labelling[i]})
+            margins[i] = current.energy - flipped.energy
+        else:
+            as_true = evaluator.evaluate({**labelling, i: 1})
+            as_false = evaluator.evaluate({**labelling, i: 0})
+            margins[i] = abs(as_true.energy - as_false.energy)
+    return margins
+
+
+def _initial_labels(
+    n: int, config: SearchConfig, rng: random.Random, anchors: Mapping[int, int]
+) -> dict[int, int]:
+    free = [i for i in range(n) if i not in anchors]
+    k = min(max(0, config.init_size - len(anchors)), len(free))
+    chosen = rng.sample(free, k) if anchors else rng.sample(range(n), k)
     if config.init_balanced:
         labels = [1] * (k // 2) + [0] * (k - k // 2)
         rng.shuffle(labels)
     else:
         labels = [rng.randrange(2) for _ in chosen]
-    return dict(zip(chosen, labels, strict=True))
+    return {**anchors, **dict(zip(chosen, labels, strict=True))}
 
 
 def _sample_example(
-    rule: ConsistencyRule, labelling: Mapping[int, int], weight: float, rng: random.Random
-) -> int:
+    rule: ConsistencyRule,
+    labelling: Mapping[int, int],
+    weight: float,
+    rng: random.Random,
+    frozen: frozenset[int] = frozenset(),
+) -> int | None:
+    """An example to propose a label for (None when every example is a frozen anchor)."""
     n = len(rule.examples)
     weights = [
-        weight
+        0.0
+        if i in frozen
+        else weight
         if i not in labelling and any(j in labelling for j in rule.members[i] if j != i)
         else 1.0
         for i in range(n)
     ]
+    if not any(weights):
+        return None
     return rng.choices(range(n), weights=weights)[0]
+
+
+def _anchor_indices(
+    anchors: Mapping[str, int] | None,
+    examples: Sequence[Example],
+    rule: ConsistencyRule,
+    frozen: bool,
+) -> dict[int, int]:
+    """Anchors by example index; unknown uids and contradictory frozen anchors are errors."""
+    if not anchors:
+        return {}
+    index_of = {ex.uid: i for i, ex in enumerate(examples)}
+    unknown = [uid for uid in anchors if uid not in index_of]
+    if unknown:
+        raise ConfigError(
+            f"{len(unknown)} anchor uid(s) are not in the pool (first: {unknown[0]!r}); anchors "
+            "must be examples of the labelled data (same task, split and --n sample)"
+        )
+    bad = [y for y in anchors.values() if y not in (0, 1)]
+    if bad:
+        raise ConfigError(f"anchor labels must be 0 or 1, got {bad[0]!r}")
+    by_index = {index_of[uid]: int(y) for uid, y in anchors.items()}
+    pairs = rule.inconsistent_pairs(by_index)
+    if pairs and frozen:
+        a, b = (examples[k].uid for k in pairs[0])
+        raise ConfigError(
+            f"the anchors contradict each other under the task's consistency rule ({a!r} and "
+            f"{b!r}, {len(pairs)} pair(s) in all); with --anchor-weight inf they can never be "
+            "fixed: correct them or give a finite --anchor-weight"
+        )
+    return dict(sorted(by_index.items()))
 
 
 def run_search(
@@ -283,8 +399,11 @@ def run_search(
     resume: bool = False,
     progress: bool = False,
     desc: str = "ICM",
+    anchors: Mapping[str, int] | None = None,
 ) -> SearchResult:
     """Search labels for `examples` (see the module docs). `rng` overrides `seed`.
+
+    anchors: known labels by uid (see the module docs); they must be examples of the pool.
 
     checkpoint_dir: where to checkpoint every `config.checkpoint_every` iterations (None: no
         checkpoints). resume: continue from the checkpoint there, if any; without it an old
@@ -310,9 +429,11 @@ def run_search(
             "lm": lm.name,
             "labels": list(label_set.words),
             "rng": rng.getstate(),
+            **({"anchors": sorted(anchors.items())} if anchors else {}),
         }
     )
     rule = ConsistencyRule(examples, consistency)
+    anchor_index = _anchor_indices(anchors, examples, rule, math.isinf(config.anchor_weight))
     order = context_order(examples, config.context_order, rng)
     evaluator = EnergyEvaluator(
         lm,
@@ -323,6 +444,8 @@ def run_search(
         alpha=config.alpha,
         loo_order=config.loo_order,
         labels=label_set,
+        anchors=anchor_index,
+        anchor_weight=config.anchor_weight,
     )
     schedule = Schedule(config.schedule, config.t0, config.t_min, config.beta)
     index_of = {ex.uid: i for i, ex in enumerate(examples)}
@@ -359,7 +482,7 @@ def run_search(
     else:
         if checkpoint_dir is not None:
             checkpoint.start(checkpoint_dir)
-        labelling = _initial_labels(len(examples), config, rng)
+        labelling = _initial_labels(len(examples), config, rng, anchor_index)
         current = evaluator.evaluate(labelling)
         labelling, current = consistency_fix(evaluator, labelling, current, rng, config.fix_rounds)
         start = 0
@@ -370,11 +493,21 @@ def run_search(
     ) as bar:
         for n in range(start + 1, n_iter + 1):
             temperature = schedule.temperature(n, accepted)
-            index = _sample_example(rule, labelling, config.group_weight, rng)
-            proposed = evaluator.predict_label(current, index)
+            sampled = _sample_example(rule, labelling, config.group_weight, rng, evaluator.frozen)
+            index = 0 if sampled is None else sampled
+            if sampled is None:
+                proposed = labelling.get(index, 0)
+            elif index in anchor_index and labelling.get(index) != anchor_index[index]:
+                # An overruled anchor is proposed back: the model's prediction would only
+                # repeat the label that overruled it, and the energy must get to compare.
+                proposed = anchor_index[index]
+            else:
+                proposed = evaluator.predict_label(current, index)
             delta: float | None = None
             accept = False
-            if not (config.skip_same and labelling.get(index) == proposed):
+            if sampled is None:
+                pass  # every example is a frozen anchor: nothing to search
+            elif not (config.skip_same and labelling.get(index) == proposed):
                 candidate = {**labelling, index: proposed}
                 cand_eval = evaluator.evaluate(candidate)
                 candidate, cand_eval = consistency_fix(
@@ -415,8 +548,10 @@ def run_search(
         labelling, current = consistency_fix(
             evaluator, labelling, current, rng, config.fix_rounds + 10 * len(labelling)
         )
+    labelling, current = _restore_anchors(evaluator, labelling, current, anchor_index)
     if config.strict_consistency:
         labelling, current = force_consistency(evaluator, labelling, current, rng)
+    margins = label_margins(evaluator, labelling, current) if config.confidence else {}
     return SearchResult(
         labels=by_uid(labelling),
         scores={
@@ -431,4 +566,6 @@ def run_search(
         trace=tuple(trace),
         config=config,
         lm_evaluations=evaluator.n_evaluations,
+        overruled={examples[i].uid: (anchor_index[i], labelling.get(i)) for i in current.overruled},
+        margins={examples[i].uid: m for i, m in margins.items()},
     )

@@ -2,13 +2,18 @@
 
     elicit label --task sst2 --n 64 --iterations 300
     elicit label --task sst2 --n 64 --resume          # continue an interrupted run
+    elicit label --task sst2 --n 64 --anchors known.jsonl --suggest 10
 
 The pool (`--split`, default train; `--n` examples sampled with whole consistency groups) is
 split into batches of at most `--batch-size` that keep groups whole, each searched on its own
 (`search.icm`) with a seed derived from `--seed`. The run directory (`--out`):
 
     config.json       the options
-    labels.jsonl      uid, label, gold (where the data has it), score (final leave-one-out)
+    labels.jsonl      uid, label, gold (where the data has it), score (final leave-one-out),
+                      anchor (the known label given, if any), confidence (label margin,
+                      with --confidence)
+    suggestions.jsonl with --suggest K: the K least confident examples that are not anchors,
+                      where a human label would help most (see below)
     trace.jsonl       per iteration: batch, iteration, temperature, energy, mp,
                       inconsistencies, accepted, n_labelled, uid, proposed, delta, agreement
     metrics.json      final energy, MP, inconsistencies, agreement with gold, the variant
@@ -20,6 +25,14 @@ Unlike `elicit score`, a label run writes in place so it can checkpoint: `--resu
 and reaches the same labels as an uninterrupted run. metrics.json is written last and marks the
 run finished; a finished run is not redone without `--force`. Agreement with gold is computed
 here, from `TaskData.gold`, in the search's `on_step` callback: the search never sees gold.
+
+Anchored (semi-supervised) ICM: `--anchors FILE` (a labels file: {"uid", "label"} per line)
+gives known labels for some examples of the pool. They start labelled and each one the search
+overrules costs `--anchor-weight` energy units (inf: frozen); metrics.json lists the overruled
+ones. `--confidence` adds each example's label margin (the energy its label is worth, see
+`search.icm`); `--suggest K` (implies it) writes the K non-anchor examples with the smallest
+margins, unlabelled ones included: the ones whose human label would settle the most. Anchors
+outside the sampled pool are an error; sample with --n none or pass them with their group.
 """
 
 from __future__ import annotations
@@ -28,14 +41,14 @@ import json
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
 from elicit.backends.base import LM, LabelSet, LooOrder
 from elicit.config import config_to_dict, help_field
 from elicit.errors import ConfigError
-from elicit.labels import write_labels
+from elicit.labels import read_labels, write_labels
 from elicit.options import DataOptions, LMOptions, RunOptions, run_dir
 from elicit.runs import DONE_FILE, atomic_write_json, atomic_write_jsonl
 from elicit.search.batches import batch_seed, split_batches
@@ -44,10 +57,17 @@ from elicit.search.icm import OnStep, SearchConfig, SearchResult, Step, run_sear
 from elicit.search.order import CONTEXT_ORDERS, ContextOrder
 from elicit.search.plot import plot_trace
 from elicit.search.schedule import SCHEDULES, ScheduleKind
-from elicit.tasks.base import GoldLabels
+from elicit.tasks.base import GoldLabels, TaskData
 
 #: Files and folders a label run writes (the only things --force removes).
-RUN_FILES = ("config.json", "labels.jsonl", "trace.jsonl", DONE_FILE, "energy_plot.png")
+RUN_FILES = (
+    "config.json",
+    "labels.jsonl",
+    "trace.jsonl",
+    DONE_FILE,
+    "energy_plot.png",
+    "suggestions.jsonl",
+)
 CHECKPOINTS = "checkpoints"
 #: Options that may differ between an interrupted run and its --resume.
 _RESUME_FREE = {"resume", "force", "progress", "out", "checkpoint_every", "cache"}
@@ -108,12 +128,31 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
     )
     checkpoint_every: int = help_field(10, "write a checkpoint every this many iterations")
     resume: bool = help_field(False, "continue the interrupted run in --out")
+    anchors: str | None = help_field(
+        None,
+        'labels file of known labels ({"uid", "label"} per line) for examples of the pool: '
+        "they start labelled and are sticky (see --anchor-weight)",
+    )
+    anchor_weight: float = help_field(
+        5.0,
+        "energy cost of overruling one anchor (alpha * MP units; inf freezes the anchors)",
+    )
+    confidence: bool = help_field(
+        False,
+        "write each label's confidence (its energy margin over the other label; one extra "
+        "leave-one-out evaluation per example)",
+    )
+    suggest: int = help_field(
+        0, "list this many least confident non-anchor examples in suggestions.jsonl"
+    )
 
     def __post_init__(self) -> None:
         self.check_data()
         self.check_lm()
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.suggest < 0:
+            raise ConfigError(f"--suggest must be >= 0, got {self.suggest}")
         self.search_config()  # validates the search settings
 
     def search_config(self) -> SearchConfig:
@@ -134,6 +173,8 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
             context_order=cast(ContextOrder, self.context_order),
             loo_order=cast(LooOrder, "given" if self.loo_order == "paper" else self.loo_order),
             checkpoint_every=self.checkpoint_every,
+            anchor_weight=self.anchor_weight,
+            confidence=self.confidence or self.suggest > 0,
         )
 
     def out_dir(self) -> Path:
@@ -213,10 +254,14 @@ def run_label(config: LabelConfig, lm: LM | None = None) -> LabelSummary:
     assert config.task is not None  # checked in __post_init__
     out = config.out_dir()
     resuming = _prepare_out(out, config)  # fail fast, before data and model load
-    data = load_task(config.task, config.load_options())
-    data = sample(data, config.n, config.seed, keep_groups=True)
+    full = load_task(config.task, config.load_options())
+    data = sample(full, config.n, config.seed, keep_groups=True)
     if len(data) == 0:
         raise ConfigError(f"task {config.task!r} ({config.split} split) has no examples")
+    anchors: dict[str, int] = {}
+    if config.anchors:
+        anchors = read_labels(config.anchors)
+        data = _with_anchors(full, data, anchors, config.anchors, config.split)
     out.mkdir(parents=True, exist_ok=True)
     if not resuming:
         atomic_write_json(out / "config.json", config_to_dict(config))
@@ -231,6 +276,7 @@ def run_label(config: LabelConfig, lm: LM | None = None) -> LabelSummary:
     for b, indices in enumerate(batches):
         examples = [data.examples[i] for i in indices]
         batch_gold = {ex.uid: data.gold[ex.uid] for ex in examples if ex.uid in data.gold}
+        batch_anchors = {ex.uid: anchors[ex.uid] for ex in examples if ex.uid in anchors}
         results.append(
             run_search(
                 lm,
@@ -244,28 +290,92 @@ def run_label(config: LabelConfig, lm: LM | None = None) -> LabelSummary:
                 resume=resuming,
                 progress=config.progress,
                 desc=f"ICM {config.task}" + (f" batch {b + 1}/{len(batches)}" if b else ""),
+                anchors=batch_anchors,
             )
         )
     seconds = time.perf_counter() - start
 
     labels: dict[str, int] = {}
     scores: dict[str, float] = {}
+    margins: dict[str, float] = {}
+    overruled: dict[str, tuple[int, int | None]] = {}
     for r in results:
         labels.update(r.labels)
         scores.update(r.scores)
+        margins.update(r.margins)
+        overruled.update(r.overruled)
     ordered = {ex.uid: labels[ex.uid] for ex in data.examples if ex.uid in labels}
-    write_labels(
-        out / "labels.jsonl",
-        ordered,
-        gold=data.gold,
-        extra={uid: {"score": scores[uid]} for uid in ordered},
-    )
+    extra: dict[str, dict[str, object]] = {}
+    for uid in ordered:
+        extra[uid] = {"score": scores[uid]}
+        if uid in anchors:
+            extra[uid]["anchor"] = anchors[uid]
+        if uid in margins:
+            extra[uid]["confidence"] = margins[uid]
+    write_labels(out / "labels.jsonl", ordered, gold=data.gold, extra=extra)
+    if config.suggest:
+        suggestions = _suggestions(data, ordered, margins, anchors, config.suggest)
+        atomic_write_jsonl(out / "suggestions.jsonl", suggestions)
     rows = [{"batch": b, **row.to_dict()} for b, r in enumerate(results) for row in r.trace]
     atomic_write_jsonl(out / "trace.jsonl", rows)
     plot_trace(rows, out / "energy_plot.png", title=f"ICM on {config.task} ({lm.name})")
     metrics = _metrics(config, lm, results, ordered, data.gold, len(data), seconds, search)
+    if anchors:
+        metrics["anchors"] = len(anchors)
+        metrics["anchor_weight"] = config.anchor_weight
+        metrics["overruled"] = [
+            {"uid": uid, "anchor": a, "label": y, "gold": data.gold.get(uid)}
+            for uid, (a, y) in overruled.items()
+        ]
     atomic_write_json(out / DONE_FILE, metrics)
     return LabelSummary(out=out, n=len(data), labels=ordered, metrics=metrics)
+
+
+def _with_anchors(
+    full: TaskData, pool: TaskData, anchors: Mapping[str, int], path: str, split: str
+) -> TaskData:
+    """The pool plus the anchored examples (with their whole groups) it did not sample, in
+    the split's order."""
+    known = {ex.uid: ex for ex in full.examples}
+    missing = [uid for uid in anchors if uid not in known]
+    if missing:
+        raise ConfigError(
+            f"--anchors {path}: {len(missing)} of {len(anchors)} anchor uid(s) are not examples "
+            f"of task {full.task!r} ({split} split; "
+            f"first: {missing[0]!r}). Anchors must come from the split being labelled"
+        )
+    in_pool = {ex.uid for ex in pool.examples}
+    groups = {known[uid].group for uid in anchors if uid not in in_pool}
+    if not groups:
+        return pool
+    chosen = in_pool | {ex.uid for ex in full.examples if ex.group in groups}
+    examples = tuple(ex for ex in full.examples if ex.uid in chosen)
+    gold = {ex.uid: full.gold[ex.uid] for ex in examples if ex.uid in full.gold}
+    return replace(pool, examples=examples, gold=gold)
+
+
+def _suggestions(
+    data: TaskData,
+    labels: Mapping[str, int],
+    margins: Mapping[str, float],
+    anchors: Mapping[str, int],
+    k: int,
+) -> list[dict[str, Any]]:
+    """The k least confident non-anchor examples, least confident first."""
+    prompts = {ex.uid: ex.prompt for ex in data.examples}
+    candidates = sorted(
+        (uid for uid in margins if uid not in anchors), key=lambda uid: (margins[uid], uid)
+    )
+    return [
+        {
+            "uid": uid,
+            "label": labels.get(uid),
+            "confidence": margins[uid],
+            "gold": data.gold.get(uid),
+            "prompt": prompts[uid],
+        }
+        for uid in candidates[:k]
+    ]
 
 
 def _metrics(

@@ -1,0 +1,73 @@
+"""`elicit label --anchors --confidence --suggest` end to end with the scripted LM."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from test_label_run import EXAMPLES, PLANTED, claims_file, config, lm
+
+from elicit.errors import ConfigError
+from elicit.runs import read_jsonl
+from elicit.search.label import run_label
+
+
+def anchors_file(path: Path, labels: dict[str, int]) -> Path:
+    path.write_text("".join(json.dumps({"uid": u, "label": y}) + "\n" for u, y in labels.items()))
+    return path
+
+
+def test_anchors_confidence_and_suggestions_are_written(tmp_path: Path) -> None:
+    data = claims_file(tmp_path / "claims.jsonl", with_labels=True)
+    right = {EXAMPLES[i].uid: PLANTED[i] for i in (0, 1, 2, 3)}
+    wrong = {EXAMPLES[4].uid: 1 - PLANTED[4], EXAMPLES[5].uid: 1 - PLANTED[5]}  # one pair
+    anchors = anchors_file(tmp_path / "anchors.jsonl", {**right, **wrong})
+    out = tmp_path / "run"
+    summary = run_label(config(data, out, anchors=str(anchors), suggest=3), lm=lm())
+    rows = {r["uid"]: r for r in read_jsonl(out / "labels.jsonl")}
+    assert all(rows[u]["anchor"] == y for u, y in {**right, **wrong}.items())
+    assert all("confidence" in r for r in rows.values())
+    assert summary.metrics["anchors"] == 6
+    # The planted LM's evidence is strong: the wrong pair is overruled and reported.
+    overruled = {o["uid"] for o in summary.metrics["overruled"]}
+    assert overruled == set(wrong)
+    assert all(summary.labels[u] == y for u, y in right.items())
+    suggestions = read_jsonl(out / "suggestions.jsonl")
+    assert len(suggestions) == 3
+    suggested = {s["uid"] for s in suggestions}
+    assert not suggested & (set(right) | set(wrong))
+    margins = [s["confidence"] for s in suggestions]
+    assert margins == sorted(margins)
+    others = [
+        r["confidence"] for u, r in rows.items() if u not in suggested | set(anchors_of(rows))
+    ]
+    assert max(margins) <= min(others)
+
+
+def anchors_of(rows: dict[str, dict[str, object]]) -> list[str]:
+    return [u for u, r in rows.items() if "anchor" in r]
+
+
+def test_anchors_outside_the_sample_join_the_pool(tmp_path: Path) -> None:
+    data = claims_file(tmp_path / "claims.jsonl", with_labels=True)
+    far = EXAMPLES[-1]
+    anchors = anchors_file(tmp_path / "anchors.jsonl", {far.uid: PLANTED[len(EXAMPLES) - 1]})
+    out = tmp_path / "run"
+    summary = run_label(config(data, out, n=6, anchors=str(anchors)), lm=lm())
+    assert far.uid in summary.labels
+    # Its comparison partner came with it: groups stay whole.
+    partner = next(ex.uid for ex in EXAMPLES if ex.group == far.group and ex.uid != far.uid)
+    pool = json.loads((out / "metrics.json").read_text())["n"]
+    assert pool == summary.n >= 8
+    assert partner in summary.labels or summary.metrics["coverage"] < 1
+
+
+def test_unknown_anchor_uids_are_refused(tmp_path: Path) -> None:
+    data = claims_file(tmp_path / "claims.jsonl", with_labels=True)
+    anchors = anchors_file(tmp_path / "anchors.jsonl", {"nope": 1})
+    with pytest.raises(ConfigError, match="not examples of task"):
+        run_label(config(data, tmp_path / "run", anchors=str(anchors)), lm=lm())
+    with pytest.raises(ConfigError, match="--suggest"):
+        replace(config(data, tmp_path / "run"), suggest=-1)
