@@ -112,7 +112,7 @@ def plot_accuracy(summary: EvalSummary, path: str | Path) -> Path:
         handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False
     )
     fig.tight_layout()
-    return _save(fig, Path(path))
+    return save_figure(fig, Path(path))
 
 
 def _majority(summary: EvalSummary) -> float | None:
@@ -123,7 +123,8 @@ def _majority(summary: EvalSummary) -> float | None:
     return None
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
+    """Write `fig` to `path` as PNG atomically (temp file, rename). Returns the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

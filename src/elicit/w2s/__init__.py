@@ -1,1 +1,9 @@
-"""Weak-to-strong generalization (Burns et al. 2023): losses, PGR, weak supervisors."""
+"""Weak-to-strong generalization (Burns et al. 2023): losses, PGR, weak supervisors, runs.
+
+Modules: losses (confidence, product and cross-entropy losses), pgr (PGR and agreement), splits
+(halves and a balanced test set), tfidf (a non-LM weak supervisor), run (`elicit w2s`), plots.
+"""
+
+#: Loss names `losses.make_loss` and `elicit w2s --losses` accept (here, so the CLI's help
+#: does not import torch).
+LOSSES = ("xent", "confidence", "confidence-code", "product")

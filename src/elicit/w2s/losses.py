@@ -23,16 +23,17 @@ student overrule its supervisor where it is confident, without collapsing onto o
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 
 from elicit.errors import ConfigError
+from elicit.training.losses import ClassifierLoss, soft_cross_entropy
+from elicit.w2s import LOSSES
 
-LossFn = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
+#: The training code's loss protocol: loss(logits (B, 2), targets (B,), step_frac) -> scalar.
+LossFn = ClassifierLoss
 
 
 def _as_distribution(targets: torch.Tensor) -> torch.Tensor:
@@ -50,17 +51,10 @@ def _check(logits: torch.Tensor, targets: torch.Tensor) -> None:
         )
 
 
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of softmax(logits) against the soft targets P(True)."""
-    _check(logits, targets)
-    logp = F.log_softmax(logits.float(), dim=-1)
-    return -(_as_distribution(targets) * logp).sum(-1).mean()
-
-
 def xent_loss(logits: torch.Tensor, targets: torch.Tensor, step_frac: float) -> torch.Tensor:
-    """Naive weak-to-strong: imitate the supervisor's soft labels."""
-    del step_frac
-    return soft_cross_entropy(logits, targets)
+    """Naive weak-to-strong: imitate the supervisor's soft labels (cross-entropy)."""
+    _check(logits, targets)
+    return soft_cross_entropy(logits, targets, step_frac)
 
 
 def harden_by_prior(p_true: torch.Tensor, prior: float) -> torch.Tensor:
@@ -116,12 +110,12 @@ class ConfidenceLoss:
         _check(logits, targets)
         a = self.weight(step_frac)
         if a == 0.0:
-            return soft_cross_entropy(logits, targets)
+            return soft_cross_entropy(logits, targets, step_frac)
         p_true = torch.softmax(logits.float(), dim=-1)[:, 1]
         prior = float(targets.float().mean()) if self.prior == "weak" else 0.5
         hard = harden_by_prior(p_true, prior)  # no gradient: a fixed target, like f_w
         mixed = (1.0 - a) * targets.float().clamp(0.0, 1.0) + a * hard
-        return soft_cross_entropy(logits, mixed)
+        return soft_cross_entropy(logits, mixed, step_frac)
 
 
 @dataclass(frozen=True)
@@ -141,11 +135,7 @@ class ProductLoss:
         student = torch.softmax(logits.detach().float(), dim=-1).clamp_min(1e-12)
         log_target = self.alpha * weak.log() + self.beta * student.log()
         target = torch.softmax(log_target, dim=-1)
-        return soft_cross_entropy(logits, target[:, 1])
-
-
-#: Loss names accepted by `make_loss` and the CLI.
-LOSSES = ("xent", "confidence", "confidence-code", "product")
+        return soft_cross_entropy(logits, target[:, 1], 0.0)
 
 
 def make_loss(name: str, *, a_max: float = 0.5) -> LossFn:

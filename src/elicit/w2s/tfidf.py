@@ -30,7 +30,7 @@ class TfidfSupervisor:
         self.c = c
         self._pipeline: Any = None
 
-    def fit(self, texts: Sequence[str], labels: Sequence[int]) -> TfidfSupervisor:
+    def fit(self, texts: Sequence[str], labels: Sequence[int] | np.ndarray) -> TfidfSupervisor:
         try:
             from sklearn.feature_extraction.text import TfidfVectorizer
             from sklearn.linear_model import LogisticRegression

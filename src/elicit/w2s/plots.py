@@ -1,0 +1,114 @@
+"""Weak-to-strong plots in the paper's style, drawn from tidy result rows only.
+
+- `plot_run`: one run: test accuracy per method with the weak and ceiling levels as lines,
+  and student-supervisor agreement split by whether the supervisor was right.
+- `plot_table`: many runs (tasks x seeds): accuracy per task and method (mean and sd over
+  seeds), and PGR per task and loss.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from elicit.evaluation.plots import save_figure
+from elicit.evaluation.results import ResultRow
+
+ORDER = ("strong-zero-shot", "weak", "w2s-xent", "w2s-confidence", "w2s-confidence-code",
+         "w2s-product", "ceiling")  # fmt: skip
+COLOURS = {
+    "strong-zero-shot": "#c9b3e6",
+    "weak": "#a0a0a0",
+    "w2s-xent": "#6a8fd0",
+    "w2s-confidence": "#3a9e8f",
+    "w2s-confidence-code": "#2f7f74",
+    "w2s-product": "#8e6cc4",
+    "ceiling": "#e8b04a",
+}
+
+
+def _as_dicts(rows: Iterable[ResultRow | Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [r.to_dict() if isinstance(r, ResultRow) else dict(r) for r in rows]
+
+
+def _methods(present: Iterable[str]) -> list[str]:
+    seen = set(present)
+    return [m for m in ORDER if m in seen] + sorted(seen - set(ORDER))
+
+
+def plot_run(rows: Iterable[ResultRow | Mapping[str, Any]], path: str | Path, title: str) -> Path:
+    from matplotlib.figure import Figure
+
+    data = _as_dicts(rows)
+    acc = {r["method"]: r["value"] for r in data if r["metric"] == "accuracy"}
+    agree: defaultdict[str, dict[str, float]] = defaultdict(dict)
+    for r in data:
+        if r["metric"].startswith("agreement"):
+            agree[r["method"]][r["metric"]] = r["value"]
+    fig = Figure(figsize=(10, 4), dpi=110)
+    ax = fig.add_subplot(1, 2, 1)
+    methods = _methods(acc)
+    ax.bar(range(len(methods)), [100 * acc[m] for m in methods],
+           color=[COLOURS.get(m, "#6a8fd0") for m in methods])  # fmt: skip
+    for level, style in (("weak", ":"), ("ceiling", "--")):
+        if level in acc:
+            ax.axhline(100 * acc[level], color="black", linestyle=style, linewidth=1, label=level)
+    ax.set_xticks(range(len(methods)), methods, rotation=30, ha="right")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    ax2 = fig.add_subplot(1, 2, 2)
+    kinds = [("agreement", "all"), ("agreement_supervisor_right", "supervisor right"),
+             ("agreement_supervisor_wrong", "supervisor wrong")]  # fmt: skip
+    students = _methods(agree)
+    width = 0.8 / max(1, len(kinds))
+    for k, (metric, label) in enumerate(kinds):
+        values = [100 * agree[m].get(metric, math.nan) for m in students]
+        ax2.bar([i + k * width for i in range(len(students))], values, width, label=label)
+    ax2.set_xticks([i + width for i in range(len(students))], students, rotation=30, ha="right")
+    ax2.set_ylabel("agreement with the supervisor (%)")
+    ax2.set_ylim(0, 100)
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, Path(path))
+
+
+def _mean_sd(values: list[float]) -> tuple[float, float]:
+    finite = [v for v in values if not math.isnan(v)]
+    if not finite:
+        return math.nan, math.nan
+    return statistics.fmean(finite), statistics.stdev(finite) if len(finite) > 1 else 0.0
+
+
+def plot_table(rows: Iterable[ResultRow | Mapping[str, Any]], path: str | Path) -> Path:
+    """Accuracy (mean +- sd over seeds) per task and method, and PGR per task and loss."""
+    from matplotlib.figure import Figure
+
+    data = [r for r in _as_dicts(rows) if r["value"] is not None]
+    tasks = sorted({r["task"] for r in data})
+    by: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for r in data:
+        by[(r["metric"], r["task"], r["method"])].append(float(r["value"]))
+    fig = Figure(figsize=(11, 4), dpi=110)
+    for panel, metric in enumerate(("accuracy", "pgr")):
+        ax = fig.add_subplot(1, 2, panel + 1)
+        methods = _methods(m for (k, _, m) in by if k == metric)
+        width = 0.8 / max(1, len(methods))
+        for j, method in enumerate(methods):
+            stats = [_mean_sd(by.get((metric, t, method), [])) for t in tasks]
+            scale = 100.0
+            ax.bar([i + j * width for i in range(len(tasks))], [scale * m for m, _ in stats],
+                   width, yerr=[scale * s for _, s in stats], capsize=2, label=method,
+                   color=COLOURS.get(method, "#6a8fd0"))  # fmt: skip
+        ax.set_xticks([i + width * (len(methods) - 1) / 2 for i in range(len(tasks))], tasks)
+        ax.set_ylabel("test accuracy (%)" if metric == "accuracy" else "PGR (%)")
+        if metric == "pgr":
+            ax.axhline(0, color="black", linewidth=0.8)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, Path(path))
