@@ -81,9 +81,8 @@ def run_table(args: argparse.Namespace) -> None:
             for k in [int(a) for a in args.anchors.split(",")]:
                 run = Path(args.out) / f"{task}-n{n}-s{seed}-a{k}-noise{args.noise}"
                 start = time.perf_counter()
-                anchors = (
-                    write_anchors(run / "anchors.jsonl", task, n, seed, k, args.noise) if k else {}
-                )
+                if k:
+                    write_anchors(run / "anchors.jsonl", task, n, seed, k, args.noise)
                 label_dir = run / "label"
                 if not is_finished(label_dir):
                     run_label(
