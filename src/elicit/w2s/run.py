@@ -39,7 +39,7 @@ from elicit.evaluation.results import ResultRow
 from elicit.models import DEFAULT_MODEL
 from elicit.options import DataOptions, RunOptions
 from elicit.runs import atomic_write_json, atomic_write_jsonl, staged_run_dir
-from elicit.tasks.base import TaskData
+from elicit.tasks.base import Example, TaskData
 from elicit.training.config import FitOptions
 from elicit.w2s import LOSSES
 from elicit.w2s.pgr import agreement, pgr
@@ -70,9 +70,13 @@ class W2SConfig(RunOptions, FitOptions, DataOptions):
     )
     objective: str = help_field(
         "word",
-        "classifier: word (label-word logits) or linear (new head)",
-        choices=["word", "linear"],
+        "how the models learn: word (fine-tune the label-word logits), linear (fine-tune with a "
+        "new head) or probe (train a linear probe on frozen features, from the label words' "
+        "unembeddings: seconds instead of minutes on a CPU)",
+        choices=["word", "linear", "probe"],
     )
+    probe_epochs: int = help_field(30, "probe: passes over half 2")
+    probe_lr: float = help_field(1e-3, "probe: Adam learning rate")
 
     def __post_init__(self) -> None:
         self.check_data()
@@ -141,6 +145,68 @@ def _gold(data: TaskData) -> np.ndarray:
     return np.asarray(data.gold_of(data.examples), dtype=np.int64)
 
 
+class Learner:
+    """Trains copies of one model on (examples, P(True) targets) and predicts P(True).
+
+    objective "word" / "linear": each `fit` fine-tunes a freshly loaded copy (`elicit train`'s
+    code); "probe": the model is loaded once, frozen, and each `fit` trains a linear probe on
+    its cached features, starting from the label words' unembeddings (`probe`).
+    """
+
+    def __init__(self, config: W2SConfig, model: str, out: Path) -> None:
+        self.config = config
+        self.model = model
+        self.out = out
+        self.histories: dict[str, list[float]] = {}
+        self._features: Any = None
+        if config.objective == "probe":
+            from elicit.w2s.probe import FrozenFeatures
+
+            self._features = FrozenFeatures(model)
+
+    def zero_shot(self, prompts: list[str]) -> np.ndarray:
+        """P(True) of the untrained model (the probe's initial head: the label-word logits)."""
+        if self._features is not None:
+            head = self._features.label_word_head()
+            return np.asarray(head.predict_proba(self._features.features(prompts)))
+        from elicit.training.classifier import make_classifier
+
+        clf = make_classifier(self.model, self.config.objective, seed=self.config.seed)  # type: ignore[arg-type]
+        return clf.predict_proba(prompts)
+
+    def fit_predict(
+        self,
+        name: str,
+        examples: list[Example],
+        targets: np.ndarray,
+        loss_name: str,
+        predict: list[list[str]],
+    ) -> list[np.ndarray]:
+        """Train on (examples, targets) with loss `loss_name`; P(True) for each prompt list."""
+        from elicit.w2s.losses import make_loss
+
+        config = self.config
+        loss = make_loss(loss_name, a_max=config.a_max)
+        if self._features is not None:
+            from elicit.w2s.probe import train_probe
+
+            x = self._features.features([ex.prompt for ex in examples])
+            head = train_probe(
+                x, targets, self._features.label_word_head(), loss=loss,
+                epochs=config.probe_epochs, lr=config.probe_lr, seed=config.seed,
+            )  # fmt: skip
+            return [head.predict_proba(self._features.features(p)) for p in predict]
+        from elicit.training.classifier import train_classifier
+
+        result = train_classifier(
+            self.model, examples, targets.tolist(), config.fit_options(), self.out / name,
+            seed=config.seed, objective=config.objective,  # type: ignore[arg-type]
+            loss=loss, progress=config.progress,
+        )  # fmt: skip
+        self.histories[name] = list(result.losses)
+        return [result.classifier.predict_proba(p) for p in predict]
+
+
 def weak_predictions(
     config: W2SConfig, data: W2SData, out: Path
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -163,27 +229,19 @@ def weak_predictions(
                 "a larger --n"
             )
         return np.asarray([labels.get(ex.uid, math.nan) for ex in data.half2.examples]), None
-    from elicit.training.classifier import train_classifier
-
-    result = train_classifier(
-        config.weak,
-        data.half1.examples,
-        _gold(data.half1).astype(float).tolist(),
-        config.fit_options(),
-        out / "weak",
-        seed=config.seed,
-        objective=config.objective,  # type: ignore[arg-type]
-        progress=config.progress,
+    weak = Learner(config, config.weak, out)
+    half2, test = weak.fit_predict(
+        "weak",
+        list(data.half1.examples),
+        _gold(data.half1).astype(float),
+        "xent",
+        [_prompts(data.half2), _prompts(data.test)],
     )
-    clf = result.classifier
-    return clf.predict_proba(_prompts(data.half2)), clf.predict_proba(_prompts(data.test))
+    return half2, test
 
 
 def run_w2s(config: W2SConfig) -> W2SSummary:
     """Run the protocol (see the module docs) and write the run directory."""
-    from elicit.training.classifier import make_classifier, train_classifier
-    from elicit.w2s.losses import make_loss
-
     out = config.out_dir()
     start = time.perf_counter()
     data = load_data(config)
@@ -197,29 +255,15 @@ def run_w2s(config: W2SConfig) -> W2SSummary:
         probs: dict[str, np.ndarray] = {}
         if weak_test is not None:
             probs[WEAK] = weak_test
-        zero = make_classifier(config.strong, config.objective, seed=config.seed)  # type: ignore[arg-type]
-        probs[STRONG_ZERO_SHOT] = zero.predict_proba(test_prompts)
-        del zero
-        histories: dict[str, list[float]] = {}
+        strong = Learner(config, config.strong, stage)
+        probs[STRONG_ZERO_SHOT] = strong.zero_shot(test_prompts)
         runs = [(f"w2s-{name}", name, weak_half2[keep]) for name in config.loss_list()]
         runs.append((CEILING, "xent", _gold(data.half2)[keep].astype(float)))
         for method, loss_name, targets in runs:
-            result = train_classifier(
-                config.strong,
-                half2,
-                targets.tolist(),
-                config.fit_options(),
-                stage / method,
-                seed=config.seed,
-                objective=config.objective,  # type: ignore[arg-type]
-                loss=make_loss(loss_name, a_max=config.a_max),
-                progress=config.progress,
-            )
-            probs[method] = result.classifier.predict_proba(test_prompts)
-            histories[method] = list(result.losses)
+            (probs[method],) = strong.fit_predict(method, half2, targets, loss_name, [test_prompts])
         rows, metrics = _score(config, data, probs, weak_half2, gold_test)
         metrics["seconds"] = time.perf_counter() - start
-        metrics["losses"] = histories
+        metrics["losses"] = strong.histories
         atomic_write_jsonl(
             stage / "predictions.jsonl",
             (
@@ -282,12 +326,19 @@ def _score(
         "weak_accuracy": weak_acc,
         "weak_label_accuracy_half2": weak_label_acc,
     }
+    aurocs = {r.method: r.value for r in rows if r.metric == "auroc"}
     ceiling = accuracy[CEILING]
     for name in config.loss_list():
         method = f"w2s-{name}"
         value = pgr(weak_acc, accuracy[method], ceiling)
         rows.append(row(method, "pgr", value))
         metrics.setdefault("pgr", {})[method] = None if math.isnan(value) else value
+        if WEAK in aurocs:  # PGR on AUROC, as EleutherAI's w2s reports it
+            value_auroc = pgr(aurocs[WEAK], aurocs[method], aurocs[CEILING])
+            rows.append(row(method, "pgr_auroc", value_auroc))
+            metrics.setdefault("pgr_auroc", {})[method] = (
+                None if math.isnan(value_auroc) else value_auroc
+            )
         if WEAK in probs:
             a = agreement(probs[method] > 0.5, probs[WEAK] > 0.5, gold_test)
             rows += [

@@ -1,0 +1,63 @@
+"""Linear probes on frozen features: the initial head is the LM's label-word head, training
+learns, and `elicit w2s --objective probe` runs the whole protocol."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_run import config
+
+from elicit.errors import ConfigError
+from elicit.w2s.losses import make_loss
+from elicit.w2s.probe import FrozenFeatures, ProbeHead, train_probe
+from elicit.w2s.run import run_w2s
+
+PROMPTS = [f"Claim {i}: the sky is {w}.\nI think this claim is" for i, w in
+           enumerate(["blue", "green", "red", "clear", "dark", "wet"])]  # fmt: skip
+
+
+def test_initial_head_reproduces_the_label_word_logits(tiny_model_dir: Path) -> None:
+    feats = FrozenFeatures(str(tiny_model_dir))
+    x = feats.features(PROMPTS)
+    assert x.shape == (len(PROMPTS), feats.hidden_size)
+    head = feats.label_word_head()
+    lm = feats.clf.lm
+    assert lm is not None
+    rows = [ids[0] for ids in feats.clf.label_ids]
+    with torch.no_grad():
+        for i, prompt in enumerate(PROMPTS):
+            ids = torch.tensor([feats.clf.encode(prompt)])
+            logits = lm.model(input_ids=ids).logits[0, -1, rows]
+            torch.testing.assert_close(head.logits(x[i : i + 1])[0], logits, atol=1e-4, rtol=1e-4)
+    # Cached: the same rows come back without another forward pass.
+    assert torch.equal(feats.features(PROMPTS[:2]), x[:2])
+
+
+def test_probe_training_fits_separable_targets() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 8, generator=gen)
+    y = (x[:, 0] > 0).float().numpy()
+    init = ProbeHead(torch.zeros(2, 8), torch.zeros(2))
+    head = train_probe(x, y, init, epochs=60, lr=0.05, seed=0)
+    acc = ((head.predict_proba(x) > 0.5) == (y > 0.5)).mean()
+    assert acc > 0.95
+    assert torch.equal(init.weight, torch.zeros(2, 8))  # the initial head is not modified
+    again = train_probe(x, y, init, epochs=60, lr=0.05, seed=0)
+    assert torch.equal(again.weight, head.weight)  # seeded
+    conf = train_probe(x, y, init, loss=make_loss("confidence"), epochs=5, lr=0.05, seed=0)
+    assert conf.weight.shape == (2, 8)
+    with pytest.raises(ConfigError):
+        train_probe(x, y[:3], init)
+
+
+def test_w2s_with_probes(tmp_path: Path, tiny_model_dir: Path) -> None:
+    summary = run_w2s(
+        config(tmp_path, tiny_model_dir, objective="probe", probe_epochs=3, out=str(tmp_path / "p"))
+    )
+    acc = summary.metrics["accuracy"]
+    assert set(acc) == {"weak", "strong-zero-shot", "w2s-xent", "w2s-confidence", "ceiling"}
+    assert all(0.0 <= a <= 1.0 for a in acc.values())
+    assert np.isfinite(summary.metrics["weak_accuracy"])
