@@ -128,6 +128,11 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
     )
     checkpoint_every: int = help_field(10, "write a checkpoint every this many iterations")
     resume: bool = help_field(False, "continue the interrupted run in --out")
+    iterative: bool = help_field(
+        False,
+        "search batch j+1 with the model fine-tuned (LoRA) on the labels of batches 1..j "
+        "(the paper's iterative fine-tuning; search.iterative)",
+    )
     anchors: str | None = help_field(
         None,
         'labels file of known labels ({"uid", "label"} per line) for examples of the pool: '
@@ -277,9 +282,16 @@ def run_label(config: LabelConfig, lm: LM | None = None) -> LabelSummary:
         examples = [data.examples[i] for i in indices]
         batch_gold = {ex.uid: data.gold[ex.uid] for ex in examples if ex.uid in data.gold}
         batch_anchors = {ex.uid: anchors[ex.uid] for ex in examples if ex.uid in anchors}
+        batch_lm = lm
+        if config.iterative and b > 0:
+            from elicit.search.iterative import finetuned_lm, labels_so_far
+
+            batch_lm = finetuned_lm(
+                config, data, labels_so_far(results), out / CHECKPOINTS, b, resume=resuming
+            )
         results.append(
             run_search(
-                lm,
+                batch_lm,
                 examples,
                 data.consistency,
                 search,

@@ -1,0 +1,308 @@
+"""The one training loop every elicit fine-tuning runs: classifier, reward model, completion SFT.
+
+    result = fit(model, n_items, make_batch, step_loss, FitOptions(), seed=0, device=device,
+                 checkpoint_dir=out / "checkpoints", resume=True)
+
+The caller supplies `make_batch(indices) -> batch` and `step_loss(batch, step_frac) -> loss`;
+the loop owns the rest: a seeded order of micro-batches, AdamW over the parameters that
+require gradients (the LoRA adapters, or every weight), linear warm-up then linear decay,
+gradient accumulation, clipping, bf16 autocast on CUDA, a tqdm bar showing the loss, and
+checkpoints.
+
+Determinism and resuming: the micro-batch order of epoch e is a permutation drawn from
+`random.Random(f"{seed}/{e}")`, and the torch RNG is re-seeded at every optimizer step inside
+`torch.random.fork_rng` (dropout), so step s sees the same data and noise whether or not the
+run was interrupted before it, and the caller's global RNG state is left untouched. A
+checkpoint (`checkpoint.pt`: trainable weights, optimizer, scheduler, step, losses, and a
+fingerprint of the settings and data) is written atomically every `checkpoint_every` steps
+and at the end; `resume=True` continues from it, and refuses one written by other settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from elicit.errors import ConfigError
+from elicit.training.config import FitOptions
+
+log = logging.getLogger("elicit")
+
+CHECKPOINT_FILE = "checkpoint.pt"
+
+#: (batch, step_frac) -> scalar loss of that micro-batch.
+StepLoss = Callable[[Any, float], torch.Tensor]
+#: step -> metrics, called with the model in eval mode (see `fit`).
+EvalFn = Callable[[int], Mapping[str, float]]
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What a `fit` did. `losses[s]` is the mean micro-batch loss of optimizer step s."""
+
+    steps: int
+    losses: tuple[float, ...]
+    history: tuple[dict[str, float], ...]
+    seconds: float
+    resumed_from: int
+    examples_per_epoch: int
+
+    @property
+    def steps_per_second(self) -> float:
+        done = self.steps - self.resumed_from
+        return done / self.seconds if self.seconds > 0 else float("nan")
+
+
+def micro_batches(n_items: int, batch_size: int, seed: int, start: int = 0) -> Iterator[list[int]]:
+    """Micro-batches of item indices, epoch after epoch, from micro-batch number `start` on.
+
+    Each epoch is a fresh seeded permutation; the last micro-batch of an epoch may be short.
+    """
+    per_epoch = math.ceil(n_items / batch_size)
+    m = start
+    while True:
+        epoch, j = divmod(m, per_epoch)
+        order = list(range(n_items))
+        random.Random(f"{seed}/{epoch}").shuffle(order)
+        yield order[j * batch_size : (j + 1) * batch_size]
+        m += 1
+
+
+def step_seed(seed: int, step: int) -> int:
+    """The torch seed of optimizer step `step`: any int seed (even a 63-bit batch seed) maps to
+    a valid one, different per step."""
+    digest = hashlib.sha256(f"elicit-train-step:{seed}:{step}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def total_steps(n_items: int, options: FitOptions) -> int:
+    if options.max_steps is not None:
+        return options.max_steps
+    per_epoch = math.ceil(n_items / options.train_batch_size)
+    return max(1, math.ceil(per_epoch * options.epochs / options.grad_accum))
+
+
+def autocast_context(
+    device: torch.device, model: torch.nn.Module
+) -> contextlib.AbstractContextManager[Any]:
+    """bf16 autocast on a CUDA device with fp32 weights (fp32 master weights, bf16 matmuls);
+    nothing on CPU, where bf16 is slow and fp32 is the default."""
+    first = next(model.parameters(), None)
+    if (
+        device.type == "cuda"
+        and first is not None
+        and first.dtype == torch.float32
+        and torch.cuda.is_bf16_supported()
+    ):
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return factor
+
+
+def _save(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _load(path: Path, fingerprint: Mapping[str, Any]) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError) as e:
+        raise ConfigError(
+            f"checkpoint {path} is unreadable ({e}); pass --force to start the run over"
+        ) from e
+    if state.get("fingerprint") != dict(fingerprint):
+        raise ConfigError(
+            f"checkpoint {path} was written by a run with other settings or data; resume with "
+            "the original options, or pass --force to start over"
+        )
+    return state
+
+
+def fit(
+    model: torch.nn.Module,
+    n_items: int,
+    make_batch: Callable[[Sequence[int]], Any],
+    step_loss: StepLoss,
+    options: FitOptions,
+    *,
+    seed: int,
+    device: torch.device,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    eval_fn: EvalFn | None = None,
+    fingerprint: Mapping[str, Any] | None = None,
+    progress: bool = True,
+    desc: str = "training",
+) -> FitResult:
+    """Train the parameters of `model` that require gradients; see the module docstring.
+
+    n_items: how many training items `make_batch` indexes. fingerprint: JSON-able description
+    of the data and task, stored in checkpoints so that a resume with other data is refused.
+    """
+    if n_items < 1:
+        raise ConfigError("nothing to train on: the training set is empty")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError("the model has no trainable parameters (LoRA found no target modules?)")
+    steps = total_steps(n_items, options)
+    warmup = int(options.warmup_frac * steps)
+    optimizer = torch.optim.AdamW(
+        params, lr=options.learning_rate, weight_decay=options.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(steps, warmup))
+    ckpt_path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir is not None else None
+    full_print = {
+        "fit": options.fit_dict(),
+        "seed": seed,
+        "n_items": n_items,
+        **(fingerprint or {}),
+    }
+    start, losses, history = 0, [], []
+    if ckpt_path is not None and resume:
+        state = _load(ckpt_path, full_print)
+        if state is not None:
+            named = dict(model.named_parameters())
+            missing = [n for n in state["trainable"] if n not in named]
+            if missing:
+                raise ConfigError(
+                    f"checkpoint {ckpt_path} has weights the model lacks: {missing[:3]}"
+                )
+            with torch.no_grad():
+                for name, value in state["trainable"].items():
+                    named[name].copy_(value.to(named[name].device))
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            start, losses, history = (
+                int(state["step"]),
+                list(state["losses"]),
+                list(state["history"]),
+            )
+            log.info("resuming %s from step %d of %d (%s)", desc, start, steps, ckpt_path)
+
+    def checkpoint(step: int) -> None:
+        if ckpt_path is None:
+            return
+        _save(
+            ckpt_path,
+            {
+                "step": step,
+                "trainable": trainable_state(model),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "losses": losses,
+                "history": history,
+                "fingerprint": full_print,
+            },
+        )
+
+    def evaluate(step: int) -> None:
+        if eval_fn is None:
+            return
+        model.eval()
+        with torch.no_grad():
+            metrics = dict(eval_fn(step))
+        model.train()
+        history.append({"step": float(step), **{k: float(v) for k, v in metrics.items()}})
+
+    t0 = time.perf_counter()
+    batches = micro_batches(n_items, options.train_batch_size, seed, start * options.grad_accum)
+    cuda = [device] if device.type == "cuda" else []
+    model.train()
+    bar = tqdm(total=steps, initial=start, desc=desc, unit="step", disable=not progress)
+    try:
+        with torch.random.fork_rng(devices=cuda):
+            for step in range(start, steps):
+                torch.manual_seed(step_seed(seed, step))
+                frac = step / steps
+                total = 0.0
+                for _ in range(options.grad_accum):
+                    batch = make_batch(next(batches))
+                    with autocast_context(device, model):
+                        loss = step_loss(batch, frac)
+                    if not torch.isfinite(loss):
+                        raise FloatingPointError(
+                            f"{desc}: loss is {loss.item()} at step {step}; lower --lr"
+                        )
+                    (loss / options.grad_accum).backward()  # type: ignore[no-untyped-call]
+                    total += float(loss.detach()) / options.grad_accum
+                if options.max_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(params, options.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                losses.append(total)
+                bar.update(1)
+                bar.set_postfix(loss=f"{total:.4f}")
+                done = step + 1
+                if (
+                    options.eval_every is not None
+                    and done % options.eval_every == 0
+                    and done < steps
+                ):
+                    evaluate(done)
+                if done % options.checkpoint_every == 0 or done == steps:
+                    if done == steps:
+                        evaluate(done)
+                    checkpoint(done)
+        if start == steps and eval_fn is not None and not history:
+            evaluate(steps)
+    finally:
+        bar.close()
+        model.eval()
+    return FitResult(
+        steps=steps,
+        losses=tuple(losses),
+        history=tuple(history),
+        seconds=time.perf_counter() - t0,
+        resumed_from=start,
+        examples_per_epoch=n_items,
+    )
+
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "EvalFn",
+    "FitResult",
+    "StepLoss",
+    "autocast_context",
+    "fit",
+    "micro_batches",
+    "total_steps",
+    "trainable_state",
+]

@@ -1,0 +1,381 @@
+"""`elicit train`: fine-tune on labels from a source and score the result on held-out claims.
+
+    elicit train --task sst2 --label-source golden --n 200          # finetune-golden
+    elicit train --task sst2 --labels runs/label/sst2-...            # finetune-icm
+    elicit train --task alpaca-comparison --objective reward --labels runs/label/alpaca-...
+    elicit train --task sst2 --label-source random --resume          # continue an interrupted run
+
+Training claims: --split (train) of --task. With --label-source golden or random, --n claims are
+sampled with --seed keeping consistency groups whole (the same sample `elicit label` draws, so
+ICM, golden and random runs with the same --n and --seed train on the same claims); with a
+labels file, the claims it labels (at most --n, sampled with --seed). Test claims: --eval-split
+(test), --eval-n sampled with --seed; every one needs gold.
+
+Objectives: word (the label word after the prompt; the fine-tuned model is scored by the same
+zero-shot code as `elicit eval`, and model/ is a causal LM directory that `elicit eval --model`
+loads), linear (a linear head on the last token; model/ is a sequence-classification model),
+reward (a Bradley-Terry reward model on the comparison pairs; reward_model/ is a standard
+`AutoModelForSequenceClassification` directory with num_labels=1, scored by pairwise accuracy
+on held-out pairs; --best-of-n N adds a best-of-N demonstration).
+
+The run directory (written in place so it can checkpoint; metrics.json last marks it done):
+config.json, checkpoints/checkpoint.pt, adapter/ (LoRA), model/ or reward_model/, train_log.jsonl
+(loss per step), predictions.jsonl, results.jsonl (tidy `ResultRow`s: zero-shot and
+finetune-<source> / reward-<source>), best_of_n.jsonl, metrics.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from elicit.config import config_to_dict, help_field
+from elicit.errors import ConfigError, DataError
+from elicit.evaluation import baselines as bl
+from elicit.evaluation.metrics import wilson_interval
+from elicit.evaluation.results import ResultRow
+from elicit.options import DataOptions, LMOptions, RunOptions
+from elicit.runs import DONE_FILE, atomic_write_json, atomic_write_jsonl
+from elicit.tasks.base import Consistency, TaskData
+from elicit.training.config import FitOptions
+from elicit.training.data import LabelSource, Targets, label_targets
+
+log = logging.getLogger("elicit")
+
+OBJECTIVE_CHOICES = ("word", "linear", "reward")
+RUN_FILES = (
+    "config.json",
+    "train_log.jsonl",
+    "predictions.jsonl",
+    "results.jsonl",
+    "best_of_n.jsonl",
+    DONE_FILE,
+)
+RUN_DIRS = ("checkpoints", "adapter", "model", "reward_model")
+_RESUME_FREE = {"resume", "force", "progress", "out", "checkpoint_every", "cache", "save_model"}
+
+
+@dataclass(frozen=True)
+class TrainConfig(FitOptions, RunOptions, LMOptions, DataOptions):
+    """Options of `elicit train`: data, model and run groups, FitOptions, and these."""
+
+    split: str = help_field("train", "split to train on", choices=["train", "test", "all"])
+    objective: str = help_field(
+        "word",
+        "word: the label word after the prompt; linear: a linear head on the last token; "
+        "reward: a Bradley-Terry reward model on comparison pairs",
+        choices=list(OBJECTIVE_CHOICES),
+    )
+    label_source: str = help_field(
+        "auto",
+        "where training labels come from: golden, random, file (--labels); auto = file when "
+        "--labels is given",
+        choices=["auto", "golden", "random", "file"],
+    )
+    labels: str | None = help_field(
+        None, "labels.jsonl, an `elicit label` run directory, or a .jsonl/.csv of uid,label"
+    )
+    method: str | None = help_field(
+        None,
+        "method name in results (default: finetune-<source>, finetune-linear-<source> or "
+        "reward-<source>)",
+    )
+    eval_split: str = help_field(
+        "test", "split the test claims come from", choices=["train", "test", "all"]
+    )
+    eval_n: int | None = help_field(200, "test claims sampled with --seed (none = all)")
+    eval_before: bool = help_field(True, "also score the base model zero-shot on the test claims")
+    save_model: bool = help_field(
+        True, "export the merged model (model/ or reward_model/; ~1 GB for gemma-3-270m in fp32)"
+    )
+    resume: bool = help_field(False, "continue the interrupted run in --out")
+    best_of_n: int = help_field(0, "reward objective: best-of-N samples for a few test prompts")
+    best_of_n_prompts: int = help_field(4, "test prompts for the best-of-N demonstration")
+    best_of_n_tokens: int = help_field(48, "max new tokens per best-of-N sample")
+
+    def __post_init__(self) -> None:
+        self.check_data()
+        self.check_lm()
+        FitOptions.__post_init__(self)
+        if self.eval_n is not None and self.eval_n < 1:
+            raise ConfigError(f"--eval-n must be at least 1 (or none), got {self.eval_n}")
+        if self.best_of_n < 0 or self.best_of_n_prompts < 1:
+            raise ConfigError("--best-of-n must be >= 0 and --best-of-n-prompts >= 1")
+        if self.best_of_n and self.objective != "reward":
+            raise ConfigError(
+                "--best-of-n needs --objective reward (it reranks with a reward model)"
+            )
+        if self.label_source in ("golden", "random") and self.labels:
+            raise ConfigError(
+                f"--labels is only read with --label-source file (got {self.label_source}); "
+                "drop one of them"
+            )
+        if self.label_source == "file" and not self.labels:
+            raise ConfigError("--label-source file needs --labels PATH")
+        if self.label_source == "auto" and not self.labels:
+            raise ConfigError(
+                "no training labels: pass --labels PATH (e.g. an `elicit label` run) or "
+                "--label-source golden|random"
+            )
+
+    @property
+    def source(self) -> LabelSource:
+        if self.label_source == "auto":
+            return "file"
+        return cast(LabelSource, self.label_source)
+
+    def source_name(self) -> str:
+        if self.source != "file":
+            return self.source
+        return bl.parse_label_specs(self.labels)[0].name
+
+    def method_name(self) -> str:
+        prefix = {"reward": "reward", "linear": "finetune-linear"}.get(self.objective, "finetune")
+        return self.method or f"{prefix}-{self.source_name()}"
+
+    def fit_options(self) -> FitOptions:
+        return FitOptions(**{f.name: getattr(self, f.name) for f in dataclasses.fields(FitOptions)})
+
+    def out_dir(self) -> Path:
+        if self.out:
+            return Path(self.out)
+        n = "all" if self.n is None else str(self.n)
+        name = f"{self.task}-{self.model_short_name}-{self.method_name()}-n{n}-s{self.seed}"
+        return Path("runs") / "train" / name
+
+
+@dataclass(frozen=True)
+class TrainSummary:
+    out: Path
+    method: str
+    rows: list[ResultRow]
+    metrics: dict[str, Any]
+
+    def value(self, method: str, metric: str) -> float | None:
+        for r in self.rows:
+            if r.method == method and r.metric == metric:
+                return r.value
+        return None
+
+
+# ---------------------------------------------------------------------- run directory
+
+
+def prepare_out(out: Path, config: TrainConfig) -> bool:
+    """Check --out, clear it for --force; whether a previous run will be resumed."""
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return False
+    if not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a directory; choose another path")
+    if not (out / "config.json").is_file():
+        raise ConfigError(
+            f"--out {out} is a non-empty directory that is not an elicit run; choose an empty "
+            "or new directory"
+        )
+    if config.force:
+        for name in RUN_FILES:
+            (out / name).unlink(missing_ok=True)
+        for name in RUN_DIRS:
+            shutil.rmtree(out / name, ignore_errors=True)
+        return False
+    if (out / DONE_FILE).is_file():
+        raise ConfigError(
+            f"{out} already holds a finished run; pass --force to redo it or --out to write elsewhere"
+        )
+    if not config.resume:
+        raise ConfigError(
+            f"{out} holds an interrupted train run; pass --resume to continue it or --force to "
+            "start over"
+        )
+    saved = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    now = config_to_dict(config)
+    changed = sorted(
+        k for k in set(saved) | set(now) if k not in _RESUME_FREE and saved.get(k) != now.get(k)
+    )
+    if changed:
+        raise ConfigError(
+            f"--resume: {out} was started with other options ({', '.join(changed)}); resume with "
+            "the same options, or pass --force to start over"
+        )
+    return True
+
+
+# ---------------------------------------------------------------------- data
+
+
+def _train_data(config: TrainConfig) -> TaskData:
+    from elicit.tasks import load_task, sample
+
+    assert config.task is not None
+    data = load_task(config.task, config.load_options())
+    if len(data) == 0:
+        raise DataError(f"task {config.task!r} ({config.split} split) has no examples")
+    if config.source == "file":
+        return data  # the labelled claims are chosen in _targets
+    return sample(data, config.n, config.seed, keep_groups=True)
+
+
+def _targets(config: TrainConfig, data: TaskData) -> Targets:
+    from elicit.tasks import sample
+
+    targets = label_targets(data, config.source, path=config.labels, seed=config.seed)
+    if config.source == "file" and config.n is not None and len(targets) > config.n:
+        labelled = TaskData(data.task, targets.examples, {}, data.consistency, data.label_words)
+        keep = {ex.uid for ex in sample(labelled, config.n, config.seed, keep_groups=True)}
+        picked = [
+            (ex, t)
+            for ex, t in zip(targets.examples, targets.targets, strict=True)
+            if ex.uid in keep
+        ]
+        targets = Targets(
+            tuple(ex for ex, _ in picked),
+            tuple(t for _, t in picked),
+            targets.source,
+            targets.n_unknown,
+        )
+    return targets
+
+
+def _test_data(config: TrainConfig) -> TaskData:
+    from elicit.tasks import load_task, sample
+
+    assert config.task is not None
+    data = load_task(config.task, config.load_options(config.eval_split))
+    data = sample(data, config.eval_n, config.seed, keep_groups=config.objective == "reward")
+    if len(data) == 0 or not data.has_gold:
+        raise DataError(
+            f"task {config.task!r} ({config.eval_split} split) has no test claims with gold "
+            "labels; pass --eval-split with a labelled split"
+        )
+    return data
+
+
+def result_rows(
+    config: TrainConfig, model: str, method: str, n: int, metrics: dict[str, float | None]
+) -> list[ResultRow]:
+    assert config.task is not None
+    rows = []
+    for name, value in metrics.items():
+        if name.startswith("accuracy_ci"):
+            continue
+        ci = name in ("accuracy", "pairwise_accuracy") and value is not None
+        interval = wilson_interval(round(value * n), n) if ci and value is not None else None
+        rows.append(
+            ResultRow(
+                task=config.task,
+                model=model,
+                method=method,
+                split=config.eval_split,
+                n=n,
+                seed=config.seed,
+                metric=name,
+                value=float("nan") if value is None else float(value),
+                ci_low=interval.low if interval else None,
+                ci_high=interval.high if interval else None,
+            )
+        )
+    return rows
+
+
+def _agreement(targets: Targets, gold: dict[str, int] | Any) -> float | None:
+    known = [
+        (round(t), gold[ex.uid])
+        for ex, t in zip(targets.examples, targets.targets, strict=True)
+        if ex.uid in gold
+    ]
+    return sum(a == b for a, b in known) / len(known) if known else None
+
+
+# ---------------------------------------------------------------------- the run
+
+
+def run_train(config: TrainConfig) -> TrainSummary:
+    """Train on `config`'s labels, score on test claims, write the run directory."""
+    out = config.out_dir()
+    resuming = prepare_out(out, config)  # fail fast, before data and model load
+    train = _train_data(config)
+    test = _test_data(config)
+    overlap = {ex.uid for ex in train.examples} & {ex.uid for ex in test.examples}
+    if overlap:
+        log.warning(
+            "%d test claims are also training claims (--split %s, --eval-split %s)",
+            len(overlap),
+            config.split,
+            config.eval_split,
+        )
+    targets = _targets(config, train)
+    out.mkdir(parents=True, exist_ok=True)
+    if not resuming:
+        atomic_write_json(out / "config.json", config_to_dict(config))
+    start = time.perf_counter()
+    if config.objective == "reward":
+        from elicit.training.run_reward import run_reward
+
+        rows, extra = run_reward(config, out, train, test, targets, resuming)
+    else:
+        from elicit.training.run_classifier import run_classifier
+
+        rows, extra = run_classifier(config, out, test, targets, resuming)
+    atomic_write_jsonl(out / "results.jsonl", (r.to_dict() for r in rows))
+    metrics = {
+        "task": config.task,
+        "model": config.model,
+        "method": config.method_name(),
+        "objective": config.objective,
+        "label_source": config.source,
+        "labels": config.labels,
+        "n_train": len(targets),
+        "n_unknown_labels": targets.n_unknown,
+        "frac_true": targets.frac_true,
+        "train_label_agreement": _agreement(targets, train.gold),
+        "seed": config.seed,
+        "seconds": time.perf_counter() - start,
+        **extra,
+        "results": {f"{r.method}/{r.metric}": r.value for r in rows},
+    }
+    atomic_write_json(out / DONE_FILE, metrics)
+    return TrainSummary(out=out, method=config.method_name(), rows=rows, metrics=metrics)
+
+
+def fit_record(result: Any) -> dict[str, Any]:
+    fit = result.fit
+    return {
+        "steps": fit.steps,
+        "resumed_from": fit.resumed_from,
+        "first_loss": fit.losses[0] if fit.losses else None,
+        "final_loss": fit.losses[-1] if fit.losses else None,
+        "train_seconds": fit.seconds,
+        "steps_per_second": fit.steps_per_second,
+    }
+
+
+def write_train_log(out: Path, losses: tuple[float, ...]) -> None:
+    atomic_write_jsonl(
+        out / "train_log.jsonl", ({"step": i + 1, "loss": v} for i, v in enumerate(losses))
+    )
+
+
+def uid_hash(targets: Targets) -> str:
+    import hashlib
+
+    text = json.dumps(
+        [[ex.uid, t] for ex, t in zip(targets.examples, targets.targets, strict=True)]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def check_comparison(data: TaskData) -> None:
+    if data.consistency is not Consistency.COMPARISON:
+        raise ConfigError(
+            f"--objective reward needs a comparison task (alpaca-comparison, hh-comparison, "
+            f"truthfulqa-preference); {data.task!r} is not one"
+        )
+
+
+__all__ = ["TrainConfig", "TrainSummary", "check_comparison", "prepare_out", "run_train"]
