@@ -1,0 +1,140 @@
+"""Weak-to-strong on several tasks and seeds: the table and figure in docs/RESULTS.md and W2S.md.
+
+For every task and seed, one `elicit w2s` run (weak supervisor -> strong student, students per
+loss, ceiling), its tidy rows appended to --rows with the run's settings. `--report` prints the
+markdown table (mean ± sd over seeds of test accuracy per method, and PGR with a stability
+flag from `w2s.pgr.pgr_summary`), `--plot` draws accuracy and PGR bars.
+
+    python benchmarks/w2s_table.py --tasks sst2,ethics-commonsense,hh-comparison --seeds 0,1,2 \
+        --objective probe --rows benchmarks/results/w2s_table.jsonl
+    python benchmarks/w2s_table.py --report benchmarks/results/w2s_table.jsonl \
+        --plot docs/figures/w2s_table.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from elicit.models import DEFAULT_MODEL
+from elicit.runs import is_finished, read_jsonl
+from elicit.w2s.pgr import pgr_summary
+from elicit.w2s.run import W2SConfig, run_w2s
+
+METHODS = ("weak", "strong-zero-shot", "w2s-xent", "w2s-confidence", "ceiling")
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "weak": args.weak,
+        "strong": args.strong,
+        "objective": args.objective,
+        "n": args.n,
+        "test_n": args.test_n,
+        "losses": args.losses,
+    }
+
+
+def run_table(args: argparse.Namespace) -> None:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    common = settings(args)
+    for task in args.tasks.split(","):
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            name = f"{task}-{args.weak.replace(':', '-').replace('/', '_')}-{args.objective}"
+            out = Path(args.out) / f"{name}-n{args.n}-s{seed}"
+            if not is_finished(out):
+                run_w2s(W2SConfig(task=task, seed=seed, out=str(out), progress=args.progress,
+                                  **common))  # fmt: skip
+            rows = read_jsonl(out / "results.jsonl")
+            with open(args.rows, "a", encoding="utf-8") as f:
+                for r in rows:
+                    f.write(json.dumps({**r, **common}) + "\n")
+            acc = {r["method"]: round(r["value"], 3) for r in rows if r["metric"] == "accuracy"}
+            print(f"{task} seed {seed}: {acc}", flush=True)
+
+
+def _fmt(values: list[float], scale: float = 100.0) -> str:
+    vals = [v for v in values if v is not None and not math.isnan(v)]
+    if not vals:
+        return "-"
+    mean = statistics.fmean(vals) * scale
+    return f"{mean:.1f}" if len(vals) == 1 else f"{mean:.1f} ± {statistics.stdev(vals) * scale:.1f}"
+
+
+def report(path: str, metric: str = "accuracy") -> str:
+    rows = read_jsonl(path)
+    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in rows:  # a rerun replaces earlier rows of the same run
+        key = (r["task"], r["weak"], r["strong"], r["objective"], r["n"], r["seed"], r["method"],
+               r["metric"])  # fmt: skip
+        latest[key] = r
+    table: dict[tuple[Any, ...], dict[str, dict[int, float]]] = defaultdict(
+        lambda: defaultdict(dict)
+    )
+    for (task, weak, strong, objective, n, seed, method, m), r in latest.items():
+        table[(task, weak, strong, objective, n)][f"{method}/{m}"][seed] = r["value"]
+    losses = ("xent", "confidence")
+    head = ["task", "weak -> strong (objective)", "n", "seeds",
+            *METHODS, *(f"PGR {loss}" for loss in losses)]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (task, weak, strong, objective, n), cells in sorted(table.items()):
+        seeds = sorted(cells.get(f"ceiling/{metric}", {}))
+        row = [task, f"{weak} -> {strong} ({objective})", str(n), str(len(seeds))]
+        row += [
+            _fmt([cells.get(f"{m}/{metric}", {}).get(s, math.nan) for s in seeds]) for m in METHODS
+        ]
+        for loss in losses:
+            w2s = cells.get(f"w2s-{loss}/{metric}", {})
+            weak_cells = cells.get(f"weak/{metric}", {})
+            if not w2s or not weak_cells:
+                row.append("-")
+                continue
+            summary = pgr_summary(
+                [weak_cells[s] for s in seeds], [w2s[s] for s in seeds],
+                [cells[f"ceiling/{metric}"][s] for s in seeds],
+            )  # fmt: skip
+            text = _fmt(list(summary.values))
+            row.append(text + (" (unstable)" if summary.unstable else ""))
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--tasks", default="sst2,ethics-commonsense,hh-comparison")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--weak", default="tfidf")
+    ap.add_argument("--strong", default=DEFAULT_MODEL)
+    ap.add_argument("--objective", default="probe", choices=["word", "linear", "probe"])
+    ap.add_argument("--losses", default="xent,confidence")
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--test-n", type=int, default=200)
+    ap.add_argument("--out", default="runs/w2s_table")
+    ap.add_argument("--rows", default="benchmarks/results/w2s_table.jsonl")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--progress", action="store_true")
+    ap.add_argument("--report", metavar="ROWS", help="print the markdown table of ROWS and exit")
+    ap.add_argument("--metric", default="accuracy", choices=["accuracy", "auroc"])
+    ap.add_argument("--plot", metavar="PNG", help="with --report: also draw the figure")
+    args = ap.parse_args()
+    if args.report:
+        print(report(args.report, args.metric))
+        if args.plot:
+            from elicit.w2s.plots import plot_table
+
+            print(plot_table(read_jsonl(args.report), args.plot))
+        return
+    run_table(args)
+
+
+if __name__ == "__main__":
+    main()
