@@ -21,6 +21,10 @@ tokens instead of O(N^2 L), with the same scores as the text prompts. The states
 across calls within `prefix_cache_bytes` (`prefix_store`), so the next evaluation of a set that
 differs in one label or one example recomputes only the prefixes after the change.
 `tokens_processed` counts the tokens every scoring forward pass fed the model.
+
+`loo_engine="packed"` runs tree-ordered leave-one-out as a few packed forward passes with a
+tree attention mask (`hf_packed`; FlexAttention on CUDA) instead of the depth-first walk's many
+small calls: the same tokens and scores, meant for GPUs, where small calls waste the device.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from elicit.backends.base import (
     LabelSet,
     LooOrder,
 )
+from elicit.backends.hf_packed import PackedEngine, PackedUnsupported
 from elicit.backends.hf_prefix import (
     PREFIX_CACHE_BYTES,
     PrefixCache,
@@ -168,6 +173,12 @@ class HFBackend(LM):
         re-scoring a labelled set after a small change recomputes only what the change touches
         (`hf_prefix.PrefixCache`, default 2 GiB); 0 keeps nothing between calls. Call
         `prefix_store.clear()` after changing the model's weights in place.
+    loo_engine: how tree-ordered `loo_scores` runs: "tree" (default), the depth-first walk
+        over one KV cache (`hf_prefix`), or "packed", the whole tree in a few forward passes
+        with a tree attention mask (`hf_packed`: FlexAttention on CUDA, dense masks on CPU).
+        Same scores; "packed" is for GPUs and not yet the default there because it has not
+        been measured on one (benchmarks/loo_gpu.py). Models whose masks cannot be replaced
+        fall back to "tree" with a warning.
     """
 
     def __init__(
@@ -182,6 +193,7 @@ class HFBackend(LM):
         progress: bool = True,
         prefix_cache: bool = True,
         prefix_cache_bytes: int = PREFIX_CACHE_BYTES,
+        loo_engine: Literal["tree", "packed"] = "tree",
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
@@ -189,6 +201,8 @@ class HFBackend(LM):
             raise ConfigError(
                 f"prefix_cache_bytes must be >= 0 (0 keeps nothing), got {prefix_cache_bytes}"
             )
+        if loo_engine not in ("tree", "packed"):
+            raise ConfigError(f"loo_engine must be 'tree' or 'packed', got {loo_engine!r}")
         if padding_side not in ("left", "right"):
             raise ConfigError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
         self.name = model if model in MODELS else f"hf:{model}"
@@ -196,6 +210,8 @@ class HFBackend(LM):
         self.padding_side = padding_side
         self.progress = progress
         self.prefix_cache = prefix_cache
+        self.loo_engine = loo_engine
+        self._packed_refused: str | None = None  # why this model cannot use "packed"
         #: Key and value states kept across calls (None when `prefix_cache_bytes` is 0).
         self.prefix_store = PrefixCache(prefix_cache_bytes) if prefix_cache_bytes else None
         #: Tokens fed to the model by scoring forward passes (padding excluded), for benchmarks.
@@ -267,7 +283,8 @@ class HFBackend(LM):
         engine = self._engine()
         singles = plan.singles_tensor
         if order == "tree":
-            results = engine.tree_loo(self._start(), demo_ids, requests, singles)
+            tree = self._packed(engine) or engine
+            results = tree.tree_loo(self._start(), demo_ids, requests, singles)
         else:
             results = engine.given_loo(self._start(), demo_ids, requests, singles)
         lp = plan.combine([r for rs in results for r in rs], len(demos))
@@ -319,6 +336,17 @@ class HFBackend(LM):
             count=self._count,
             store=self.prefix_store,
         )
+
+    def _packed(self, engine: PrefixEngine) -> PackedEngine | None:
+        """The packed engine on top of `engine` when asked for and the model allows it."""
+        if self.loo_engine != "packed" or self._packed_refused is not None:
+            return None
+        try:
+            return PackedEngine(engine)
+        except PackedUnsupported as e:
+            self._packed_refused = str(e)
+            log.warning("loo_engine='packed' is not available: %s; using 'tree'", e)
+            return None
 
     def _count(self, n: int) -> None:
         self.tokens_processed += n
