@@ -6,7 +6,8 @@
 
 Test claims: `--split` (test) of the task, `--n` sampled with `--seed`. Methods (see
 `baselines`): zero-shot, zero-shot-chat (`--chat-model`), and many-shot in context with labels
-from golden, random, or each `--labels` source. Demos come from `--pool-split` (train), never
+from golden, random, majority-vote (`majority`: each demo labelled by the model's independent
+consensus; added by default next to an ICM run), or each `--labels` source. Demos come from `--pool-split` (train), never
 share a consistency group with a test claim, and are identical across many-shot methods
 except for their labels. For every label source the run also reports its agreement with gold
 on the pool examples it labels (for an ICM run: its label accuracy).
@@ -30,6 +31,7 @@ from elicit.backends.base import LM, FloatArray, LabelSet
 from elicit.config import config_to_dict, help_field
 from elicit.errors import ConfigError, DataError, ElicitError
 from elicit.evaluation import baselines as bl
+from elicit.evaluation.majority import MAJORITY, majority_labels
 from elicit.evaluation.metrics import median_predictions
 from elicit.evaluation.paper import paper_result
 from elicit.evaluation.score import summarize
@@ -58,8 +60,8 @@ class EvalConfig(RunOptions, LMOptions, DataOptions):
 
     methods: str = help_field(
         DEFAULT_METHODS,
-        "comma-separated methods: zero-shot, zero-shot-chat, golden, random; every --labels "
-        "source is added",
+        "comma-separated methods: zero-shot, zero-shot-chat, golden, random, majority-vote; "
+        "every --labels source is added, and majority-vote next to an ICM run by default",
     )
     labels: str | None = help_field(
         None,
@@ -79,6 +81,10 @@ class EvalConfig(RunOptions, LMOptions, DataOptions):
     context_tokens: int = help_field(
         2048, "token budget of a many-shot prompt (demos + claim); raise it on a GPU"
     )
+    majority_votes: int = help_field(
+        5, "majority-vote: times each demo claim is asked, each with other few-shot demos"
+    )
+    majority_shots: int = help_field(4, "majority-vote: few-shot demos per question")
 
     def __post_init__(self) -> None:
         self.check_data()
@@ -89,6 +95,11 @@ class EvalConfig(RunOptions, LMOptions, DataOptions):
             raise ConfigError(f"--max-demos must be >= 0 (or none), got {self.max_demos}")
         if self.context_tokens < 16:
             raise ConfigError(f"--context-tokens must be at least 16, got {self.context_tokens}")
+        if self.majority_votes < 1 or self.majority_shots < 0:
+            raise ConfigError(
+                f"--majority-votes must be >= 1 and --majority-shots >= 0, got "
+                f"{self.majority_votes} and {self.majority_shots}"
+            )
         self.method_list()  # validates names
 
     def label_specs(self) -> list[bl.LabelSpec]:
@@ -97,7 +108,7 @@ class EvalConfig(RunOptions, LMOptions, DataOptions):
     def method_list(self) -> list[str]:
         """Requested methods in order, then every --labels source not already listed."""
         sources = [s.name for s in self.label_specs()]
-        known = [*bl.BUILTIN_METHODS, *sources]
+        known = [*bl.BUILTIN_METHODS, MAJORITY, *sources]
         names = [m.strip() for m in self.methods.split(",") if m.strip()]
         for m in names:
             if m not in known:
@@ -107,6 +118,11 @@ class EvalConfig(RunOptions, LMOptions, DataOptions):
                 )
         out = list(dict.fromkeys(names))
         out += [s for s in sources if s not in out]
+        # Beside an ICM run, the default methods add independent majority-vote labels, so the
+        # table shows what ICM's joint search adds over per-claim consensus.
+        icm = [s.name for s in self.label_specs() if bl.is_icm_run(s.path)]
+        if icm and self.methods == DEFAULT_METHODS and MAJORITY not in out:
+            out.insert(out.index(icm[0]) + 1, MAJORITY)
         if not out:
             raise ConfigError("no methods to run: pass --methods zero-shot,golden,... or --labels")
         return out
@@ -221,6 +237,15 @@ def run_eval(config: EvalConfig, lm: LM | None = None, chat_lm: LM | None = None
         demos = fit.examples
         if bl.RANDOM in methods:
             sources[bl.RANDOM] = bl.random_labels([ex.uid for ex in demos], config.seed)
+        if MAJORITY in methods:
+            sources[MAJORITY] = majority_labels(
+                lm,
+                demos,
+                labelset,
+                votes=config.majority_votes,
+                shots=config.majority_shots,
+                seed=config.seed,
+            )
         results: list[MethodResult] = []
         predictions: list[dict[str, Any]] = []
         for method in methods:
