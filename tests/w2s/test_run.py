@@ -69,9 +69,7 @@ def test_labels_file_as_supervisor(tmp_path: Path, tiny_model_dir: Path) -> None
     labels.write_text(
         "".join(json.dumps({"uid": f"c{i}", "label": 1 - i % 2}) + "\n" for i in range(80))
     )
-    summary = run_w2s(
-        config(tmp_path, tiny_model_dir, weak=f"labels:{labels}", losses="xent")
-    )
+    summary = run_w2s(config(tmp_path, tiny_model_dir, weak=f"labels:{labels}", losses="xent"))
     assert summary.metrics["weak_label_accuracy_half2"] == 0.0  # every label flipped
     rows = read_jsonl(summary.out / "results.jsonl")
     assert "weak" not in {r["method"] for r in rows if r["metric"] == "accuracy"}

@@ -95,5 +95,11 @@ def load_lm(model: str = DEFAULT_MODEL, backend: str = "auto", **options: Any) -
     """
     name = _auto_backend(model) if backend == "auto" else backend
     cls: Any = backend_class(name)  # constructors differ per backend
-    lm: LM = cls(name=model, **options) if name == "fake" else cls(model, **options)
+    if name == "fake":
+        # The scripted stand-in takes its rules (score=, generate=) but has no device, batch
+        # or length settings, which the CLI's shared option groups pass to every backend.
+        rules = {k: v for k, v in options.items() if k in ("score", "generate")}
+        fake: LM = cls(name=model, **rules)
+        return fake
+    lm: LM = cls(model, **options)
     return lm

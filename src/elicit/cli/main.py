@@ -5,7 +5,12 @@
     elicit score --task sst2 --n 100    zero-shot accuracy of the default model
     elicit label --task sst2 --n 32     ICM: label training claims without labels
     elicit eval --task sst2 --labels runs/label/...   baselines and many-shot with labels
+    elicit train --task sst2 --labels runs/label/...  fine-tune on labels, score test claims
     elicit demo                         a small ICM run and its evaluation, end to end
+    elicit self-improve --task gsm8k    LMSI: self-train on majority-vote chains of thought
+    elicit runs [ROOT]                  list runs: kind, status (finished/interrupted/failed)
+    elicit report RUN_DIR...            one self-contained HTML page of runs
+    elicit export RUN_DIR --format jsonl|csv|hf|dpo --out PATH   labels as data / DPO pairs
 
 Every command takes `--help`. Options of a command come from its config dataclass; any of them
 can also come from `--config file.yaml` (flags override the file). User errors print one
@@ -121,6 +126,74 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from elicit.training.run import TrainConfig, run_train
+
+    config = config_from_args(TrainConfig, args)
+    summary = run_train(config)
+    metric = "pairwise_accuracy" if config.objective == "reward" else "accuracy"
+    before = summary.value("zero-shot", metric)
+    after = summary.value(summary.method, metric)
+    print(
+        f"{config.task}: {summary.method} trained on {summary.metrics['n_train']} claims "
+        f"({summary.metrics['steps']} steps, final loss {_num(summary.metrics['final_loss'])}); "
+        f"test {metric.replace('_', ' ')} {_pct(after)}"
+        + (f" (zero-shot {_pct(before)})" if before is not None else "")
+    )
+    print(f"results written to {summary.out}/")
+    return 0
+
+
+def _cmd_self_improve(args: argparse.Namespace) -> int:
+    from elicit.selfimprove.pipeline import SelfImproveConfig, run_self_improve
+
+    config = config_from_args(SelfImproveConfig, args)
+    summary = run_self_improve(config)
+    m = summary.metrics
+    print(
+        f"{config.task}: kept {m['n_kept']} of {m['n_pool']} questions "
+        f"(majority right {_pct(m.get('majority-vote/label_accuracy'))}), "
+        f"{m['n_train_examples']} training examples"
+    )
+    for method in ("greedy", "self-consistency"):
+        before, after = summary.accuracy(method), summary.accuracy("lmsi-" + method)
+        if before is not None:
+            print(
+                f"  {method} accuracy on {m['n_test']} test questions: {_pct(before)}"
+                + (f" -> {_pct(after)} after LMSI" if after is not None else "")
+            )
+    print(f"results written to {summary.out}/")
+    return 0
+
+
+def _cmd_w2s(args: argparse.Namespace) -> int:
+    from elicit.w2s.run import W2SConfig, run_w2s
+
+    config = config_from_args(W2SConfig, args)
+    summary = run_w2s(config)
+    m = summary.metrics
+    print(
+        f"{config.task}: weak {config.weak} -> strong {config.strong} "
+        f"(half 1: {m['n_half1']}, half 2: {m['n_half2']}, balanced test: {m['n_test']})"
+    )
+    from elicit.w2s.pgr import MIN_GAP
+
+    gap = m["accuracy"]["ceiling"] - m["weak_accuracy"]
+    if gap < MIN_GAP:
+        print(
+            f"  note: the ceiling beats the weak supervisor by {100 * gap:.1f} points only, so "
+            "PGR is not meaningful here (use more data, a weaker supervisor or several seeds)"
+        )
+    for method, acc in m["accuracy"].items():
+        pgr = m.get("pgr", {}).get(method)
+        print(
+            f"  {method:<22} accuracy {_pct(acc)}"
+            + (f"  PGR {_pct(pgr)}" if pgr is not None else "")
+        )
+    print(f"results written to {summary.out}/")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from elicit.demo import DemoConfig, format_demo, run_demo
 
@@ -131,6 +204,58 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"model {config.model}. A few minutes on a CPU."
     )
     print(format_demo(run_demo(config)))
+    return 0
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from elicit.reporting import RunsConfig, find_runs
+
+    config = config_from_args(RunsConfig, args)
+    runs = [
+        r
+        for r in find_runs(args.root)
+        if (config.kind is None or r.kind == config.kind)
+        and (config.status is None or r.status == config.status)
+    ]
+    if config.json:
+        for r in runs:
+            print(json.dumps(r.to_dict()))
+        return 0
+    if not runs:
+        print(f"no runs under {args.root}")
+        return 0
+    rows = [
+        (str(r.path), r.kind, r.status, r.task or "-", r.model or "-", r.numbers_text(),
+         time.strftime("%Y-%m-%d %H:%M", time.localtime(r.modified)))
+        for r in runs
+    ]  # fmt: skip
+    _print_table(("path", "kind", "status", "task", "model", "key numbers", "modified"), rows)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from elicit.reporting import ReportConfig, write_report
+
+    config = config_from_args(ReportConfig, args)
+    out, runs = write_report(args.run_dirs, config)
+    print(f"report of {len(runs)} run(s) written to {out}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from elicit.reporting import ExportConfig, run_export
+
+    config = config_from_args(ExportConfig, args)
+    summary = run_export(args.run_dir, config)
+    what = "preference pairs" if summary.format == "dpo" else "labels"
+    dropped = f" ({summary.n_dropped} pair(s) with contradicting labels left out)"
+    print(
+        f"{summary.n_rows} {what} written to {summary.out} ({summary.format})"
+        + (dropped if summary.n_dropped else "")
+    )
     return 0
 
 
@@ -208,6 +333,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_config_arguments(p, EvalConfig)
     p.set_defaults(handler=_cmd_eval)
+    from elicit.training.run import TrainConfig
+
+    p = sub.add_parser(
+        "train",
+        help="fine-tune on labels (ICM, golden, random, a file) or train a reward model",
+        description=(
+            "Fine-tune the model on training claims labelled by --labels (an `elicit label` run "
+            "or a uid,label file) or --label-source golden/random, with LoRA (default) or in "
+            "full; score the test claims zero-shot before and after. --objective reward trains "
+            "a Bradley-Terry reward model on a comparison task. Checkpoints as it goes "
+            "(--resume continues); writes results.jsonl, predictions.jsonl, metrics.json, the "
+            "adapter and the merged model (model/ or reward_model/) to --out."
+        ),
+    )
+    add_config_arguments(p, TrainConfig)
+    p.set_defaults(handler=_cmd_train)
     p = sub.add_parser(
         "demo",
         help="a small ICM run on the default model and its evaluation table, end to end",
@@ -219,6 +360,79 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_config_arguments(p, DemoConfig)
     p.set_defaults(handler=_cmd_demo)
+    from elicit.selfimprove.pipeline import SelfImproveConfig
+
+    p = sub.add_parser(
+        "self-improve",
+        help="LMSI: fine-tune on the model's own majority-vote chains of thought",
+        description=(
+            "Sample --paths chain-of-thought answers per unlabeled question (--temperature), "
+            "keep the paths that reach the majority answer, fine-tune on them in four formats "
+            "(Huang et al. 2022), and report greedy and self-consistency accuracy on held-out "
+            "questions before and after. Writes paths.jsonl, train.jsonl, results.jsonl, "
+            "before_after.png and agreement.png to --out."
+        ),
+    )
+    add_config_arguments(p, SelfImproveConfig)
+    p.set_defaults(handler=_cmd_self_improve)
+    from elicit.w2s.run import W2SConfig
+
+    p = sub.add_parser(
+        "w2s",
+        help="weak-to-strong: train a strong model on a weak supervisor's labels, report PGR",
+        description=(
+            "Burns et al. 2023: the weak supervisor (--weak: tfidf, a model, or labels:FILE) "
+            "learns from gold on half of the training claims and labels the other half; fresh "
+            "copies of the strong model (--strong) are fine-tuned on those weak labels, once "
+            "per --losses entry (xent, confidence: the auxiliary confidence loss), and on gold "
+            "(the ceiling). Reports balanced test accuracy, PGR = (w2s - weak) / (ceiling - "
+            "weak) and student-supervisor agreement. Writes results.jsonl, predictions.jsonl, "
+            "metrics.json and w2s.png to --out."
+        ),
+    )
+    add_config_arguments(p, W2SConfig)
+    p.set_defaults(handler=_cmd_w2s)
+    from elicit.reporting import ExportConfig, ReportConfig, RunsConfig
+
+    p = sub.add_parser(
+        "runs",
+        help="list run directories with their kind, status and key numbers",
+        description=(
+            "Find every run directory under ROOT (recursively): its kind (label, eval, train, "
+            "w2s, self-improve, score), status (finished: metrics.json written; interrupted: "
+            "stopped before the end, --resume continues label/train runs; failed: a staging "
+            "directory left by a crash), task, model and key numbers."
+        ),
+    )
+    p.add_argument("root", nargs="?", default="runs", help="folder to search (default: runs)")
+    add_config_arguments(p, RunsConfig)
+    p.set_defaults(handler=_cmd_runs)
+    p = sub.add_parser(
+        "report",
+        help="one self-contained HTML page for one or more runs",
+        description=(
+            "Write an HTML report (inline CSS, embedded PNGs, no scripts) of the runs: "
+            "configuration, results, energy and agreement curves, method comparison, labels "
+            "against gold, least confident examples, weak-to-strong PGR plots. A folder that is "
+            "not a run is searched for runs. With several runs: a combined results table."
+        ),
+    )
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories or folders")
+    add_config_arguments(p, ReportConfig)
+    p.set_defaults(handler=_cmd_report)
+    p = sub.add_parser(
+        "export",
+        help="write a label run's labels as JSONL, CSV, a HF dataset or DPO preference pairs",
+        description=(
+            "Export the labels of an `elicit label` run with their prompts: --format jsonl or "
+            "csv (uid, prompt, completion, label, ...), hf (datasets.Dataset.save_to_disk; "
+            "needs `pip install datasets`), or dpo (prompt/chosen/rejected pairs for TRL's "
+            "DPOTrainer; comparison tasks only)."
+        ),
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="an `elicit label` run directory")
+    add_config_arguments(p, ExportConfig)
+    p.set_defaults(handler=_cmd_export)
     return parser
 
 
