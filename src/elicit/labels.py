@@ -50,6 +50,26 @@ def read_labels(path: str | Path) -> dict[str, int]:
     return out
 
 
+def read_label_field(path: str | Path, name: str) -> dict[str, float]:
+    """uid -> a numeric field (e.g. "confidence") of a labels file, for rows that have it.
+
+    Call after `read_labels` has validated the file; rows without the field (or with a
+    non-number) are left out.
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / "labels.jsonl"
+    out: dict[str, float] = {}
+    for line in p.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        value = row.get(name) if isinstance(row, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[str(row["uid"])] = float(value)
+    return out
+
+
 def write_labels(
     path: str | Path,
     labels: Mapping[str, int],

@@ -152,6 +152,32 @@ def label_agreement(
     return Agreement(sum(a == b for a, b in pairs) / len(pairs), len(pairs))
 
 
+#: Coverages at which `coverage_agreement` reports label agreement.
+COVERAGES = (0.25, 0.5, 0.75, 1.0)
+
+
+def coverage_agreement(
+    labels: Mapping[str, int],
+    confidence: Mapping[str, float],
+    gold: Mapping[str, int],
+    coverages: Sequence[float] = COVERAGES,
+) -> tuple[tuple[float, float, int], ...]:
+    """(coverage, agreement with gold, n) keeping only the most confident labels.
+
+    Over the labels that have both a confidence and a gold label; ties keep file order. Empty
+    when there is nothing to rank.
+    """
+    ranked = [u for u in labels if u in confidence and u in gold]
+    if not ranked:
+        return ()
+    ranked.sort(key=lambda u: -confidence[u])  # stable: ties keep file order
+    out = []
+    for c in coverages:
+        top = ranked[: max(1, round(c * len(ranked)))]
+        out.append((c, sum(labels[u] == gold[u] for u in top) / len(top), len(top)))
+    return tuple(out)
+
+
 # ---------------------------------------------------------------------- the demo pool
 
 

@@ -21,6 +21,7 @@ metrics.json and accuracy.png (our bars beside the paper's Figure 1 numbers wher
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from elicit.evaluation.summary import (
     metrics_record,
     tidy_rows,
 )
+from elicit.labels import read_label_field
 from elicit.options import DataOptions, LMOptions, RunOptions, run_dir
 from elicit.runs import atomic_write_json, atomic_write_jsonl, staged_run_dir
 from elicit.tasks.base import Example, TaskData
@@ -85,6 +87,12 @@ class EvalConfig(RunOptions, LMOptions, DataOptions):
         5, "majority-vote: times each demo claim is asked, each with other few-shot demos"
     )
     majority_shots: int = help_field(4, "majority-vote: few-shot demos per question")
+    min_confidence: float | None = help_field(
+        None,
+        "keep only --labels whose confidence (the 'confidence' field `elicit label "
+        "--confidence` writes) is at least this; every method then uses the remaining demos. "
+        "Label agreement by coverage is reported for any source with confidences",
+    )
 
     def __post_init__(self) -> None:
         self.check_data()
@@ -151,9 +159,16 @@ def _load_test(config: EvalConfig) -> TaskData:
 
 
 def _sources(
-    config: EvalConfig, methods: Sequence[str], pool: TaskData
+    config: EvalConfig,
+    methods: Sequence[str],
+    pool: TaskData,
+    confidences: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, Mapping[str, int]]:
-    """uid -> label for each many-shot method except random (labelled once demos are known)."""
+    """uid -> label for each many-shot method except random (labelled once demos are known).
+
+    `confidences` receives each label file's confidences (uid -> value), when it has any;
+    with --min-confidence, labels below it are dropped here.
+    """
     out: dict[str, Mapping[str, int]] = {}
     if bl.GOLDEN in methods:
         if not pool.gold:
@@ -182,6 +197,35 @@ def _sources(
                 len(labels),
                 config.pool_split,
             )
+        confidence = read_label_field(spec.path, "confidence")
+        if confidence and confidences is not None:
+            confidences[spec.name] = confidence
+        if config.min_confidence is not None:
+            if not confidence:
+                log.warning(
+                    "--labels %s has no confidences (label with --confidence); "
+                    "--min-confidence does not filter it",
+                    spec.name,
+                )
+            else:
+                kept = {
+                    u: y
+                    for u, y in labels.items()
+                    if confidence.get(u, -math.inf) >= config.min_confidence
+                }
+                if not kept:
+                    raise ConfigError(
+                        f"--min-confidence {config.min_confidence}: no label of --labels "
+                        f"{spec.name} is that confident (highest: {max(confidence.values()):.3g}); "
+                        "lower it"
+                    )
+                log.info(
+                    "--labels %s: %d of %d labels kept by --min-confidence",
+                    spec.name,
+                    len(kept),
+                    len(labels),
+                )
+                labels = kept
         out[spec.name] = labels
     return out
 
@@ -207,7 +251,8 @@ def run_eval(config: EvalConfig, lm: LM | None = None, chat_lm: LM | None = None
     labelset = LabelSet(words=test.label_words)
     many_shot = [m for m in methods if m not in (bl.ZERO_SHOT, bl.ZERO_SHOT_CHAT)]
     pool_all = load_task(config.task, config.load_options(config.pool_split)) if many_shot else None
-    sources = _sources(config, methods, pool_all) if pool_all is not None else {}
+    confidences: dict[str, dict[str, float]] = {}
+    sources = _sources(config, methods, pool_all, confidences) if pool_all is not None else {}
     ordered: tuple[Example, ...] = ()
     if pool_all is not None:
         ordered = bl.build_pool(
@@ -265,12 +310,17 @@ def run_eval(config: EvalConfig, lm: LM | None = None, chat_lm: LM | None = None
                 results.append(MethodResult(method, kind, scored_by, len(gold), skipped=skipped))
                 continue
             agreement = demo_agreement = None
+            coverage: tuple[tuple[float, float, int], ...] = ()
             if method in sources:
                 pool_gold = pool_all.gold if pool_all is not None else {}
                 agreement = bl.label_agreement(sources[method], pool_gold)
                 demo_agreement = bl.label_agreement(
                     sources[method], pool_gold, [ex.uid for ex in demos]
                 )
+                if method in confidences:
+                    coverage = bl.coverage_agreement(
+                        sources[method], confidences[method], pool_gold
+                    )
             results.append(
                 MethodResult(
                     method,
@@ -282,6 +332,7 @@ def run_eval(config: EvalConfig, lm: LM | None = None, chat_lm: LM | None = None
                     metrics=summarize(scores, gold),
                     label_agreement=agreement,
                     demo_agreement=demo_agreement,
+                    coverage=coverage,
                 )
             )
             predictions += _predictions(method, test.examples, scores, gold)

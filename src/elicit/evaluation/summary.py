@@ -43,6 +43,9 @@ class MethodResult:
     label_agreement: Agreement | None = None
     demo_agreement: Agreement | None = None
     skipped: str | None = None
+    #: (coverage, agreement with gold, n) of the source's most confident labels (sources
+    #: whose labels file carries a "confidence"), see `baselines.coverage_agreement`.
+    coverage: tuple[tuple[float, float, int], ...] = ()
 
     @property
     def accuracy(self) -> float | None:
@@ -150,6 +153,8 @@ def tidy_rows(summary: EvalSummary) -> list[ResultRow]:
         ):
             if agr is not None and agr.agreement is not None:
                 add(r, summary.pool_split, agr.n, metric, agr.agreement, ci=True)
+        for c, agreement, n_kept in r.coverage:
+            add(r, summary.pool_split, n_kept, f"label_agreement_at_{round(100 * c)}", agreement)
     return rows
 
 
