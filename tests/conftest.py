@@ -112,3 +112,21 @@ def gemma_lm() -> Iterator[object]:
     lm = HFBackend("gemma-3-270m", progress=False)
     yield lm
     lm.close()
+
+
+#: Test folders whose tests train models: one torch thread each there, because the CI box has
+#: two cores shared with whatever else runs (and small-model training gains little from two).
+ONE_THREAD_FOLDERS = {"training", "w2s"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread_for_training(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.path.parent.name not in ONE_THREAD_FOLDERS:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -78,13 +78,22 @@ def staged_run_dir(out: str | Path, *, force: bool = False) -> Iterator[Path]:
                 f"--out {target} is a non-empty directory that is not an elicit run; "
                 "choose an empty or new directory"
             )
+    with atomic_dir(target) as stage:
+        yield stage
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a staging directory next to `path` that replaces it (file or directory) in one
+    rename on success, and is removed on any error: `path` is never half-written."""
+    target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
         yield stage
         if target.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, trash / "run")
+            os.replace(target, trash / "old")
             os.replace(stage, target)
             shutil.rmtree(trash, ignore_errors=True)
         else:
@@ -92,3 +101,68 @@ def staged_run_dir(out: str | Path, *, force: bool = False) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+
+
+def prepare_resumable(
+    out: Path,
+    config: Any,
+    *,
+    command: str,
+    run_files: Iterable[str],
+    run_dirs: Iterable[str] = (),
+    resume_free: Iterable[str] = (),
+) -> bool:
+    """Check --out of a run that writes in place (so it can checkpoint); whether an interrupted
+    run there will be resumed.
+
+    A missing or empty --out starts fresh. `config.force` clears the files and folders the
+    command writes (`run_files`, `run_dirs`: nothing else is ever deleted). A finished run is
+    refused without --force; an interrupted one needs --resume, with the same options except
+    `resume_free` ones.
+    """
+    from elicit.config import config_to_dict
+
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return False
+    if not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a directory; choose another path")
+    if not (out / "config.json").is_file():
+        raise ConfigError(
+            f"--out {out} is a non-empty directory that is not an elicit run; "
+            "choose an empty or new directory"
+        )
+    if config.force:
+        for name in run_files:
+            (out / name).unlink(missing_ok=True)
+        for name in run_dirs:
+            shutil.rmtree(out / name, ignore_errors=True)
+        return False
+    if (out / DONE_FILE).is_file():
+        raise ConfigError(
+            f"{out} already holds a finished run; pass --force to redo it or --out to write "
+            "elsewhere"
+        )
+    if not config.resume:
+        raise ConfigError(
+            f"{out} holds an interrupted {command} run; pass --resume to continue it or --force "
+            "to start over"
+        )
+    try:
+        saved = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        saved = None
+    if not isinstance(saved, dict):
+        raise ConfigError(
+            f"{out}/config.json is not a run configuration; pass --force to start over"
+        )
+    now = config_to_dict(config)
+    free = set(resume_free) | {"resume", "force", "progress", "out"}
+    changed = sorted(
+        k for k in set(saved) | set(now) if k not in free and saved.get(k) != now.get(k)
+    )
+    if changed:
+        raise ConfigError(
+            f"--resume: {out} was started with other options ({', '.join(changed)}); resume "
+            "with the same options, or pass --force to start over"
+        )
+    return True

@@ -37,8 +37,6 @@ outside the sampled pool are an error; sample with --n none or pass them with th
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -50,7 +48,7 @@ from elicit.config import config_to_dict, help_field
 from elicit.errors import ConfigError
 from elicit.labels import read_labels, write_labels
 from elicit.options import DataOptions, LMOptions, RunOptions, run_dir
-from elicit.runs import DONE_FILE, atomic_write_json, atomic_write_jsonl
+from elicit.runs import DONE_FILE, atomic_write_json, atomic_write_jsonl, prepare_resumable
 from elicit.search.batches import batch_seed, split_batches
 from elicit.search.energy import MP_KINDS, MPKind
 from elicit.search.icm import OnStep, SearchConfig, SearchResult, Step, run_search
@@ -196,50 +194,10 @@ class LabelSummary:
 
 def _prepare_out(out: Path, config: LabelConfig) -> bool:
     """Check --out and clear it for --force. Returns whether a previous run will be resumed."""
-    if not out.exists():
-        return False
-    if not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a directory; choose another path")
-    if not any(out.iterdir()):
-        return False
-    if not (out / "config.json").is_file():
-        raise ConfigError(
-            f"--out {out} is a non-empty directory that is not an elicit run; "
-            "choose an empty or new directory"
-        )
-    if config.force:
-        for name in RUN_FILES:
-            (out / name).unlink(missing_ok=True)
-        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
-        return False
-    if (out / DONE_FILE).is_file():
-        raise ConfigError(
-            f"{out} already holds a finished run; pass --force to redo it or --out to write "
-            "elsewhere"
-        )
-    if not config.resume:
-        raise ConfigError(
-            f"{out} holds an interrupted label run; pass --resume to continue it or --force "
-            "to start over"
-        )
-    saved = _read_config(out / "config.json")
-    now = config_to_dict(config)
-    changed = sorted(
-        k for k in set(saved) | set(now) if k not in _RESUME_FREE and saved.get(k) != now.get(k)
-    )
-    if changed:
-        raise ConfigError(
-            f"--resume: {out} was started with other options ({', '.join(changed)}); resume "
-            "with the same options, or pass --force to start over"
-        )
-    return True
-
-
-def _read_config(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} is not a run configuration; pass --force to start over")
-    return data
+    return prepare_resumable(
+        out, config, command="label", run_files=RUN_FILES, run_dirs=(CHECKPOINTS,),
+        resume_free=_RESUME_FREE,
+    )  # fmt: skip
 
 
 def _agreement_callback(gold: GoldLabels) -> OnStep | None:

@@ -14,34 +14,11 @@ leaves a half-saved model where a complete one is expected.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-
-@contextlib.contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a staging directory that replaces `path` (file or directory) on success."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-    try:
-        yield stage
-        if target.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, trash / "old")
-            os.replace(stage, target)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(stage, target)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
+from elicit.runs import atomic_dir
 
 
 def save_adapter(peft_model: Any, path: str | Path) -> Path:
@@ -82,4 +59,4 @@ def export_model(model: Any, tokenizer: Any, path: str | Path) -> Path:
     return Path(path)
 
 
-__all__ = ["atomic_dir", "export_model", "load_adapter", "save_adapter"]
+__all__ = ["export_model", "load_adapter", "save_adapter"]

@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ from elicit.evaluation import baselines as bl
 from elicit.evaluation.metrics import wilson_interval
 from elicit.evaluation.results import ResultRow
 from elicit.options import DataOptions, LMOptions, RunOptions
-from elicit.runs import DONE_FILE, atomic_write_json, atomic_write_jsonl
+from elicit.runs import DONE_FILE, atomic_write_json, atomic_write_jsonl, prepare_resumable
 from elicit.tasks.base import Consistency, TaskData
 from elicit.training.config import FitOptions
 from elicit.training.data import LabelSource, Targets, label_targets
@@ -169,41 +168,10 @@ class TrainSummary:
 
 def prepare_out(out: Path, config: TrainConfig) -> bool:
     """Check --out, clear it for --force; whether a previous run will be resumed."""
-    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
-        return False
-    if not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a directory; choose another path")
-    if not (out / "config.json").is_file():
-        raise ConfigError(
-            f"--out {out} is a non-empty directory that is not an elicit run; choose an empty "
-            "or new directory"
-        )
-    if config.force:
-        for name in RUN_FILES:
-            (out / name).unlink(missing_ok=True)
-        for name in RUN_DIRS:
-            shutil.rmtree(out / name, ignore_errors=True)
-        return False
-    if (out / DONE_FILE).is_file():
-        raise ConfigError(
-            f"{out} already holds a finished run; pass --force to redo it or --out to write elsewhere"
-        )
-    if not config.resume:
-        raise ConfigError(
-            f"{out} holds an interrupted train run; pass --resume to continue it or --force to "
-            "start over"
-        )
-    saved = json.loads((out / "config.json").read_text(encoding="utf-8"))
-    now = config_to_dict(config)
-    changed = sorted(
-        k for k in set(saved) | set(now) if k not in _RESUME_FREE and saved.get(k) != now.get(k)
-    )
-    if changed:
-        raise ConfigError(
-            f"--resume: {out} was started with other options ({', '.join(changed)}); resume with "
-            "the same options, or pass --force to start over"
-        )
-    return True
+    return prepare_resumable(
+        out, config, command="train", run_files=RUN_FILES, run_dirs=RUN_DIRS,
+        resume_free=_RESUME_FREE,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------- data
