@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from elicit.errors import ConfigError
-from elicit.runs import atomic_write_json, atomic_write_jsonl, read_jsonl, staged_run_dir
+from elicit.runs import atomic_write_json, atomic_write_jsonl, read_jsonl, run_lock, staged_run_dir
 
 
 def test_atomic_write_leaves_no_temp(tmp_path: Path) -> None:
@@ -50,3 +50,32 @@ def test_staged_run_dir_refuses_foreign_directories(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a directory"), staged_run_dir(tmp_path / "file"):
         pass
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
+
+
+def test_a_second_process_on_the_same_run_directory_is_refused(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    holder = (
+        "import sys, time\n"
+        "from elicit.runs import run_lock\n"
+        f"with run_lock({str(out)!r}):\n"
+        "    print('locked', flush=True)\n"
+        "    time.sleep(30)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        refused = pytest.raises(ConfigError, match=rf"another elicit process \(pid {proc.pid}\)")
+        with refused, run_lock(out):
+            pass
+        with staged_run_dir(tmp_path / "other"):  # another directory is not affected
+            pass
+    finally:
+        proc.kill()
+        proc.wait()
+    # The kernel released the dead holder's lock: the directory is usable again.
+    with run_lock(out):
+        pass
+    assert not (tmp_path / ".run.lock").exists()

@@ -78,8 +78,51 @@ def staged_run_dir(out: str | Path, *, force: bool = False) -> Iterator[Path]:
                 f"--out {target} is a non-empty directory that is not an elicit run; "
                 "choose an empty or new directory"
             )
-    with atomic_dir(target) as stage:
+    with run_lock(target), atomic_dir(target) as stage:
         yield stage
+
+
+@contextlib.contextmanager
+def run_lock(out: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on run directory `out` while a command writes it.
+
+    A second process asking for the same directory is refused at once with a ConfigError that
+    names the holder's pid, instead of two runs corrupting each other's files. The lock is an
+    advisory `flock` on a sibling file `.<name>.lock` (a file inside would make a fresh --out
+    look non-empty); the kernel drops it when the process dies, so a crash never leaves a stale
+    lock. Different directories never interfere. Without fcntl (not Linux/macOS) it is a no-op.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - elicit runs on Linux/macOS
+        yield
+        return
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    path = target.parent / f".{target.name}.lock"
+    fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole block
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip()
+        fh.close()
+        raise ConfigError(
+            f"{target} is being written by another elicit process"
+            + (f" (pid {holder})" if holder else "")
+            + "; wait for it to finish, or choose another --out"
+        ) from None
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
 
 
 @contextlib.contextmanager

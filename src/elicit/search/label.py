@@ -48,7 +48,13 @@ from elicit.config import config_to_dict, help_field
 from elicit.errors import ConfigError
 from elicit.labels import read_labels, write_labels
 from elicit.options import DataOptions, LMOptions, RunOptions, run_dir
-from elicit.runs import DONE_FILE, atomic_write_json, atomic_write_jsonl, prepare_resumable
+from elicit.runs import (
+    DONE_FILE,
+    atomic_write_json,
+    atomic_write_jsonl,
+    prepare_resumable,
+    run_lock,
+)
 from elicit.search.batches import batch_seed, split_batches
 from elicit.search.energy import MP_KINDS, MPKind
 from elicit.search.icm import OnStep, SearchConfig, SearchResult, Step, run_search
@@ -211,7 +217,14 @@ def _agreement_callback(gold: GoldLabels) -> OnStep | None:
 
 
 def run_label(config: LabelConfig, lm: LM | None = None) -> LabelSummary:
-    """Run ICM on `config.task` and write the run directory. `lm` overrides the model."""
+    """Run ICM on `config.task` and write the run directory. `lm` overrides the model.
+
+    The directory is locked while the run writes it (`runs.run_lock`)."""
+    with run_lock(config.out_dir()):
+        return _run_label(config, lm)
+
+
+def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
     from elicit.tasks import load_task, sample
 
     assert config.task is not None  # checked in __post_init__

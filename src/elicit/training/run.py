@@ -40,7 +40,13 @@ from elicit.evaluation import baselines as bl
 from elicit.evaluation.metrics import wilson_interval
 from elicit.evaluation.results import ResultRow
 from elicit.options import DataOptions, LMOptions, RunOptions
-from elicit.runs import DONE_FILE, atomic_write_json, atomic_write_jsonl, prepare_resumable
+from elicit.runs import (
+    DONE_FILE,
+    atomic_write_json,
+    atomic_write_jsonl,
+    prepare_resumable,
+    run_lock,
+)
 from elicit.tasks.base import Consistency, TaskData
 from elicit.training.config import FitOptions
 from elicit.training.data import LabelSource, Targets, label_targets
@@ -264,7 +270,13 @@ def _agreement(targets: Targets, gold: dict[str, int] | Any) -> float | None:
 
 
 def run_train(config: TrainConfig) -> TrainSummary:
-    """Train on `config`'s labels, score on test claims, write the run directory."""
+    """Train on `config`'s labels, score on test claims, write the run directory (locked while
+    it is written: `runs.run_lock`)."""
+    with run_lock(config.out_dir()):
+        return _run_train(config)
+
+
+def _run_train(config: TrainConfig) -> TrainSummary:
     out = config.out_dir()
     resuming = prepare_out(out, config)  # fail fast, before data and model load
     train = _train_data(config)
