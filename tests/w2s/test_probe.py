@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_run import config
+from test_w2s_run import config
 
 from elicit.errors import ConfigError
 from elicit.w2s.losses import make_loss
