@@ -61,3 +61,20 @@ def test_w2s_with_probes(tmp_path: Path, tiny_model_dir: Path) -> None:
     assert set(acc) == {"weak", "strong-zero-shot", "w2s-xent", "w2s-confidence", "ceiling"}
     assert all(0.0 <= a <= 1.0 for a in acc.values())
     assert np.isfinite(summary.metrics["weak_accuracy"])
+
+
+def test_bootstrapping_chain_adds_a_link(tmp_path: Path, tiny_model_dir: Path) -> None:
+    summary = run_w2s(
+        config(
+            tmp_path,
+            tiny_model_dir,
+            objective="probe",
+            probe_epochs=2,
+            losses="xent",
+            chain=str(tiny_model_dir),
+            out=str(tmp_path / "chain"),
+        )
+    )
+    link = f"chain-1-{tiny_model_dir.name}"
+    assert link in summary.metrics["accuracy"]
+    assert "pgr" in summary.metrics and "w2s-xent" in summary.metrics["pgr"]

@@ -17,6 +17,11 @@ with `--weak labels:PATH` (e.g. an ICM run's labels.jsonl over the train split: 
 weak-to-strong): its labels are the weak labels of the half-2 examples it covers; it has no
 test predictions, so its "weak" accuracy is its agreement with gold on half 2.
 
+Bootstrapping (`--chain m1,m2`): the weak labels first train m1 (with the first of `--losses`),
+m1's predictions on half 2 train m2, and so on; the last model's labels train the strong
+students. Each link's test accuracy is reported as `chain-<i>-<model>`. Every link learns on
+half 2 and relabels it, as in the paper's chain of increasing model sizes.
+
 The run directory holds config.json, predictions.jsonl (per test claim: gold, the weak and
 every student's P(True)), results.jsonl (tidy rows: accuracy and AUROC per method, PGR and
 student-supervisor agreement per loss), metrics.json (marks the run finished) and w2s.png.
@@ -74,6 +79,11 @@ class W2SConfig(RunOptions, FitOptions, DataOptions):
         "new head) or probe (train a linear probe on frozen features, from the label words' "
         "unembeddings: seconds instead of minutes on a CPU)",
         choices=["word", "linear", "probe"],
+    )
+    chain: str = help_field(
+        "",
+        "bootstrapping: comma-separated intermediate models between the weak supervisor and "
+        "the strong student, weakest first",
     )
     probe_epochs: int = help_field(30, "probe: passes over half 2")
     probe_lr: float = help_field(1e-3, "probe: Adam learning rate")
@@ -139,6 +149,10 @@ def load_data(config: W2SConfig) -> W2SData:
 
 def _prompts(data: TaskData) -> list[str]:
     return [ex.prompt for ex in data.examples]
+
+
+def _prompts_of(examples: list[Example]) -> list[str]:
+    return [ex.prompt for ex in examples]
 
 
 def _gold(data: TaskData) -> np.ndarray:
@@ -257,7 +271,14 @@ def run_w2s(config: W2SConfig) -> W2SSummary:
             probs[WEAK] = weak_test
         strong = Learner(config, config.strong, stage)
         probs[STRONG_ZERO_SHOT] = strong.zero_shot(test_prompts)
-        runs = [(f"w2s-{name}", name, weak_half2[keep]) for name in config.loss_list()]
+        labels_half2 = weak_half2[keep]
+        for i, model in enumerate(m.strip() for m in config.chain.split(",") if m.strip()):
+            link = Learner(config, model, stage)
+            name = f"chain-{i + 1}-{Path(model).name}"
+            labels_half2, probs[name] = link.fit_predict(
+                name, half2, labels_half2, config.loss_list()[0], [_prompts_of(half2), test_prompts]
+            )
+        runs = [(f"w2s-{name}", name, labels_half2) for name in config.loss_list()]
         runs.append((CEILING, "xent", _gold(data.half2)[keep].astype(float)))
         for method, loss_name, targets in runs:
             (probs[method],) = strong.fit_predict(method, half2, targets, loss_name, [test_prompts])
