@@ -10,6 +10,7 @@ leaves a half-written run where a finished one is expected. A finished run is no
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -78,8 +79,15 @@ def staged_run_dir(out: str | Path, *, force: bool = False) -> Iterator[Path]:
                 f"--out {target} is a non-empty directory that is not an elicit run; "
                 "choose an empty or new directory"
             )
-    with run_lock(target), atomic_dir(target) as stage:
-        yield stage
+    with run_lock(target):
+        # Holding the lock, no live process writes this run: staging folders left by a killed
+        # one are garbage (SIGKILL skips the cleanup below), so they go before a new stage.
+        name = glob.escape(target.name)
+        for pattern in (f".{name}.partial-*", f".{name}.old-*"):
+            for stale in target.parent.glob(pattern):
+                shutil.rmtree(stale, ignore_errors=True)
+        with atomic_dir(target) as stage:
+            yield stage
 
 
 @contextlib.contextmanager
