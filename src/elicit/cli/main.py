@@ -8,6 +8,7 @@
     elicit train --task sst2 --labels runs/label/...  fine-tune on labels, score test claims
     elicit demo                         a small ICM run and its evaluation, end to end
     elicit self-improve --task gsm8k    LMSI: self-train on majority-vote chains of thought
+    elicit w2s --task sst2 --weak tfidf weak-to-strong: students of a weak supervisor, PGR
     elicit runs [ROOT]                  list runs: kind, status (finished/interrupted/failed)
     elicit report RUN_DIR...            one self-contained HTML page of runs
     elicit export RUN_DIR --format jsonl|csv|hf|dpo --out PATH   labels as data / DPO pairs
