@@ -103,6 +103,17 @@ def report(path: str, metric: str = "accuracy") -> str:
             text = _fmt(list(summary.values))
             row.append(text + (" (unstable)" if summary.unstable else ""))
         lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "Student-supervisor agreement on the test claims (%), split by whether the "
+              "supervisor was right:", ""]  # fmt: skip
+    head = ["task", "student", "all", "supervisor right", "supervisor wrong"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (task, *_), cells in sorted(table.items()):
+        for loss in losses:
+            values = [cells.get(f"w2s-{loss}/{m}", {}) for m in
+                      ("agreement", "agreement_supervisor_right", "agreement_supervisor_wrong")]  # fmt: skip
+            if values[0]:
+                row = [task, f"w2s-{loss}", *(_fmt(list(v.values())) for v in values)]
+                lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
