@@ -105,14 +105,14 @@ def report(path: str, metric: str = "accuracy") -> str:
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "Student-supervisor agreement on the test claims (%), split by whether the "
               "supervisor was right:", ""]  # fmt: skip
-    head = ["task", "student", "all", "supervisor right", "supervisor wrong"]
+    head = ["task", "weak", "student", "all", "supervisor right", "supervisor wrong"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for (task, *_), cells in sorted(table.items()):
+    for (task, weak, *_), cells in sorted(table.items()):
         for loss in losses:
             values = [cells.get(f"w2s-{loss}/{m}", {}) for m in
                       ("agreement", "agreement_supervisor_right", "agreement_supervisor_wrong")]  # fmt: skip
             if values[0]:
-                row = [task, f"w2s-{loss}", *(_fmt(list(v.values())) for v in values)]
+                row = [task, weak, f"w2s-{loss}", *(_fmt(list(v.values())) for v in values)]
                 lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -142,7 +142,9 @@ def main() -> None:
         if args.plot:
             from elicit.w2s.plots import plot_table
 
-            print(plot_table(read_jsonl(args.report), args.plot))
+            # One supervisor per figure (--weak), so bars of different pairs never mix.
+            rows = [r for r in read_jsonl(args.report) if r.get("weak") == args.weak]
+            print(plot_table(rows, args.plot))
         return
     run_table(args)
 
