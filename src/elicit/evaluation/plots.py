@@ -12,14 +12,12 @@ plotting state or needs a display.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from elicit.evaluation.paper import PaperResult
+from elicit.runs import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -123,16 +121,6 @@ def _majority(summary: EvalSummary) -> float | None:
     return None
 
 
-def save_figure(fig: Figure, path: Path) -> Path:
-    """Write `fig` to `path` as PNG atomically (temp file, rename). Returns the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+def save_figure(fig: Figure, path: str | Path, dpi: float | None = None) -> Path:
+    """Write `fig` to `path` as PNG atomically (`runs.atomic_write`). Returns the path."""
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi or "figure"))

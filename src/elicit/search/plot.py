@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from elicit.evaluation.plots import save_figure
+
 
 def plot_trace(rows: Sequence[Mapping[str, Any]], path: str | Path, title: str = "") -> None:
     # A bare Figure renders with the Agg canvas and leaves pyplot's global backend alone.
@@ -47,7 +49,4 @@ def plot_trace(rows: Sequence[Mapping[str, Any]], path: str | Path, title: str =
         ax.legend(handles, labels, loc="lower right", fontsize=8)
     ax.set_title(title or "ICM search")
     fig.tight_layout()
-    out = Path(path)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    tmp.replace(out)
+    save_figure(fig, path, dpi=110)

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from elicit.evaluation.plots import save_figure
+
 #: Self-consistency accuracy before -> after in the LMSI paper (PaLM-540B, Table 3).
 PAPER = {"gsm8k": (74.4, 82.1)}
 STAGES = (("before", ""), ("after LMSI", "lmsi-"))
@@ -63,7 +65,7 @@ def plot_before_after(rows: Sequence[Mapping[str, Any]], path: str | Path, title
     model = next((str(r["model"]) for r in rows), "")
     ax.set_title(title or f"{task}: self-improvement (LMSI), {model}", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_agreement(
@@ -96,13 +98,4 @@ def plot_agreement(
     ax.set_xlim(0, 1)
     ax.set_title(title or "self-consistency agreement on the unlabeled questions", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
-
-
-def _save(fig: Any, path: str | Path) -> Path:
-    # Render to a temp name and rename, so a reader never sees half a PNG.
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp.png")
-    fig.savefig(tmp)
-    tmp.replace(p)
-    return p
+    return save_figure(fig, path)

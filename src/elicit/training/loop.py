@@ -24,9 +24,7 @@ import contextlib
 import hashlib
 import logging
 import math
-import os
 import random
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ import torch
 from tqdm.auto import tqdm
 
 from elicit.errors import ConfigError
+from elicit.runs import atomic_write
 from elicit.training.config import FitOptions
 
 log = logging.getLogger("elicit")
@@ -125,16 +124,7 @@ def _lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
 
 
 def _save(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def _load(path: Path, fingerprint: Mapping[str, Any]) -> dict[str, Any] | None:
