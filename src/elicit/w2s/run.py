@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,11 +148,7 @@ def load_data(config: W2SConfig) -> W2SData:
     return W2SData(half1=half1, half2=half2, test=balance(test, config.seed))
 
 
-def _prompts(data: TaskData) -> list[str]:
-    return [ex.prompt for ex in data.examples]
-
-
-def _prompts_of(examples: list[Example]) -> list[str]:
+def _prompts(examples: TaskData | Sequence[Example]) -> list[str]:
     return [ex.prompt for ex in examples]
 
 
@@ -276,7 +273,7 @@ def run_w2s(config: W2SConfig) -> W2SSummary:
             link = Learner(config, model, stage)
             name = f"chain-{i + 1}-{Path(model).name}"
             labels_half2, probs[name] = link.fit_predict(
-                name, half2, labels_half2, config.loss_list()[0], [_prompts_of(half2), test_prompts]
+                name, half2, labels_half2, config.loss_list()[0], [_prompts(half2), test_prompts]
             )
         runs = [(f"w2s-{name}", name, labels_half2) for name in config.loss_list()]
         runs.append((CEILING, "xent", _gold(data.half2)[keep].astype(float)))
