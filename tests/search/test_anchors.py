@@ -107,3 +107,10 @@ def test_bad_anchors_are_refused() -> None:
         )
     with pytest.raises(ConfigError, match="anchor-weight"):
         SearchConfig(anchor_weight=-1.0)
+
+
+def test_a_pool_of_frozen_anchors_has_nothing_to_search() -> None:
+    anchors = {ex.uid: PLANTED[i] for i, ex in enumerate(EXAMPLES)}
+    result = search({}, anchors, anchor_weight=math.inf)
+    assert result.labels == anchors
+    assert result.iterations == 0 and result.trace == ()

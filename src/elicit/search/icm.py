@@ -338,8 +338,8 @@ def _sample_example(
     weight: float,
     rng: random.Random,
     frozen: frozenset[int] = frozenset(),
-) -> int | None:
-    """An example to propose a label for (None when every example is a frozen anchor)."""
+) -> int:
+    """An example to propose a label for; frozen anchors are never drawn."""
     n = len(rule.examples)
     weights = [
         0.0
@@ -349,8 +349,6 @@ def _sample_example(
         else 1.0
         for i in range(n)
     ]
-    if not any(weights):
-        return None
     return rng.choices(range(n), weights=weights)[0]
 
 
@@ -417,8 +415,11 @@ def run_search(
     n_iter = (
         config.iterations if config.iterations is not None else default_iterations(len(examples))
     )
-    if not examples:
-        n_iter = 0
+    frozen_pool = math.isinf(config.anchor_weight) and all(
+        ex.uid in (anchors or {}) for ex in examples
+    )
+    if not examples or frozen_pool:
+        n_iter = 0  # nothing to search (an empty pool, or every example a frozen anchor)
     # Everything that determines the search's path (how often it checkpoints does not).
     run_hash = checkpoint.config_hash(
         {
@@ -493,11 +494,8 @@ def run_search(
     ) as bar:
         for n in range(start + 1, n_iter + 1):
             temperature = schedule.temperature(n, accepted)
-            sampled = _sample_example(rule, labelling, config.group_weight, rng, evaluator.frozen)
-            index = 0 if sampled is None else sampled
-            if sampled is None:
-                proposed = labelling.get(index, 0)
-            elif index in anchor_index and labelling.get(index) != anchor_index[index]:
+            index = _sample_example(rule, labelling, config.group_weight, rng, evaluator.frozen)
+            if index in anchor_index and labelling.get(index) != anchor_index[index]:
                 # An overruled anchor is proposed back: the model's prediction would only
                 # repeat the label that overruled it, and the energy must get to compare.
                 proposed = anchor_index[index]
@@ -505,9 +503,7 @@ def run_search(
                 proposed = evaluator.predict_label(current, index)
             delta: float | None = None
             accept = False
-            if sampled is None:
-                pass  # every example is a frozen anchor: nothing to search
-            elif not (config.skip_same and labelling.get(index) == proposed):
+            if not (config.skip_same and labelling.get(index) == proposed):
                 candidate = {**labelling, index: proposed}
                 cand_eval = evaluator.evaluate(candidate)
                 candidate, cand_eval = consistency_fix(
