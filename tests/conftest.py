@@ -114,14 +114,16 @@ def gemma_lm() -> Iterator[object]:
     lm.close()
 
 
-#: Test folders whose tests train models: one torch thread each there, because the CI box has
-#: two cores shared with whatever else runs (and small-model training gains little from two).
+#: Test folders whose tests train models run with one torch thread, as does any test module
+#: that sets `ONE_TORCH_THREAD = True`: matrices of tiny test models gain nothing from threads,
+#: and on the shared 2-core CI box two threads per tiny matmul run far slower than one.
 ONE_THREAD_FOLDERS = {"training", "w2s"}
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_torch_thread_for_training(request: pytest.FixtureRequest) -> Iterator[None]:
-    if request.path.parent.name not in ONE_THREAD_FOLDERS:
+def one_torch_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    wanted = getattr(request.module, "ONE_TORCH_THREAD", False)
+    if not wanted and request.path.parent.name not in ONE_THREAD_FOLDERS:
         yield
         return
     import torch

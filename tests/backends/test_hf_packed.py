@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -34,13 +33,8 @@ from elicit.backends.hf_prefix import Request
 from elicit.backends.prompting import render_demo, tree_loo_orders
 from elicit.errors import ConfigError
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+#: One torch thread for this module (tests/conftest.py says why).
+ONE_TORCH_THREAD = True
 
 
 @pytest.fixture(scope="module", params=["llama", "gemma3"])

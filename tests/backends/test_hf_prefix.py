@@ -10,12 +10,10 @@ settles, not a tokenizer where it happens not to arise.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from conftest import build_tiny_model
 from elicit.backends.base import LM, TRUE_FALSE, Demo, LabelSet
@@ -51,14 +49,8 @@ def build_model(path: Path, arch: str) -> Path:
     )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    # Matrices of width 32 gain nothing from threads, and on a shared 2-core machine two
-    # threads per tiny matmul run ~100x slower than one.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+#: One torch thread for this module (tests/conftest.py says why).
+ONE_TORCH_THREAD = True
 
 
 @pytest.fixture(scope="module", params=["llama", "gemma3"])

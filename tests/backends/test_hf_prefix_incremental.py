@@ -26,12 +26,8 @@ from elicit.errors import ConfigError
 Path = tuple[tuple[int, ...], ...]  # a stored prefix: the token ids of its demos, in order
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+#: One torch thread for this module (tests/conftest.py says why).
+ONE_TORCH_THREAD = True
 
 
 @pytest.fixture(scope="module", params=["llama", "gemma3"])
