@@ -535,8 +535,13 @@ def _cut(text: str, stop: Sequence[str]) -> str:
 
 def _resolve_device(device: str) -> torch.device:
     if device == "auto":
-        # Queried here, at construction, never at import time.
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        # Queried here, at construction, never at import time. Under a multi-process launcher
+        # each process takes its own GPU (cuda:LOCAL_RANK).
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        from elicit.training.distributed import local_device
+
+        return local_device(torch.device("cuda"))
     try:
         dev = torch.device(device)
     except RuntimeError as e:

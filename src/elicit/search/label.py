@@ -6,7 +6,8 @@
 
 The pool (`--split`, default train; `--n` examples sampled with whole consistency groups) is
 split into batches of at most `--batch-size` that keep groups whole, each searched on its own
-(`search.icm`) with a seed derived from `--seed`. The run directory (`--out`):
+(`search.icm`) with a seed derived from `--seed`; `--workers N` searches N batches at once on
+Ray (`search.workers`), with the same labels as the serial loop. The run directory (`--out`):
 
     config.json       the options
     labels.jsonl      uid, label, gold (where the data has it), score (final leave-one-out),
@@ -61,6 +62,7 @@ from elicit.search.icm import OnStep, SearchConfig, SearchResult, Step, run_sear
 from elicit.search.order import CONTEXT_ORDERS, ContextOrder
 from elicit.search.plot import plot_trace
 from elicit.search.schedule import SCHEDULES, ScheduleKind
+from elicit.search.workers import BatchJob, RayOptions
 from elicit.tasks.base import GoldLabels, TaskData
 
 #: Files and folders a label run writes (the only things --force removes).
@@ -74,7 +76,10 @@ RUN_FILES = (
 )
 CHECKPOINTS = "checkpoints"
 #: Options that may differ between an interrupted run and its --resume.
-_RESUME_FREE = {"resume", "force", "progress", "out", "checkpoint_every", "cache"}
+_RESUME_FREE = {
+    "resume", "force", "progress", "out", "checkpoint_every", "cache",
+    "workers", "ray_address", "worker_cpus", "worker_gpus",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,16 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
     suggest: int = help_field(
         0, "list this many least confident non-anchor examples in suggestions.jsonl"
     )
+    workers: int = help_field(
+        1,
+        "search this many batches at once on Ray workers (a local cluster unless "
+        "--ray-address); each worker loads the model itself. Needs pip install 'elicit[scale]'",
+    )
+    ray_address: str | None = help_field(
+        None, "run the batches on the Ray cluster at this address (e.g. auto, or HEAD:6379)"
+    )
+    worker_cpus: float = help_field(1.0, "CPUs per Ray worker (its torch threads)")
+    worker_gpus: float = help_field(0.0, "GPUs per Ray worker (0.5: two workers share one)")
 
     def __post_init__(self) -> None:
         self.check_data()
@@ -162,6 +177,11 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.suggest < 0:
             raise ConfigError(f"--suggest must be >= 0, got {self.suggest}")
+        if self.ray_options() is not None and self.iterative:  # also validates the options
+            raise ConfigError(
+                "--iterative searches batch j+1 with a model trained on batches 1..j, so its "
+                "batches cannot run in parallel; drop --workers/--ray-address"
+            )
         self.search_config()  # validates the search settings
 
     def search_config(self) -> SearchConfig:
@@ -188,6 +208,15 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
 
     def out_dir(self) -> Path:
         return run_dir(self, "label")
+
+    def ray_options(self) -> RayOptions | None:
+        """The Ray settings, or None for the serial loop (one worker, no cluster address)."""
+        if self.workers == 1 and self.ray_address is None:
+            return None
+        return RayOptions(
+            workers=self.workers, address=self.ray_address, cpus=self.worker_cpus,
+            gpus=self.worker_gpus,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -241,41 +270,44 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
     out.mkdir(parents=True, exist_ok=True)
     if not resuming:
         atomic_write_json(out / "config.json", config_to_dict(config))
-    if lm is None:
-        lm = config.load_lm(progress=False)  # the search shows one bar of its own
 
     search = config.search_config()
     label_set = LabelSet(words=data.label_words)
     batches = split_batches(data.examples, config.batch_size, config.seed)
     start = time.perf_counter()
     results: list[SearchResult] = []
-    for b, indices in enumerate(batches):
-        examples = [data.examples[i] for i in indices]
-        batch_gold = {ex.uid: data.gold[ex.uid] for ex in examples if ex.uid in data.gold}
-        batch_anchors = {ex.uid: anchors[ex.uid] for ex in examples if ex.uid in anchors}
-        batch_lm = lm
-        if config.iterative and b > 0:
-            from elicit.search.iterative import finetuned_lm, labels_so_far
+    if config.ray_options() is not None and len(batches) > 1:
+        from elicit.search.workers import search_batches_on_ray
 
-            batch_lm = finetuned_lm(
-                config, data, labels_so_far(results), out / CHECKPOINTS, b, resume=resuming
-            )
-        results.append(
-            run_search(
-                batch_lm,
-                examples,
-                data.consistency,
-                search,
-                seed=batch_seed(config.seed, b),
-                label_set=label_set,
-                on_step=_agreement_callback(batch_gold),
-                checkpoint_dir=out / CHECKPOINTS / f"batch-{b:03d}",
-                resume=resuming,
-                progress=config.progress,
-                desc=f"ICM {config.task}" + (f" batch {b + 1}/{len(batches)}" if b else ""),
-                anchors=batch_anchors,
-            )
+        jobs = [
+            _batch_job(config, data, indices, b, len(batches), anchors, out, resuming, label_set)
+            for b, indices in enumerate(batches)
+        ]
+        options = config.ray_options()
+        assert options is not None
+        results = search_batches_on_ray(
+            jobs,
+            options,
+            make_lm=lambda: config.load_lm(progress=False),
+            lm=lm,
+            progress=config.progress,
+            desc=f"ICM {config.task} ({len(batches)} batches, {options.workers} workers)",
         )
+    else:
+        if lm is None:
+            lm = config.load_lm(progress=False)  # the search shows one bar of its own
+        for b, indices in enumerate(batches):
+            batch_lm = lm
+            if config.iterative and b > 0:
+                from elicit.search.iterative import finetuned_lm, labels_so_far
+
+                batch_lm = finetuned_lm(
+                    config, data, labels_so_far(results), out / CHECKPOINTS, b, resume=resuming
+                )
+            job = _batch_job(
+                config, data, indices, b, len(batches), anchors, out, resuming, label_set
+            )
+            results.append(job(batch_lm))
     seconds = time.perf_counter() - start
 
     labels: dict[str, int] = {}
@@ -301,8 +333,9 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
         atomic_write_jsonl(out / "suggestions.jsonl", suggestions)
     rows = [{"batch": b, **row.to_dict()} for b, r in enumerate(results) for row in r.trace]
     atomic_write_jsonl(out / "trace.jsonl", rows)
-    plot_trace(rows, out / "energy_plot.png", title=f"ICM on {config.task} ({lm.name})")
-    metrics = _metrics(config, lm, results, ordered, data.gold, len(data), seconds, search)
+    model_name = lm.name if lm is not None else config.model
+    plot_trace(rows, out / "energy_plot.png", title=f"ICM on {config.task} ({model_name})")
+    metrics = _metrics(config, model_name, results, ordered, data.gold, len(data), seconds, search)
     if anchors:
         metrics["anchors"] = len(anchors)
         metrics["anchor_weight"] = config.anchor_weight
@@ -312,6 +345,44 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
         ]
     atomic_write_json(out / DONE_FILE, metrics)
     return LabelSummary(out=out, n=len(data), labels=ordered, metrics=metrics)
+
+
+def _batch_job(
+    config: LabelConfig,
+    data: TaskData,
+    indices: list[int],
+    b: int,
+    n_batches: int,
+    anchors: Mapping[str, int],
+    out: Path,
+    resuming: bool,
+    label_set: LabelSet,
+) -> BatchJob:
+    """The search of batch `b` as a function of the LM (run here or on a Ray worker)."""
+    examples = [data.examples[i] for i in indices]
+    batch_gold = {ex.uid: data.gold[ex.uid] for ex in examples if ex.uid in data.gold}
+    batch_anchors = {ex.uid: anchors[ex.uid] for ex in examples if ex.uid in anchors}
+    search = config.search_config()
+    consistency = data.consistency
+    in_worker = config.ray_options() is not None and n_batches > 1
+
+    def job(lm: LM) -> SearchResult:
+        return run_search(
+            lm,
+            examples,
+            consistency,
+            search,
+            seed=batch_seed(config.seed, b),
+            label_set=label_set,
+            on_step=_agreement_callback(batch_gold),
+            checkpoint_dir=out / CHECKPOINTS / f"batch-{b:03d}",
+            resume=resuming,
+            progress=config.progress and not in_worker,
+            desc=f"ICM {config.task}" + (f" batch {b + 1}/{n_batches}" if b else ""),
+            anchors=batch_anchors,
+        )
+
+    return job
 
 
 def _with_anchors(
@@ -363,7 +434,7 @@ def _suggestions(
 
 def _metrics(
     config: LabelConfig,
-    lm: LM,
+    model_name: str,
     results: list[SearchResult],
     labels: Mapping[str, int],
     gold: GoldLabels,
@@ -376,7 +447,7 @@ def _metrics(
     total = sum(weights) or 1
     return {
         "task": config.task,
-        "model": lm.name,
+        "model": model_name,
         "split": config.split,
         "seed": config.seed,
         "n": n,

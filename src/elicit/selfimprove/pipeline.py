@@ -189,7 +189,13 @@ def _predictions(ev: Evaluation, test: QuestionSet, stage: str) -> list[dict[str
 
 
 def run_self_improve(config: SelfImproveConfig, lm: LM | None = None) -> SelfImproveSummary:
-    """Run LMSI as configured and write the run directory. `lm` overrides the model (tests)."""
+    """Run LMSI as configured and write the run directory. `lm` overrides the model (tests).
+
+    Under a multi-process launcher every process samples and fine-tunes (data-parallel) and
+    only the main one writes the run directory (`training.distributed`)."""
+    from elicit.training.distributed import process_config
+
+    config = process_config(config)
     assert config.task is not None
     start = time.perf_counter()
     exemplars = load_exemplars(config.task, config.shots, config.seed)

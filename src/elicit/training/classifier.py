@@ -266,6 +266,7 @@ def train_classifier(
         fingerprint={"objective": clf.objective, "n": len(seqs), **(fingerprint or {})},
         progress=progress,
         desc=f"fine-tuning ({clf.objective})",
+        use_module=lambda module: setattr(clf, "module", module),
     )
     if out is not None and is_peft(clf.module):
         save_adapter(clf.module, out / "adapter")

@@ -7,7 +7,9 @@ The caller supplies `make_batch(indices) -> batch` and `step_loss(batch, step_fr
 the loop owns the rest: a seeded order of micro-batches, AdamW over the parameters that
 require gradients (the LoRA adapters, or every weight), linear warm-up then linear decay,
 gradient accumulation, clipping, bf16 autocast on CUDA, a tqdm bar showing the loss, and
-checkpoints.
+checkpoints. Under `accelerate launch` (or torchrun) with several processes it trains
+data-parallel (DDP; see `training.distributed`): callers that pass `use_module` get the wrapped
+model to run their forward passes through.
 
 Determinism and resuming: the micro-batch order of epoch e is a permutation drawn from
 `random.Random(f"{seed}/{e}")`, and the torch RNG is re-seeded at every optimizer step inside
@@ -37,6 +39,7 @@ from tqdm.auto import tqdm
 from elicit.errors import ConfigError
 from elicit.runs import atomic_write
 from elicit.training.config import FitOptions
+from elicit.training.distributed import DataParallel, maybe_sync
 
 log = logging.getLogger("elicit")
 
@@ -87,10 +90,11 @@ def step_seed(seed: int, step: int) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def total_steps(n_items: int, options: FitOptions) -> int:
+def total_steps(n_items: int, options: FitOptions, processes: int = 1) -> int:
+    """Optimizer steps of a run; `processes` data-parallel processes share each micro-batch."""
     if options.max_steps is not None:
         return options.max_steps
-    per_epoch = math.ceil(n_items / options.train_batch_size)
+    per_epoch = math.ceil(n_items / (options.train_batch_size * processes))
     return max(1, math.ceil(per_epoch * options.epochs / options.grad_accum))
 
 
@@ -159,18 +163,24 @@ def fit(
     fingerprint: Mapping[str, Any] | None = None,
     progress: bool = True,
     desc: str = "training",
+    use_module: Callable[[torch.nn.Module], None] | None = None,
 ) -> FitResult:
     """Train the parameters of `model` that require gradients; see the module docstring.
 
     n_items: how many training items `make_batch` indexes. fingerprint: JSON-able description
     of the data and task, stored in checkpoints so that a resume with other data is refused.
+    use_module: called with the module `step_loss` must run forward passes through (the DDP
+    wrapper in a data-parallel job) before training, and with `model` again after it.
     """
     if n_items < 1:
         raise ConfigError("nothing to train on: the training set is empty")
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ConfigError("the model has no trainable parameters (LoRA found no target modules?)")
-    steps = total_steps(n_items, options)
+    parallel = DataParallel.detect()
+    processes = parallel.world if parallel is not None else 1
+    main = parallel is None or parallel.is_main
+    steps = total_steps(n_items, options, processes)
     warmup = int(options.warmup_frac * steps)
     optimizer = torch.optim.AdamW(
         params, lr=options.learning_rate, weight_decay=options.weight_decay
@@ -182,31 +192,39 @@ def fit(
         "seed": seed,
         "n_items": n_items,
         **(fingerprint or {}),
+        **({"processes": processes} if processes > 1 else {}),
     }
     start, losses, history = 0, [], []
-    if ckpt_path is not None and resume:
-        state = _load(ckpt_path, full_print)
-        if state is not None:
-            named = dict(model.named_parameters())
-            missing = [n for n in state["trainable"] if n not in named]
-            if missing:
-                raise ConfigError(
-                    f"checkpoint {ckpt_path} has weights the model lacks: {missing[:3]}"
-                )
-            with torch.no_grad():
-                for name, value in state["trainable"].items():
-                    named[name].copy_(value.to(named[name].device))
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            start, losses, history = (
-                int(state["step"]),
-                list(state["losses"]),
-                list(state["history"]),
-            )
-            log.info("resuming %s from step %d of %d (%s)", desc, start, steps, ckpt_path)
+    state: dict[str, Any] | None = None
+    refused: ConfigError | None = None
+    if ckpt_path is not None and resume and main:
+        try:
+            state = _load(ckpt_path, full_print)
+        except ConfigError as e:
+            refused = e
+    if parallel is not None:  # the main process's checkpoint (or refusal) everywhere
+        state, refused = parallel.broadcast((state, refused))
+    if refused is not None:
+        raise refused
+    if state is not None:
+        named = dict(model.named_parameters())
+        missing = [n for n in state["trainable"] if n not in named]
+        if missing:
+            raise ConfigError(f"checkpoint {ckpt_path} has weights the model lacks: {missing[:3]}")
+        with torch.no_grad():
+            for name, value in state["trainable"].items():
+                named[name].copy_(value.to(named[name].device))
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start, losses, history = (
+            int(state["step"]),
+            list(state["losses"]),
+            list(state["history"]),
+        )
+        log.info("resuming %s from step %d of %d (%s)", desc, start, steps, ckpt_path)
 
     def checkpoint(step: int) -> None:
-        if ckpt_path is None:
+        if ckpt_path is None or not main:
             return
         _save(
             ckpt_path,
@@ -231,26 +249,42 @@ def fit(
         history.append({"step": float(step), **{k: float(v) for k, v in metrics.items()}})
 
     t0 = time.perf_counter()
-    batches = micro_batches(n_items, options.train_batch_size, seed, start * options.grad_accum)
+    per_batch = options.train_batch_size * processes
+    batches = micro_batches(n_items, per_batch, seed, start * options.grad_accum)
+    wrapped: Any = model
+    if parallel is not None:
+        wrapped = parallel.accelerator.prepare_model(model)
+    if use_module is not None:
+        use_module(wrapped)
     cuda = [device] if device.type == "cuda" else []
     model.train()
-    bar = tqdm(total=steps, initial=start, desc=desc, unit="step", disable=not progress)
+    bar = tqdm(total=steps, initial=start, desc=desc, unit="step", disable=not (progress and main))
     try:
         with torch.random.fork_rng(devices=cuda):
             for step in range(start, steps):
                 torch.manual_seed(step_seed(seed, step))
                 frac = step / steps
                 total = 0.0
-                for _ in range(options.grad_accum):
-                    batch = make_batch(next(batches))
-                    with autocast_context(device, model):
-                        loss = step_loss(batch, frac)
-                    if not torch.isfinite(loss):
-                        raise FloatingPointError(
-                            f"{desc}: loss is {loss.item()} at step {step}; lower --lr"
+                for m in range(options.grad_accum):
+                    indices = next(batches)
+                    if parallel is not None:  # every process needs items, even in a short batch
+                        indices = parallel.shard(
+                            (indices * processes)[: max(len(indices), processes)]
                         )
-                    (loss / options.grad_accum).backward()  # type: ignore[no-untyped-call]
+                    batch = make_batch(indices)
+                    with (
+                        maybe_sync(parallel, wrapped, m == options.grad_accum - 1),
+                        autocast_context(device, model),
+                    ):
+                        loss = step_loss(batch, frac)
+                        if not torch.isfinite(loss):
+                            raise FloatingPointError(
+                                f"{desc}: loss is {loss.item()} at step {step}; lower --lr"
+                            )
+                        (loss / options.grad_accum).backward()  # type: ignore[no-untyped-call]
                     total += float(loss.detach()) / options.grad_accum
+                if parallel is not None:
+                    total = parallel.mean(total, device)
                 if options.max_grad_norm is not None:
                     torch.nn.utils.clip_grad_norm_(params, options.max_grad_norm)
                 optimizer.step()
@@ -272,9 +306,13 @@ def fit(
                     checkpoint(done)
         if start == steps and eval_fn is not None and not history:
             evaluate(steps)
+        if parallel is not None:
+            parallel.barrier()  # the main process's last checkpoint is written
     finally:
         bar.close()
         model.eval()
+        if use_module is not None:
+            use_module(model)
     return FitResult(
         steps=steps,
         losses=tuple(losses),

@@ -184,6 +184,7 @@ def train_reward_model(
         fingerprint={"objective": "reward", "n": len(pairs), **(fingerprint or {})},
         progress=progress,
         desc="reward model",
+        use_module=lambda module: setattr(rm, "module", module),
     )
     if out is not None and is_peft(rm.module):
         save_adapter(rm.module, out / "adapter")

@@ -271,7 +271,11 @@ def _agreement(targets: Targets, gold: dict[str, int] | Any) -> float | None:
 
 def run_train(config: TrainConfig) -> TrainSummary:
     """Train on `config`'s labels, score on test claims, write the run directory (locked while
-    it is written: `runs.run_lock`)."""
+    it is written: `runs.run_lock`). Under a multi-process launcher every process trains
+    (data-parallel) and only the main one writes the run directory (`training.distributed`)."""
+    from elicit.training.distributed import process_config
+
+    config = process_config(config)
     with run_lock(config.out_dir()):
         return _run_train(config)
 

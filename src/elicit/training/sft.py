@@ -123,8 +123,10 @@ def train_completions(
     def make_batch(indices: Sequence[int]) -> list[tuple[list[int], int]]:
         return [encoded[i] for i in indices]
 
+    forward = [module]  # the module forward passes go through (DDP's wrapper when parallel)
+
     def step_loss(batch: list[tuple[list[int], int]], frac: float) -> torch.Tensor:
-        return completion_loss(module, lm, batch)
+        return completion_loss(forward[0], lm, batch)
 
     out = Path(out_dir) if out_dir is not None else None
     result = fit(
@@ -141,6 +143,7 @@ def train_completions(
         fingerprint={"objective": "sft", "n": len(encoded), "add_eos": add_eos},
         progress=progress,
         desc="fine-tuning (completions)",
+        use_module=lambda m: forward.__setitem__(0, m),
     )
     if out is not None and is_peft(module):
         save_adapter(module, out / "adapter")
