@@ -3,6 +3,8 @@ serial loop's labels, a worker's failure surfaces with its own type, and the run
 
 from __future__ import annotations
 
+import math
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,6 +19,8 @@ from elicit.runs import read_jsonl
 from elicit.search.label import LabelConfig, run_label
 
 ray = pytest.importorskip("ray")
+sys.path.insert(0, str(Path(__file__).parents[1] / "backends"))
+from test_openai import Stub, serve  # noqa: E402  (the stub OpenAI-compatible server)
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +85,27 @@ def test_one_batch_runs_without_a_cluster(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setitem(sys.modules, "ray", None)  # a cluster would fail to start
     cfg: LabelConfig = replace(config(data, tmp_path / "one", workers=2), batch_size=64)
     assert len(run_label(cfg, lm=lm()).metrics["batches"]) == 1
+
+
+def even_items_true(prompt: str) -> dict[str, float]:
+    """Top log-probs of a stub server: " True" likely when the query claim's item is even."""
+    items = re.findall(r"Item (\d+):", prompt)  # the last one is the query's
+    even = bool(items) and int(items[-1]) % 2 == 0
+    p = {" True": 0.7, " False": 0.2} if even else {" True": 0.2, " False": 0.7}
+    return {t: math.log(v) for t, v in p.items()}
+
+
+def test_workers_load_a_server_model_themselves(tmp_path: Path, cluster: None) -> None:
+    """Workers given no LM object build the model from the options: here clients of one shared
+    server (each keeps at most --lm-batch-size requests in flight)."""
+    data = claims_file(tmp_path / "claims.jsonl", with_labels=True)
+    stub = Stub(top=even_items_true)
+    with serve(stub) as url:
+        model = f"openai:{url}/stub-model"
+        kw = {"model": model, "backend": "auto", "lm_batch_size": 2, "iterations": 12}
+        serial = run_label(config(data, tmp_path / "serial", **kw))
+        served = len(stub.requests)
+        parallel = run_label(config(data, tmp_path / "parallel", workers=2, **kw))
+    assert served > 0 and len(stub.requests) > served  # the workers asked the server
+    assert parallel.labels == serial.labels
+    assert parallel.metrics["model"] == serial.metrics["model"]
