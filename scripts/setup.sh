@@ -35,7 +35,7 @@ fi
 # llamacpp: llama-cpp-python and its server's packages. pip builds llama-cpp-python from source
 # the first time (~5 min on 2 cores) and reuses its cached wheel afterwards.
 if ! python -c "import elicit, transformers, gguf, pytest, mypy, llama_cpp, uvicorn, fastapi, \
-sse_starlette, starlette_context, pydantic_settings, peft, sklearn, ray" 2>/dev/null \
+sse_starlette, starlette_context, pydantic_settings, peft, sklearn, ray, datasets" 2>/dev/null \
    || [ pyproject.toml -nt .venv/.elicit-installed ]; then
   echo "setup: installing elicit with the hf, llamacpp, train, scale and dev extras (a first llama-cpp-python build takes ~5 min)"
   pip_q -e '.[hf,llamacpp,train,scale,dev]'

@@ -150,3 +150,42 @@ def test_models_and_tasks_list(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for task in ("truthfulqa", "gsm8k-verification", "alpaca-comparison", "sst2", "claims"):
         assert task in out
+
+
+def test_json_output_is_one_object_on_stdout(
+    tmp_path: Path, fake_lm: ScriptedLM, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_claims(tmp_path)
+    out = tmp_path / "run"
+    argv = ["score", "--task", "claims", "--data", str(data), "--text-column", "sentence",
+            "--label-column", "truth", "--out", str(out), "--json"]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)  # exactly one JSON document, nothing else
+    assert result["command"] == "score" and result["out"] == str(out)
+    assert result["metrics"] == json.loads((out / "metrics.json").read_text())
+    assert result["metrics"]["accuracy"] == 1.0
+    assert "results written to" in captured.err  # the human lines moved to stderr
+    # Before the command name too, and for listings.
+    assert main(["--json", "tasks"]) == 0
+    tasks = json.loads(capsys.readouterr().out)["tasks"]
+    assert "sst2" in {t["name"] for t in tasks}
+
+
+def test_quiet_keeps_warnings_and_the_result_line(
+    tmp_path: Path, fake_lm: ScriptedLM, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    data = write_claims(tmp_path)
+    base = ["label", "--task", "claims", "--data", str(data), "--text-column", "sentence",
+            "--label-column", "truth", "--n", "none", "--iterations", "4", "--batch-size", "2"]  # fmt: skip
+    # A pool of singleton groups in batches of 2: label logs an INFO line per resumed batch and
+    # nothing else at INFO; -q must silence INFO but keep the result line on stdout.
+    assert main([*base, "--out", str(tmp_path / "a"), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert "labels written to" in captured.out
+    assert logging.getLogger("elicit").getEffectiveLevel() == logging.WARNING
+    assert "%|" not in captured.err  # no progress bar
+    assert main([*base, "--out", str(tmp_path / "b")]) == 0
+    assert logging.getLogger("elicit").getEffectiveLevel() == logging.INFO

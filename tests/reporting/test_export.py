@@ -151,3 +151,58 @@ def test_data_moved_and_out_exists(tmp_path: Path, runs: Runs, capsys: Any) -> N
         )
     assert main(["export", str(runs.label), "--format", "dpo", "--out", str(tmp_path / "d")]) == 2
     assert "not a comparison task" in capsys.readouterr().err
+
+
+def test_push_to_hub_reaches_the_hub_api(tmp_path: Path, runs: Runs) -> None:
+    """The real huggingface_hub upload path, up to its first request: a stub hub at
+    $HF_ENDPOINT records it and refuses; the export is complete and the error says so."""
+    import http.server
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    seen: list[tuple[str, str, dict[str, Any], str]] = []
+
+    class Hub(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)) or 0)
+            seen.append(("POST", self.path, json.loads(body or b"{}"),
+                         self.headers.get("Authorization", "")))  # fmt: skip
+            data = json.dumps({"error": "Invalid credentials"}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    out = tmp_path / "labels.jsonl"
+    env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}",
+           "HF_TOKEN": "hf_test_token", "HF_HUB_DISABLE_TELEMETRY": "1"}  # fmt: skip
+    env.pop("HF_HUB_OFFLINE", None)
+    argv = [sys.executable, "-m", "elicit", "export", str(runs.label), "--format", "jsonl",
+            "--out", str(out), "--push-to-hub", "someone/icm-labels", "--private"]  # fmt: skip
+    try:
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 2, done.stderr
+    assert "--push-to-hub someone/icm-labels: the upload failed" in done.stderr
+    assert f"complete in {out}" in done.stderr
+    assert len(read_jsonl(out)) == len(read_jsonl(runs.label / "labels.jsonl"))
+    method, path, payload, auth = seen[0]
+    assert (method, path) == ("POST", "/api/repos/create") and auth == "Bearer hf_test_token"
+    assert payload["name"] == "icm-labels" and payload["organization"] == "someone"
+    assert payload["type"] == "dataset"
+    assert payload.get("visibility", "private" if payload.get("private") else None) == "private"
+
+
+def test_push_to_hub_needs_a_repo_id(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="USER/NAME"):
+        ExportConfig(out=str(tmp_path / "x.jsonl"), push_to_hub="just-a-name")

@@ -16,20 +16,45 @@
 Every command takes `--help`. Options of a command come from its config dataclass; any of them
 can also come from `--config file.yaml` (flags override the file). User errors print one
 paragraph and exit with status 2; Ctrl-C exits with 130 and leaves no half-written run.
+
+Output: logs go to stderr at INFO (`-v`: DEBUG). `-q/--quiet` keeps only warnings and errors and
+turns progress bars off; the result lines still print. `--json` prints exactly one JSON
+object on stdout (for a run: {"command", "out", "metrics"} with the run's metrics.json) and
+sends the human-readable lines to stderr, for scripts: `elicit label ... --json | jq .metrics`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from elicit import __version__
 from elicit.config import add_config_arguments, config_from_args
 from elicit.errors import ElicitError
 
 Handler = Callable[[argparse.Namespace], int]
+#: Where a handler leaves its machine-readable result for --json.
+RESULT = "_json_result"
+
+
+def _result(args: argparse.Namespace, payload: dict[str, Any]) -> None:
+    setattr(args, RESULT, payload)
+
+
+def _run_result(args: argparse.Namespace, out: Path) -> None:
+    """A run command's --json result: its directory and metrics.json."""
+    metrics_file = out / "metrics.json"
+    metrics = (
+        json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.is_file() else None
+    )
+    _result(args, {"command": args.command, "out": str(out), "metrics": metrics})
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -46,7 +71,13 @@ def _cmd_models(args: argparse.Namespace) -> int:
     ]
     _print_table(("model", "kind", "status", "description"), rows)
     print("\nAny Hugging Face model id or local model directory also works as --model.\n")
-    _print_table(("backend", "status", "use"), _backend_rows())
+    backends = _backend_rows()
+    _print_table(("backend", "status", "use"), backends)
+    _result(args, {
+        "models": [dict(zip(("name", "kind", "status", "description"), r, strict=True))
+                   for r in rows],
+        "backends": [dict(zip(("name", "status", "use"), r, strict=True)) for r in backends],
+    })  # fmt: skip
     return 0
 
 
@@ -80,6 +111,8 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     rows = [(spec.name, str(spec.consistency), spec.description) for spec in TASKS.values()]
     _print_table(("task", "consistency", "description"), rows)
     print("\nData is read from $ELICIT_DATA_DIR (default ../shared/data); --data overrides it.")
+    _result(args, {"tasks": [dict(zip(("name", "consistency", "description"), r, strict=True))
+                             for r in rows]})  # fmt: skip
     return 0
 
 
@@ -97,6 +130,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         f"predicted True {_pct(m['frac_predicted_true'])}"
     )
     print(f"results written to {summary.out}/")
+    _run_result(args, summary.out)
     return 0
 
 
@@ -113,6 +147,7 @@ def _cmd_label(args: argparse.Namespace) -> int:
         + (f", agreement with gold {_pct(agreement)}" if agreement is not None else "")
     )
     print(f"labels written to {summary.out}/labels.jsonl")
+    _run_result(args, summary.out)
     return 0
 
 
@@ -124,6 +159,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     summary = run_eval(config)
     print(format_table(summary))
     print(f"results written to {summary.out}/")
+    _run_result(args, summary.out)
     return 0
 
 
@@ -142,6 +178,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         + (f" (zero-shot {_pct(before)})" if before is not None else "")
     )
     print(f"results written to {summary.out}/")
+    _run_result(args, summary.out)
     return 0
 
 
@@ -164,6 +201,7 @@ def _cmd_self_improve(args: argparse.Namespace) -> int:
                 + (f" -> {_pct(after)} after LMSI" if after is not None else "")
             )
     print(f"results written to {summary.out}/")
+    _run_result(args, summary.out)
     return 0
 
 
@@ -192,6 +230,7 @@ def _cmd_w2s(args: argparse.Namespace) -> int:
             + (f"  PGR {_pct(pgr)}" if pgr is not None else "")
         )
     print(f"results written to {summary.out}/")
+    _run_result(args, summary.out)
     return 0
 
 
@@ -204,7 +243,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"iterations), then {config.test_n} test claims scored by each method, "
         f"model {config.model}. A few minutes on a CPU."
     )
-    print(format_demo(run_demo(config)))
+    summary = run_demo(config)
+    print(format_demo(summary))
+    _result(args, {
+        "command": "demo", "seconds": summary.seconds,
+        "label": {"out": str(summary.label.out), "metrics": summary.label.metrics},
+        "eval": {"out": str(summary.eval.out)},
+    })  # fmt: skip
     return 0
 
 
@@ -221,7 +266,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         if (config.kind is None or r.kind == config.kind)
         and (config.status is None or r.status == config.status)
     ]
-    if config.json:
+    if config.json or getattr(args, "json_output", False):  # one JSON object per run
         for r in runs:
             print(json.dumps(r.to_dict()))
         return 0
@@ -243,6 +288,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     config = config_from_args(ReportConfig, args)
     out, runs = write_report(args.run_dirs, config)
     print(f"report of {len(runs)} run(s) written to {out}")
+    _result(args, {"command": "report", "out": str(out), "runs": len(runs)})
     return 0
 
 
@@ -257,6 +303,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
         f"{summary.n_rows} {what} written to {summary.out} ({summary.format})"
         + (dropped if summary.n_dropped else "")
     )
+    if summary.url:
+        print(f"uploaded to {summary.url}")
+    _result(args, {
+        "command": "export", "out": str(summary.out), "format": summary.format,
+        "rows": summary.n_rows, "dropped": summary.n_dropped, "url": summary.url,
+    })  # fmt: skip
     return 0
 
 
@@ -289,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"elicit {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    _add_output_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
@@ -434,16 +487,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", metavar="RUN_DIR", help="an `elicit label` run directory")
     add_config_arguments(p, ExportConfig)
     p.set_defaults(handler=_cmd_export)
+    for name, command in sub.choices.items():
+        _add_output_flags(command, json_flag=name != "runs")  # runs has its own --json
     return parser
+
+
+def _add_output_flags(parser: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
+    """-q/--quiet and --json, accepted before or after the command name (SUPPRESS: a
+    command's parser must not reset what the top-level parser already read)."""
+    default: Any = argparse.SUPPRESS if parser.prog != "elicit" else False
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=default,
+        help="only warnings and errors, no progress bars (result lines still print)",
+    )  # fmt: skip
+    if json_flag:
+        parser.add_argument(
+            "--json", dest="json_output", action="store_true", default=default,
+            help="print one JSON object with the result on stdout; other output goes to stderr",
+        )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    quiet, as_json = bool(args.quiet), bool(args.json_output)
+    level = logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("elicit").setLevel(level)
+    if quiet or as_json:
+        os.environ["TQDM_DISABLE"] = "1"  # bars created without an explicit `disable`
+        args.progress = False  # and as --no-progress (ignored by commands without the option)
     # Third-party INFO chatter (transformers, httpx) would drown our own messages.
     for name in ("transformers", "httpx", "urllib3", "filelock"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -452,7 +525,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return handler(args)
+        if not as_json:
+            return handler(args)
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries the JSON only
+            status = handler(args)
+        payload = getattr(args, RESULT, None)
+        if payload is not None:
+            print(json.dumps(payload, default=str))
+        return status
     except ElicitError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -20,6 +20,13 @@ each response after a space, the standard (non-conversational) preference format
 DPOTrainer: `datasets.load_dataset("json", data_files="pairs.jsonl")["train"]`.
 
 `datasets` is not a dependency of elicit: --format hf asks for it when it is missing.
+
+--push-to-hub USER/NAME also uploads the export to a Hugging Face dataset repository (created
+if missing, --private to keep it private) through huggingface_hub, after writing it locally:
+a jsonl/csv/dpo file goes up as that file (the hub's dataset viewer reads it), an hf folder as
+the dataset itself (`Dataset.push_to_hub`, parquet shards). The token comes from $HF_TOKEN or
+`hf auth login`; $HF_ENDPOINT points at another hub. A failed upload is an error that says the
+local export is complete, so only the upload needs repeating.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import csv
 import importlib.util
 import io
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +68,22 @@ class ExportConfig:
         None, "the run's data file, when it has moved since the run (none: the path in config.json)"
     )
     force: bool = help_field(False, "overwrite --out if it exists")
+    push_to_hub: str | None = help_field(
+        None,
+        "also upload the export to this Hugging Face dataset repo (user/name; token from "
+        "$HF_TOKEN or `hf auth login`)",
+    )
+    private: bool = help_field(False, "with --push-to-hub: create the repo as private")
 
     def __post_init__(self) -> None:
         if not self.out:
             suffix = {"hf": "/", "dpo": "_pairs.jsonl"}.get(self.format, f".{self.format}")
             raise ConfigError(f"--out is required: where to write, e.g. --out labels{suffix}")
+        repo = self.push_to_hub
+        if repo is not None and (repo.count("/") != 1 or not all(repo.split("/"))):
+            raise ConfigError(
+                f"--push-to-hub {repo!r} is not a repo id; give USER/NAME or ORG/NAME"
+            )
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,7 @@ class ExportSummary:
     format: str
     n_rows: int
     n_dropped: int = 0  # dpo: labelled pairs without a preference (contradicting labels)
+    url: str | None = None  # the dataset repo it was pushed to
 
 
 def _label_run(run: Path) -> dict[str, Any]:
@@ -183,8 +202,46 @@ def _check_out(out: Path, config: ExportConfig) -> None:
         shutil.rmtree(out)  # save_to_disk would refuse to write into a non-empty folder
 
 
+def push_to_hub(out: Path, config: ExportConfig) -> str:
+    """Upload the export at `out` to the dataset repo `config.push_to_hub`; its URL."""
+    repo = config.push_to_hub
+    assert repo is not None
+    try:
+        from huggingface_hub import HfApi
+    except ImportError as e:  # a dependency of transformers; missing only in a bare install
+        raise ConfigError("--push-to-hub needs huggingface_hub: pip install huggingface_hub") from e
+    api = HfApi()
+    try:
+        url = str(api.create_repo(repo, repo_type="dataset", private=config.private,
+                                  exist_ok=True))  # fmt: skip
+        if config.format == "hf":
+            import datasets
+
+            datasets.load_from_disk(str(out)).push_to_hub(repo, private=config.private)
+        else:
+            api.upload_file(
+                path_or_fileobj=str(out), path_in_repo=out.name, repo_id=repo,
+                repo_type="dataset", commit_message=f"elicit export ({config.format})",
+            )  # fmt: skip
+    except Exception as e:  # network, auth and hub errors all end the same way
+        raise DataError(
+            f"--push-to-hub {repo}: the upload failed ({type(e).__name__}: {e}). The export "
+            f"itself is complete in {out}; log in (`hf auth login` or $HF_TOKEN) and rerun "
+            "with --force --push-to-hub to upload it"
+        ) from e
+    return url
+
+
 def run_export(run_dir: str | Path, config: ExportConfig) -> ExportSummary:
-    """Export the labels of `run_dir` as `config.format` to `config.out`."""
+    """Export the labels of `run_dir` as `config.format` to `config.out` (and upload it with
+    --push-to-hub)."""
+    summary = _export(run_dir, config)
+    if config.push_to_hub is None:
+        return summary
+    return replace(summary, url=push_to_hub(summary.out, config))
+
+
+def _export(run_dir: str | Path, config: ExportConfig) -> ExportSummary:
     run = Path(run_dir)
     assert config.out is not None  # __post_init__
     out = Path(config.out)
@@ -218,6 +275,7 @@ __all__ = [
     "datasets_available",
     "dpo_rows",
     "label_rows",
+    "push_to_hub",
     "run_export",
     "write_csv",
     "write_hf",
