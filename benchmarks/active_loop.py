@@ -1,0 +1,146 @@
+"""Where to spend a human label: the `elicit label --suggest K` loop, simulated with gold labels
+as the human (issue 9, item 3). Rows for docs/RESULTS.md.
+
+Round 0 runs ICM on a pool of training claims with no labels and `--suggest K`. Each later
+round asks the oracle (gold) for the labels of K claims and reruns ICM with every label asked so
+far as anchors. Two strategies pick the K claims:
+
+    suggest   the K least confident non-anchor claims of the previous round (suggestions.jsonl)
+    random    K non-anchor claims drawn at random (seeded)
+
+Per round and strategy the rows give the agreement with gold of the labels the search chose
+itself (the non-anchors), so the strategies are compared on the claims nobody labelled.
+
+    python benchmarks/active_loop.py --task sst2 --pool 16 --k 4 --rounds 2 --seeds 0 \
+        --rows benchmarks/results/active_loop.jsonl
+    python benchmarks/active_loop.py --report benchmarks/results/active_loop.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from elicit.models import DEFAULT_MODEL
+from elicit.runs import is_finished, read_jsonl
+from elicit.search.label import LabelConfig, run_label
+from elicit.tasks import load_task, sample
+from elicit.tasks.base import LoadOptions
+
+STRATEGIES = ("suggest", "random")
+
+
+def icm(
+    args: argparse.Namespace, out: Path, seed: int, anchors: dict[str, int]
+) -> tuple[dict[str, int], list[str]]:
+    """(labels, suggested uids, least confident first) of one ICM run with these anchors."""
+    if not is_finished(out):
+        anchor_file = None
+        if anchors:
+            anchor_file = out.parent / f"{out.name}-anchors.jsonl"
+            anchor_file.parent.mkdir(parents=True, exist_ok=True)
+            anchor_file.write_text(
+                "".join(json.dumps({"uid": u, "label": y}) + "\n" for u, y in anchors.items())
+            )
+        config = LabelConfig(
+            task=args.task, split="train", n=args.pool, seed=seed,
+            iterations=args.iterations, model=args.model, out=str(out),
+            resume=(out / "config.json").exists(), progress=args.progress,
+            anchors=str(anchor_file) if anchor_file else None, suggest=args.pool,
+        )  # fmt: skip
+        run_label(config)
+    labels = {r["uid"]: int(r["label"]) for r in read_jsonl(out / "labels.jsonl")}
+    suggested = [r["uid"] for r in read_jsonl(out / "suggestions.jsonl")]
+    return labels, suggested
+
+
+def run_seed(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
+    data = sample(
+        load_task(args.task, LoadOptions(split="train")), args.pool, seed, keep_groups=True
+    )
+    gold = dict(data.gold)
+    uids = [ex.uid for ex in data.examples]
+    root = Path(args.out) / f"{args.task}-p{args.pool}-k{args.k}-s{seed}"
+    rows: list[dict[str, Any]] = []
+    first, first_suggested = icm(args, root / "round-0", seed, {})
+    for strategy in STRATEGIES:
+        anchors: dict[str, int] = {}
+        labels, suggested = first, first_suggested
+        rng = random.Random(f"active/{seed}/{strategy}")
+        for r in range(args.rounds + 1):
+            if r > 0:
+                free = [u for u in uids if u not in anchors]
+                if strategy == "suggest":
+                    ask = [u for u in suggested if u not in anchors][: args.k]
+                    ask += rng.sample([u for u in free if u not in ask], args.k - len(ask))
+                else:
+                    ask = rng.sample(free, args.k)
+                anchors.update({u: gold[u] for u in ask})
+                labels, suggested = icm(args, root / f"{strategy}-round-{r}", seed, anchors)
+            own = [u for u in labels if u not in anchors and u in gold]
+            rows.append({
+                "task": args.task, "pool": args.pool, "k": args.k, "seed": seed,
+                "strategy": strategy, "round": r, "anchors": len(anchors),
+                "labelled": len(own),
+                "agreement": sum(labels[u] == gold[u] for u in own) / len(own) if own else None,
+            })  # fmt: skip
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def report(path: Path) -> None:
+    groups: dict[tuple[str, int], list[float]] = defaultdict(list)
+    anchors: dict[int, int] = {}
+    for row in read_jsonl(path):
+        if row["agreement"] is not None:
+            groups[(row["strategy"], row["round"])].append(100 * row["agreement"])
+            anchors[row["round"]] = row["anchors"]
+    rounds = sorted(anchors)
+    print("| strategy | " + " | ".join(f"{anchors[r]} gold labels" for r in rounds) + " |")
+    print("|---" * (len(rounds) + 1) + "|")
+    for strategy in STRATEGIES:
+        cells = []
+        for r in rounds:
+            vals = groups.get((strategy, r), [])
+            sd = f" ± {statistics.stdev(vals):.1f}" if len(vals) > 1 else ""
+            cells.append(f"{statistics.mean(vals):.1f}{sd} (n={len(vals)})" if vals else "-")
+        print(f"| {strategy} | " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--task", default="sst2")
+    p.add_argument("--pool", type=int, default=16)
+    p.add_argument("--k", type=int, default=4, help="labels asked per round")
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--iterations", type=int, default=24)
+    p.add_argument("--seeds", default="0")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default="runs/active_loop")
+    p.add_argument("--rows", default="benchmarks/results/active_loop.jsonl")
+    p.add_argument("--progress", action="store_true")
+    p.add_argument("--report", metavar="ROWS", help="only print the table of a rows file")
+    args = p.parse_args()
+    if args.report:
+        report(Path(args.report))
+        return
+    import torch
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.rows)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for seed in (int(s) for s in args.seeds.split(",")):
+        rows = run_seed(args, seed)
+        with out.open("a", encoding="utf-8") as f:
+            f.writelines(json.dumps(r) + "\n" for r in rows)
+    report(out)
+
+
+if __name__ == "__main__":
+    main()
