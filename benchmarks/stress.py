@@ -38,6 +38,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from bench_common import run_seeds
+
 from elicit.evaluation.score import ScoreConfig, run_score
 from elicit.models import DEFAULT_MODEL
 from elicit.runs import is_finished, read_jsonl
@@ -211,16 +213,7 @@ def main() -> None:
     if args.report:
         report(Path(args.report))
         return
-    import torch
-
-    torch.set_num_threads(args.threads)
-    out = Path(args.rows)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for seed in (int(s) for s in args.seeds.split(",")):
-        rows = run_seed(args, seed)
-        with out.open("a", encoding="utf-8") as f:
-            f.writelines(json.dumps(r) + "\n" for r in rows)
-    report(out)
+    run_seeds(args, run_seed, report)
 
 
 if __name__ == "__main__":
