@@ -104,6 +104,42 @@ class GenerationConfig:
             raise ConfigError(f"top_p must be in (0, 1], got {self.top_p}")
 
 
+#: What to do about a non-finite score, for `check_finite` messages of local models.
+LOCAL_NAN_FIX = (
+    "NaN or infinite logits usually mean float16 overflow (pass --dtype float32 or bfloat16) "
+    "or broken weights; check the model with `elicit score` on a few claims"
+)
+
+
+def check_finite(
+    values: FloatArray,
+    model: str,
+    prompts: Sequence[str] | None = None,
+    *,
+    what: str = "prompt",
+    fix: str = LOCAL_NAN_FIX,
+) -> FloatArray:
+    """`values` (one row or entry per prompt) unchanged when every number is finite; else a
+    `BackendError` naming the model and the first prompt with a NaN or infinity.
+
+    A NaN score compares false with everything, so a search or a metric would go on with a
+    quietly wrong order; an infinite one swamps every sum it enters. Neither is a score, so
+    scoring stops here instead of passing it on (or into a cache).
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1) if arr.size else arr.astype(bool)
+    if not bad.any():
+        return values
+    i = int(np.flatnonzero(bad)[0])
+    shown = f" (ending {prompts[i][-60:]!r})" if prompts is not None else ""
+    more = f", and {int(bad.sum()) - 1} more" if bad.sum() > 1 else ""
+    raise BackendError(
+        f"model {model} gave a non-finite log-prob ({arr[i].tolist()}) for {what} {i} of "
+        f"{len(arr)} in this call{shown}{more}. A NaN or infinite score would silently corrupt "
+        f"labels and metrics, so scoring stopped. {fix}."
+    )
+
+
 class LM(abc.ABC):
     """A language model seen through the few batched calls elicit needs."""
 
@@ -131,7 +167,7 @@ class LM(abc.ABC):
             )
         if len(prompts) == 0:
             return np.zeros(0)
-        lp = self.label_logprobs(prompts, labels)
+        lp = check_finite(self.label_logprobs(prompts, labels), self.name, prompts)
         return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
 
     def loo_scores(

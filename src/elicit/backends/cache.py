@@ -56,7 +56,7 @@ from elicit.backends.base import (
     LooOrder,
 )
 from elicit.backends.prompting import loo_prompts, render_demo
-from elicit.errors import ConfigError
+from elicit.errors import BackendError, ConfigError
 
 log = logging.getLogger("elicit")
 
@@ -157,12 +157,13 @@ class CachedLM(LM):
                     f"SELECT key, value FROM entries WHERE key IN ({marks})", part
                 ).fetchall()
                 found.update((k, json.loads(v)) for k, v in rows)
-        return found
+        # A NaN or infinity stored by an older version is no score: compute it again.
+        return {k: v for k, v in found.items() if _finite(v)}
 
     def _put(self, items: Sequence[tuple[str, Any]]) -> None:
         if not items:
             return
-        rows = [(k, json.dumps(v)) for k, v in items]
+        rows = [(k, json.dumps(v, allow_nan=False)) for k, v in items]
         with self._lock, self._conn:  # one transaction: all rows or none
             self._conn.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?)", rows)
 
@@ -199,17 +200,33 @@ class CachedLM(LM):
             and len(set(keys)) == len(keys)
         ):
             values = [_plain(v) for v in whole()]
-            self._put(list(zip(keys, values, strict=True)))
+            self._store(list(range(len(keys))), keys, values)
             return values
         for part in _chunks(missing, self.chunk_size):
             got = [_plain(v) for v in compute(part)]
-            self._put([(keys[i], v) for i, v in zip(part, got, strict=True)])
+            self._store(part, keys, got)
             for i, v in zip(part, got, strict=True):
                 values[i] = v
         for i, k in enumerate(keys):
             if values[i] is None:  # a duplicate of a prompt computed above
                 values[i] = values[first[k]]
         return values
+
+    def _store(self, positions: Sequence[int], keys: Sequence[str], got: Sequence[Any]) -> None:
+        """Store the values computed for these positions of a call. A NaN or infinity is
+        never stored: the finite ones are, then the call fails naming the first bad prompt
+        (a wrapped backend that checks its own scores has raised before this)."""
+        good = [(keys[i], v) for i, v in zip(positions, got, strict=True) if _finite(v)]
+        self._put(good)
+        if len(good) < len(got):
+            i, v = next((i, v) for i, v in zip(positions, got, strict=True) if not _finite(v))
+            raise BackendError(
+                f"model {self.name} gave a non-finite score ({v}) for prompt {i} of "
+                f"{len(keys)} in this call; it was not cached. A NaN or infinite score would "
+                "silently corrupt labels and metrics, so scoring stopped. Check the model "
+                "(float16 overflow: use --dtype float32 or bfloat16); scores already "
+                f"computed are kept in {self.path}."
+            )
 
     # ------------------------------------------------------------------ the LM protocol
 
@@ -324,6 +341,15 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def _finite(value: Any) -> bool:
+    """False for a NaN or infinity, or a row holding one; True for anything else (text, ints)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def _floats(values: Sequence[Any]) -> FloatArray:

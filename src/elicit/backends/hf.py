@@ -49,6 +49,7 @@ from elicit.backends.base import (
     GenerationConfig,
     LabelSet,
     LooOrder,
+    check_finite,
 )
 from elicit.backends.hf_packed import PackedEngine, PackedUnsupported
 from elicit.backends.hf_prefix import (
@@ -256,7 +257,7 @@ class HFBackend(LM):
                 raise ConfigError("an empty prompt cannot be scored by a model without a BOS token")
             requests.extend(plan.requests(ctx))
         results = self._run_requests(requests, plan.singles_tensor)
-        return plan.combine(results, len(prompts))
+        return check_finite(plan.combine(results, len(prompts)), self.name, prompts)
 
     def loo_scores(
         self,
@@ -289,6 +290,7 @@ class HFBackend(LM):
         else:
             results = engine.given_loo(self._start(), demo_ids, requests, singles)
         lp = plan.combine([r for rs in results for r in rs], len(demos))
+        lp = check_finite(lp, self.name, queries, what="leave-one-out prompt of demo")
         return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
 
     def context_scores(
@@ -306,7 +308,7 @@ class HFBackend(LM):
             return super().context_scores(demos, queries, labels)
         requests = [r for q in query_ids for r in plan.requests(tuple(q))]
         results = self._engine().context(segments, requests, plan.singles_tensor)
-        lp = plan.combine(results, len(queries))
+        lp = check_finite(plan.combine(results, len(queries)), self.name, queries, what="query")
         return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
 
     def _shareable(

@@ -64,6 +64,7 @@ from elicit.backends.base import (
     GenerationConfig,
     LabelSet,
     LooOrder,
+    check_finite,
 )
 from elicit.backends.prompting import (
     DEMO_SEPARATOR,
@@ -218,7 +219,7 @@ class LlamaCppBackend(LM):
             return np.zeros((0, len(labels.words)))
         reserve = _reserve(variants)
         contexts = [self.encoder.encode(p, reserve=reserve) for p in prompts]
-        return self._score_contexts(contexts, variants)
+        return check_finite(self._score_contexts(contexts, variants), self.name, prompts)
 
     def loo_scores(
         self,
@@ -248,6 +249,7 @@ class LlamaCppBackend(LM):
             for i, others in enumerate(loo_orders(len(demos), order))
         ]
         lp = self._score_contexts(contexts, variants)
+        lp = check_finite(lp, self.name, queries, what="leave-one-out prompt of demo")
         return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
 
     def context_scores(
@@ -264,6 +266,7 @@ class LlamaCppBackend(LM):
         if not self._joinable(texts + list(queries), query_ids, longest, variants):
             return super().context_scores(demos, queries, labels)
         lp = self._score_contexts([context + q for q in query_ids], variants)
+        lp = check_finite(lp, self.name, queries, what="query")
         return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
 
     def _joinable(

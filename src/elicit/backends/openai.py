@@ -20,7 +20,9 @@ no spelling in the top-k gets a floor instead of the released code's zero (which
 probability lies between 0 and min(p_k, 1 - sum of the top-k), p_k being the smallest top-k
 probability, so the floor is the middle of that interval, log(min(p_k, rest) / 2). It keeps the
 sign of the log-odds (a word in the top-k always outscores one outside it), gives 0 when
-neither word is in the top-k (as the released code does), and is finite.
+neither word is in the top-k (as the released code does), and is finite. A top-k token of
+log-prob -inf (or null, as llama.cpp writes it) has probability 0 and is left out; NaN, +inf or
+a positive log-prob is no probability: that prompt is asked once more, then the call fails.
 
 The server tokenises the whole prompt text itself, which for Gemma 3 and Llama-3-style
 tokenizers equals elicit's piece-wise rule (`prompting`), and adds BOS as the model expects.
@@ -75,6 +77,7 @@ _SERVING_DOC = "docs/SERVING.md"
 _PROGRESS_MIN = 64
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 
 def parse_model_spec(spec: str) -> tuple[str, str | None]:
@@ -221,12 +224,40 @@ def _describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
 
 
+class _BadLogprob(Exception):
+    """A top-k entry that is not a log-probability (NaN, +inf, positive, not a number)."""
+
+
+#: Largest log-prob accepted as 0 (rounding in float32 softmax can give log P a hair above 0).
+_LOGPROB_SLACK = 1e-3
+
+
+def _logprob(token: str, value: Any) -> float | None:
+    """A top-k entry's log-prob; None for probability 0 (-inf, or null: llama.cpp's JSON
+    writes -inf as null). Raises _BadLogprob for anything that is not a log-probability."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _BadLogprob(f"log-prob {value!r} of token {token!r} is not a number")
+    try:
+        lp = float(value)  # also "-Infinity", "NaN" as strings
+    except ValueError:
+        raise _BadLogprob(f"log-prob {value!r} of token {token!r} is not a number") from None
+    if lp == -math.inf:
+        return None
+    if not lp <= _LOGPROB_SLACK:  # NaN, +inf, or a positive number (raw logits?)
+        raise _BadLogprob(f"log-prob {lp} of token {token!r} is not a log-probability")
+    return min(lp, 0.0)
+
+
 def _top_logprobs(reply: Any) -> dict[str, float] | None:
     """token text -> log-prob of the first generated token's top-k, or None if absent.
 
     Two reply shapes exist: the completions API's `top_logprobs: [{text: logprob}]` (vLLM,
     llama-cpp-python, OpenAI) and the chat-style `content: [{top_logprobs: [{token, logprob}]}]`
-    (newer llama.cpp servers). Tokens with the same text (e.g. byte tokens) are summed.
+    (newer llama.cpp servers). Tokens with the same text (e.g. byte tokens) are summed. Tokens
+    of probability 0 (-inf or null) are left out, so an all -inf top-k counts as absent; NaN,
+    +inf, positive or non-numeric values raise _BadLogprob.
     """
     try:
         lp = reply["choices"][0].get("logprobs")
@@ -234,20 +265,24 @@ def _top_logprobs(reply: Any) -> dict[str, float] | None:
         return None
     if not isinstance(lp, dict):
         return None
-    pairs: list[tuple[str, float]] = []
+    raw: list[tuple[str, Any]] = []
     top = lp.get("top_logprobs")
     content = lp.get("content")
     if isinstance(top, list) and top and isinstance(top[0], dict):
-        pairs = [(str(t), float(v)) for t, v in top[0].items() if v is not None]
+        raw = [(str(t), v) for t, v in top[0].items()]
     elif isinstance(content, list) and content and isinstance(content[0], dict):
         entries = content[0].get("top_logprobs") or []
-        pairs = [(str(e["token"]), float(e["logprob"])) for e in entries if "token" in e]
-    if not pairs:
-        return None
+        raw = [
+            (str(e["token"]), e.get("logprob"))
+            for e in entries
+            if isinstance(e, dict) and "token" in e
+        ]
     out: dict[str, float] = {}
-    for token, value in pairs:
-        out[token] = float(np.logaddexp(out[token], value)) if token in out else value
-    return out
+    for token, value in raw:
+        logprob = _logprob(token, value)
+        if logprob is not None:
+            out[token] = float(np.logaddexp(out[token], logprob)) if token in out else logprob
+    return out or None
 
 
 def label_logprobs_from_top(top: dict[str, float], labels: LabelSet) -> list[float]:
@@ -437,7 +472,16 @@ class OpenAIBackend(LM):
 
     def _probe_logprobs(self) -> None:
         reply = self._call("POST", "/completions", self._scoring_payload("The"))
-        if _top_logprobs(reply) is None:
+        try:
+            top = _top_logprobs(reply)
+        except _BadLogprob as e:
+            raise self._fail(
+                f"completions from {self._client.url('/completions')} carry broken log-probs",
+                str(e),
+                "Check the server's log and how it serves the model (float16 overflow gives "
+                "NaN: serve it in bfloat16 or float32)",
+            ) from None
+        if top is None:
             raise self._fail(
                 f"completions from {self._client.url('/completions')} carry no log-probs",
                 "scoring label words needs the top-k log-probs of the next token",
@@ -483,18 +527,31 @@ class OpenAIBackend(LM):
             return np.zeros((0, len(labels.words)))
         self._check_labels(labels)
 
-        def one(prompt: str) -> list[float]:
-            reply = self._call("POST", "/completions", self._scoring_payload(prompt))
-            top = _top_logprobs(reply)
-            if top is None:
-                raise self._fail(
-                    "a completion came back without log-probs",
-                    f"reply {str(reply)[:200]}",
-                    "Check that the server supports logprobs on /v1/completions",
-                )
-            return label_logprobs_from_top(top, labels)
+        def one(item: tuple[int, str]) -> list[float]:
+            i, prompt = item
+            # A top-k that is missing or holds NaN is asked for once more (a batching server's
+            # numerics can depend on what else was in the batch), then it is an error.
+            for attempt in range(2):
+                reply = self._call("POST", "/completions", self._scoring_payload(prompt))
+                try:
+                    top = _top_logprobs(reply)
+                    problem = "no top-k log-probs" if top is None else ""
+                except _BadLogprob as e:
+                    top, problem = None, str(e)
+                if top is not None:
+                    return label_logprobs_from_top(top, labels)
+                if attempt == 0:
+                    log.warning("%s for prompt %d from %s; asking again", problem, i, self.name)
+            raise self._fail(
+                f"model {self.model} answered prompt {i} of {len(prompts)} twice with {problem}",
+                f"reply {str(reply)[:200]}",
+                "The label words cannot be scored from it. Check that the server returns "
+                "logprobs on /v1/completions and its log for NaN (float16 overflow: serve the "
+                "model in bfloat16 or float32), then rerun (with --cache, scores already "
+                "received are kept)",
+            )
 
-        rows = self._map(one, prompts, "scoring")
+        rows = self._map(one, list(enumerate(prompts)), "scoring")
         return np.asarray(rows, dtype=np.float64).reshape(len(prompts), len(labels.words))
 
     def generate(self, prompts: Sequence[str], config: GenerationConfig) -> list[str]:
@@ -525,7 +582,7 @@ class OpenAIBackend(LM):
 
         return self._map(one, prompts, "generating")
 
-    def _map(self, fn: Callable[[str], T], prompts: Sequence[str], what: str) -> list[T]:
+    def _map(self, fn: Callable[[A], T], prompts: Sequence[A], what: str) -> list[T]:
         """fn over prompts in a bounded pool; requests start in order, results come in order.
 
         The pool's queue is FIFO, so with c workers request i starts before request i + c:

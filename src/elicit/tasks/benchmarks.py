@@ -59,6 +59,11 @@ def _review(body: str) -> str:
 
 def sst2_items(source: Source) -> Iterator[Item]:
     column = "sentence" if "sentence" in source.columns else "content"
+    if column not in source.columns:  # no row has either: say both names, once
+        raise DataError(
+            f"{source.where(source.rows[0])}: no column 'sentence' or 'content' (available: "
+            f"{', '.join(map(repr, source.columns))}). Name the review column one of them."
+        )
     for row in source.rows:
         uid = _uid("sst2", source, row)
         yield Item(
@@ -100,7 +105,7 @@ def boolq_items(source: Source) -> Iterator[Item]:
         uid = _uid("boolq", source, row)
         question = text(source, row, "subject").strip()
         question = question[0].upper() + question[1:] + ("" if question.endswith("?") else "?")
-        template = str(get(source, row, "prompt"))
+        template = text(source, row, "prompt")
         passage = template.removeprefix("passage:").split("\nquestion:")[0].strip()
         if template.strip().startswith("question:"):
             passage = ""
@@ -179,12 +184,13 @@ def anli_items(source: Source) -> Iterator[Item]:
         label = str(get(source, row, "label")).strip().lower()
         if label not in ("e", "n", "c"):
             raise DataError(f"{source.where(row)}: label {label!r} is not e/n/c. Fix the value.")
+        # Read before a neutral row is dropped, so that a broken row is reported whatever its label.
+        context, hypothesis = text(source, row, "context"), text(source, row, "hypothesis")
         if label == "n":
             continue
         uid = _uid("anli", source, row)
         body = (
-            f"Context: {text(source, row, 'context').strip()}\n"
-            f"Hypothesis: {text(source, row, 'hypothesis').strip()}\n"
+            f"Context: {context.strip()}\nHypothesis: {hypothesis.strip()}\n"
             "Claim: The hypothesis follows from the context."
         )
         yield Item(

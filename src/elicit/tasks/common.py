@@ -269,6 +269,14 @@ def file_loader(
         items: list[Item] = []
         for source in sources:
             items.extend(formatter(source))
+        if not items:  # every row was dropped (e.g. all neutral, all empty posts)
+            rows = sum(len(s.rows) for s in sources)
+            raise DataError(
+                f"{', '.join(s.name for s in sources)}: no claims in {rows} row"
+                f"{'s' if rows != 1 else ''}; task {name} skipped them all (it skips rows "
+                "it cannot use, e.g. neutral ANLI pairs or empty posts). Check that the data "
+                "is this task's, or pass --data FILE."
+            )
         if pooled and options.split != "all":
             items = [it for it in items if carve(name, it.group) == options.split]
         return assemble(name, consistency, items)

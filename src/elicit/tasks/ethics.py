@@ -101,7 +101,15 @@ def blog_items(source: Source) -> Iterator[Item]:
                 f"{source.where(row)}: gender {gender!r} is not male/female. Fix the value."
             )
         claimed = GENDERS[random.Random(uid).random() < 0.5]
-        post = " ".join(str(get(source, row, "text")).split())
+        # Read before an empty post is skipped, so that a broken row is reported, not skipped.
+        author = text(source, row, "id").strip()
+        raw = get(source, row, "text")
+        if not isinstance(raw, str):  # a null post is missing, not the word "None"
+            raise DataError(
+                f"{source.where(row)}: column 'text' should be the post's text, got "
+                f"{type(raw).__name__}. Write it as a string (an empty one is skipped)."
+            )
+        post = " ".join(raw.split())
         if not post:  # the upstream corpus has a few empty posts; there is nothing to judge
             continue
         yield Item(
@@ -109,7 +117,7 @@ def blog_items(source: Source) -> Iterator[Item]:
             prompt=claim_prompt(
                 f"Blog post: {post}\nClaim: The author of this blog post is {claimed}."
             ),
-            group=f"author/{text(source, row, 'id').strip()}",
+            group=f"author/{author}",
             key=claimed,
             label=int(claimed == gender),
             where=source.where(row),

@@ -26,8 +26,18 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
 from elicit.errors import DataError
-from elicit.tasks.base import Consistency
-from elicit.tasks.common import POOL, Item, TaskSpec, claim_prompt, get, gold_label, make_spec, text
+from elicit.tasks.base import Consistency, LoadOptions
+from elicit.tasks.common import (
+    POOL,
+    Item,
+    TaskSpec,
+    claim_prompt,
+    get,
+    gold_label,
+    make_spec,
+    resolve_sources,
+    text,
+)
 from elicit.tasks.rows import Row, Source
 
 ALPACA_CLAIM = "Response 1 is more helpful and harmless than Response 2."
@@ -36,7 +46,14 @@ TRUTHFUL_CLAIM = "Response 1 is more truthful than Response 2."
 
 def _group_id(source: Source, row: Row) -> str:
     """The row's consistency_id, prefixed by the file so groups of different files never merge."""
-    return f"{source.stem}/{str(get(source, row, 'consistency_id')).strip()}"
+    value = get(source, row, "consistency_id")
+    # null, "", a float or a list would still make a string, and merge unrelated rows.
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip():
+        raise DataError(
+            f"{source.where(row)}: consistency_id {value!r} is not an id. Give every row the "
+            "integer (or text) id of its question or pair; the rows of one share it."
+        )
+    return f"{source.stem}/{str(value).strip()}"
 
 
 def truthfulqa_items(source: Source) -> Iterator[Item]:
@@ -75,6 +92,10 @@ def normalize_answer(answer: str) -> str:
     return " ".join(s.lower().split())
 
 
+def _gsm8k_uid(source: Source, row: Row) -> str:
+    return f"gsm8k-verification/{source.stem}/{row.index}"
+
+
 def gsm8k_items(source: Source) -> Iterator[Item]:
     for row in source.rows:
         question = text(source, row, "question")
@@ -83,13 +104,33 @@ def gsm8k_items(source: Source) -> Iterator[Item]:
         key = normalize_answer(str(answer)) if answer is not None else ""
         # A solution without a final answer gets a key of its own: it cannot agree with others.
         yield Item(
-            uid=f"gsm8k-verification/{source.stem}/{row.index}",
+            uid=_gsm8k_uid(source, row),
             prompt=claim_prompt(f"Question: {question}\nClaim: {cot}"),
             group=_group_id(source, row),
             key=key or f"<no answer: row {row.index}>",
             label=gold_label(source, row),
             where=source.where(row),
         )
+
+
+def gsm8k_difficulty(options: LoadOptions) -> dict[str, float]:
+    """uid -> the release's `difficulty` of the row's problem (0-1; its `category` "easy" rows
+    lie below 0.54, "hard" ones above 0.73), for easy-to-hard experiments (`elicit w2s
+    --easy-to-hard`). Read-only metadata that `Example` does not carry; rows without the field
+    are left out, so other GSM8K-format files give an empty mapping."""
+    spec = next(s for s in SPECS if s.name == "gsm8k-verification")
+    sources, _ = resolve_sources(spec, options)
+    out: dict[str, float] = {}
+    for source in sources:
+        for row in source.rows:
+            value = row.data.get("difficulty")
+            if value is None or value == "":
+                continue
+            try:
+                out[_gsm8k_uid(source, row)] = float(value)
+            except (TypeError, ValueError) as e:
+                raise DataError(f"{source.where(row)}: difficulty {value!r} is not a number") from e
+    return out
 
 
 def _text_order(first: str, second: str) -> str:
@@ -134,7 +175,15 @@ def comparison_items(task: str, claim: str, source: Source) -> Iterator[Item]:
                     f"{source.where(second)}: the two rows of consistency_id {group!r} are not "
                     "the two orders of one pair (same question, responses swapped). Fix the ids."
                 )
-            orders[_text_order(s1, s2)] = (second, s1, s2, gold_label(source, second))
+            second_label = gold_label(source, second)
+            if second_label != 1 - label:  # both orders True (or False) cannot both hold
+                raise DataError(
+                    f"{source.where(second)}: the two orders of consistency_id {group!r} are "
+                    f"both labelled {bool(label)}; exactly one of 'A beats B' and 'B beats A' is "
+                    "true. Fix one label (or drop the second row: the mirror is built from the "
+                    "first)."
+                )
+            orders[_text_order(s1, s2)] = (second, s1, s2, second_label)
         else:  # build the missing order ourselves: swapped responses, complementary label
             orders[_text_order(r2, r1)] = (first, r2, r1, 1 - label)
         for key in ("ab", "ba"):

@@ -10,17 +10,23 @@ plain dict plus the 1-based line it came from). Files are read by extension:
 - `.lst` / `.txt` (one value per line, column `value`),
 - any of these with `.gz` appended.
 
-Text must be UTF-8; a leading UTF-8 byte-order mark is dropped silently. `hf:<id>[:<split>]`
-goes through `datasets.load_dataset` (imported lazily; a clear `DataError` when it is missing or
-the data set cannot be reached offline).
+Text must be UTF-8; a leading UTF-8 byte-order mark is dropped silently, a UTF-16 or UTF-32 one
+is named in the error. CSV fields may be of any length; a JSON string may not hold a lone
+surrogate escape ("\\ud800"), which is no character.
+
+`hf:<id>[:<split>]` goes through `datasets.load_dataset` (imported lazily; a clear `DataError`
+when it is missing or the data set cannot be reached offline).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
 import json
+import re
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,10 +73,26 @@ def file_stem(path: Path) -> str:
     return name.rsplit(".", 1)[0] if "." in name else name
 
 
+#: Byte-order marks of the encodings people most often save "Unicode" text in by mistake.
+_BOMS = {
+    codecs.BOM_UTF32_LE: "utf-32",
+    codecs.BOM_UTF32_BE: "utf-32",
+    codecs.BOM_UTF16_LE: "utf-16",
+    codecs.BOM_UTF16_BE: "utf-16",
+}
+
+
 def _decode(raw: bytes, path: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
+        bom = next((enc for mark, enc in _BOMS.items() if raw.startswith(mark)), None)
+        if bom is not None:  # checked UTF-32 first: its little-endian BOM starts like UTF-16's
+            raise DataError(
+                f"{path}: the file is {bom.upper()} (it starts with a {bom.upper()} byte-order "
+                "mark), but elicit reads only UTF-8. Re-save it as UTF-8, e.g. "
+                f"`iconv -f {bom} -t utf-8 {path.name} > fixed.{path.name.split('.')[-1]}`."
+            ) from None
         line = raw[: err.start].count(b"\n") + 1
         raise DataError(
             f"{path}, line {line}: byte {raw[err.start]:#04x} is not valid UTF-8 (the only "
@@ -87,7 +109,7 @@ def _read_text(path: Path) -> str:
     if path.name.endswith(".gz"):
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as err:
+        except (OSError, EOFError, zlib.error) as err:
             raise DataError(f"{path}: not a valid gzip file ({err}). Re-compress it.") from None
     return _decode(raw, path)
 
@@ -103,7 +125,9 @@ def _kind(path: Path) -> str:
     )
 
 
-def _object_rows(items: Sequence[Any], path: Path, unit: str, lines: Sequence[int]) -> list[Row]:
+def _object_rows(
+    items: Sequence[Any], path: Path, unit: str, lines: Sequence[int], surrogates: bool
+) -> list[Row]:
     rows = []
     for i, (item, line) in enumerate(zip(items, lines, strict=True)):
         if not isinstance(item, dict):
@@ -112,33 +136,71 @@ def _object_rows(items: Sequence[Any], path: Path, unit: str, lines: Sequence[in
                 f"{type(item).__name__}. Write one object per record, e.g. "
                 '{"text": "...", "label": 1}.'
             )
+        # A lone surrogate is not a character: it would fail later, in a tokenizer or when
+        # labels are written, far from the file.
+        if surrogates and (bad := _surrogate(item)) is not None:
+            raise DataError(
+                f"{path}, {unit} {line}: the string {bad[:40]!r} holds an unpaired UTF-16 "
+                "surrogate escape (\\uD800-\\uDFFF without its pair), which is not a "
+                "character. Fix or drop that text."
+            )
         rows.append(Row(index=i, line=line, data=item))
     return rows
 
 
-def _json_rows(text: str, path: Path, kind: str) -> tuple[list[Row], str]:
-    if kind == ".jsonl":
-        items: list[Any] = []
-        lines: list[int] = []
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
+def _surrogate(value: Any) -> str | None:
+    """The first string in a decoded JSON value holding an unpaired surrogate, or None."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
             try:
-                items.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise DataError(
-                    f"{path}, line {n}: invalid JSON ({err.msg} at column {err.colno}). "
-                    "Each line of a .jsonl file must be one complete JSON object."
-                ) from None
-            lines.append(n)
-        return _object_rows(items, path, "line", lines), "line"
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return v
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return None
+
+
+def _parse_json(text: str, path: Path, line: int, fix: str) -> Any:
+    """json.loads with every way it can fail (syntax, depth, 4300-digit integers) as a
+    DataError at `line` (plus the error's own line)."""
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataError(
-            f"{path}, line {err.lineno}: invalid JSON ({err.msg} at column {err.colno}). "
-            "Fix the syntax, or use .jsonl with one object per line."
+            f"{path}, line {line + err.lineno - 1}: invalid JSON ({err.msg} at column "
+            f"{err.colno}). {fix}"
         ) from None
+    except (ValueError, RecursionError) as err:  # e.g. an integer of more than 4300 digits
+        raise DataError(f"{path}, line {line}: unreadable JSON ({err}). {fix}") from None
+    return doc
+
+
+#: Only a \uD800-\uDFFF escape can decode to a surrogate (files are decoded as UTF-8).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _json_rows(text: str, path: Path, kind: str) -> tuple[list[Row], str]:
+    surrogates = bool(_SURROGATE_ESCAPE.search(text))
+    if kind == ".jsonl":
+        items: list[Any] = []
+        lines: list[int] = []
+        # Records end at \n, \r\n or \r only (never raw inside a JSON string). Not
+        # str.splitlines: U+2028 or U+0085 may stand raw inside a string, and it splits there.
+        for n, line in enumerate(_LINE_BREAK.split(text), start=1):
+            if not line.strip():
+                continue
+            fix = "Each line of a .jsonl file must be one complete JSON object."
+            items.append(_parse_json(line, path, n, fix))
+            lines.append(n)
+        return _object_rows(items, path, "line", lines, surrogates), "line"
+    doc = _parse_json(text, path, 1, "Fix the syntax, or use .jsonl with one object per line.")
     if isinstance(doc, dict):
         lists = [v for v in doc.values() if isinstance(v, list)]
         if len(lists) == 1:
@@ -148,10 +210,24 @@ def _json_rows(text: str, path: Path, kind: str) -> tuple[list[Row], str]:
             f"{path}, line 1: expected a JSON list of objects, got {type(doc).__name__}. "
             "Write [{...}, {...}] or use .jsonl."
         )
-    return _object_rows(doc, path, "entry", range(1, len(doc) + 1)), "entry"
+    return _object_rows(doc, path, "entry", range(1, len(doc) + 1), surrogates), "entry"
+
+
+#: The longest CSV field read: the csv module's default (131,072 characters) is shorter than
+#: some real texts (long reviews, blog posts), and it is a process-wide setting, so it is raised
+#: only while a file is read.
+_FIELD_LIMIT = 2**31 - 1
 
 
 def _table_rows(text: str, path: Path, kind: str) -> list[Row]:
+    before = csv.field_size_limit(_FIELD_LIMIT)
+    try:
+        return _read_table(text, path, kind)
+    finally:
+        csv.field_size_limit(before)
+
+
+def _read_table(text: str, path: Path, kind: str) -> list[Row]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if kind == ".tsv" else ",")
     try:
         header = next(reader)
