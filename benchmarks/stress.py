@@ -182,8 +182,8 @@ def report(path: Path) -> None:
         sd = f" ± {statistics.stdev(vals):.1f}" if len(vals) > 1 else ""
         return f"{statistics.mean(vals):.1f}{sd}"
 
-    print("| pool | method | seeds | agreement with gold (%) | other |")
-    print("|---|---|---|---|---|")
+    print("| pool | method | seeds | claims judged (mean) | agreement with gold (%) | other |")
+    print("|---|---|---|---|---|---|")
     for (pool, method), rows in groups.items():
         other = ""
         if method == "zero-shot":
@@ -195,7 +195,11 @@ def report(path: Path) -> None:
             right = statistics.mean(r["myth_anchors_right"] for r in rows)
             other = (f"agrees with the myth {cell(rows, 'myth_agreement')}; myth anchors kept "
                      f"{kept:.1f} of {N_ANCHORS} ({right:.1f} of them true)")  # fmt: skip
-        print(f"| {pool} | {method} | {len(rows)} | {cell(rows, 'agreement')} | {other} |")
+        judged = statistics.mean(r["labelled"] for r in rows)
+        print(
+            f"| {pool} | {method} | {len(rows)} | {judged:.1f} | {cell(rows, 'agreement')} "
+            f"| {other} |"
+        )
 
 
 def main() -> None:
