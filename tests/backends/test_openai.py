@@ -284,6 +284,22 @@ def test_retries_run_out_with_a_clear_error() -> None:
     assert "--cache" in msg
 
 
+def test_a_server_that_answered_is_waited_for_longer() -> None:
+    """After a first answer the default budget (8 retries) rides out a restart; before it, a
+    server that never answered gets FIRST_CONTACT_RETRIES (a wrong URL fails fast)."""
+    stub = Stub()
+    with serve(stub) as url:
+        lm = OpenAIBackend(f"openai:{url}/stub-model", batch_size=1)  # the probe answered
+        stub.requests.clear()
+        stub.faults = [503] * 7  # more than a first contact's 3 retries
+        assert lm.score(["this was good"])[0] == pytest.approx(math.log(0.65 / 0.2))
+    assert len(completions(stub)) == 8
+    with serve(Stub(faults=[503] * 10)) as url2:
+        fresh = openai_module._Client(url2, timeout=5.0, max_retries=8)
+        with pytest.raises(openai_module._Unreachable, match="after 4 attempts"):
+            fresh.request("POST", "/completions", {"prompt": "x"})
+
+
 def test_unreachable_server() -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     t0 = time.monotonic()

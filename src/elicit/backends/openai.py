@@ -71,6 +71,9 @@ TOP_K = 20
 #: Retry waits are BACKOFF * 2^attempt seconds, capped at MAX_BACKOFF.
 BACKOFF = 1.0
 MAX_BACKOFF = 30.0
+#: Retries before the server has answered once: a server that never answered is more likely a
+#: wrong URL than a restart, so the user hears of it after ~7 s, not minutes.
+FIRST_CONTACT_RETRIES = 3
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _SERVING_DOC = "docs/SERVING.md"
 #: Show a progress bar for calls of at least this many requests (on a terminal only).
@@ -145,6 +148,7 @@ class _Client:
         self.base_path = parts.path.rstrip("/")
         self.timeout = timeout
         self.max_retries = max_retries
+        self.answered = False  # has the server answered any request yet?
         key = os.environ.get("OPENAI_API_KEY")
         self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if key:
@@ -180,7 +184,8 @@ class _Client:
         """The decoded JSON reply. Raises _HTTPStatus for error statuses that are not retried
         and _Unreachable when connection errors or retryable statuses outlast the retries."""
         body = None if payload is None else json.dumps(payload).encode("utf-8")
-        attempts = 1 + (self.max_retries if retries else 0)
+        budget = self.max_retries if self.answered else min(self.max_retries, FIRST_CONTACT_RETRIES)
+        attempts = 1 + (budget if retries else 0)
         last = ""
         for attempt in range(attempts):
             wait = min(MAX_BACKOFF, BACKOFF * 2**attempt)
@@ -196,6 +201,7 @@ class _Client:
                 self._drop_connection()
                 last = _describe(e)
             else:
+                self.answered = True
                 if 200 <= status < 300:
                     try:
                         return json.loads(data)
@@ -312,7 +318,9 @@ class OpenAIBackend(LM):
         in tree order; vLLM wants many.
     top_k: log-probs per scoring request (vLLM refuses more than its --max-logprobs, 20).
     timeout: seconds per request, connecting included.
-    max_retries: retries of a request after connection errors, timeouts, 408, 429 and 5xx.
+    max_retries: retries of a request after connection errors, timeouts, 408, 429 and 5xx
+        (8: waits of 1, 2, 4, ... capped at 30 s ride out ~2 minutes of a restarting server;
+        before the server has answered once, at most 3, so a wrong URL fails in seconds).
     max_length: the server's context in tokens, if known (default: asked from the server where
         it says, vLLM's max_model_len); used to fit many-shot prompts.
     require_logprobs: check at construction that completions come with log-probs (scoring
@@ -328,7 +336,7 @@ class OpenAIBackend(LM):
         batch_size: int = 8,
         top_k: int = TOP_K,
         timeout: float = 600.0,
-        max_retries: int = 4,
+        max_retries: int = 8,
         max_length: int | None = None,
         require_logprobs: bool = True,
         progress: bool = True,
@@ -387,8 +395,9 @@ class OpenAIBackend(LM):
                 f"the server did not answer {method} {self._client.url(path)}",
                 str(e),
                 "Check that it is running and that the URL in --model "
-                "openai:<base_url>/<model> is right, then rerun (with --cache, results "
-                "already received are reused)",
+                "openai:<base_url>/<model> is right, then rerun (`elicit label --resume` "
+                "continues a label run from its checkpoints; with --cache, results already "
+                "received are reused)",
             ) from None
         except _HTTPStatus as e:
             raise self._status_error(method, path, e) from None
