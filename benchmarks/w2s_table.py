@@ -72,6 +72,8 @@ def report(path: str, metric: str = "accuracy") -> str:
     rows = read_jsonl(path)
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in rows:  # a rerun replaces earlier rows of the same run
+        if r.get("split", "test") != "test" or r.get("step") is not None:
+            continue  # easy-to-hard subsets and training curves are other views of a run
         key = (r["task"], r["weak"], r["strong"], r["objective"], r["n"], r["seed"], r["method"],
                r["metric"])  # fmt: skip
         latest[key] = r

@@ -1,4 +1,5 @@
-"""Weak-to-strong data: halves keep groups whole, the test set is balanced."""
+"""Weak-to-strong data: halves and the validation slice keep groups whole, the test set is
+balanced."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 
 from elicit.errors import ConfigError
 from elicit.tasks.base import Example, TaskData
-from elicit.w2s.splits import balance, split_halves
+from elicit.w2s.splits import balance, hold_out, split_halves
 
 
 def data(n: int, group_size: int = 1, true_every: int = 2) -> TaskData:
@@ -44,3 +45,15 @@ def test_balance_undersamples_the_larger_class() -> None:
     assert order == sorted(order)
     with pytest.raises(ConfigError, match="only one class"):
         balance(data(5, true_every=1), seed=0)
+
+
+def test_validation_slice_keeps_groups_whole() -> None:
+    examples = list(data(40, group_size=4).examples)
+    train, val = hold_out(examples, 0.2, seed=0)
+    assert sorted(train + val) == list(range(40))
+    assert len(val) == 8  # two groups of four
+    assert not {examples[i].group for i in train} & {examples[i].group for i in val}
+    assert hold_out(examples, 0.2, seed=0) == (train, val)
+    assert hold_out(examples, 0.0, seed=0) == (list(range(40)), [])
+    with pytest.raises(ConfigError, match="validation slice"):
+        hold_out(list(data(4, group_size=4).examples), 0.2, seed=0)  # one group: all or nothing

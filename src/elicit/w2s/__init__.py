@@ -1,7 +1,10 @@
 """Weak-to-strong generalization (Burns et al. 2023): losses, PGR, weak supervisors, runs.
 
 Modules: losses (confidence, product and cross-entropy losses), pgr (PGR and agreement), splits
-(halves and a balanced test set), tfidf (a non-LM weak supervisor), run (`elicit w2s`), plots.
+(halves, a validation slice and a balanced test set), tfidf (a non-LM weak supervisor), probe
+(linear probes on frozen features, fine-tune-then-probe), curve (training curves and early
+stopping on weak labels), easy_hard (easy-to-hard splits), generative (the unsupervised
+language-modelling pass), run (`elicit w2s`), plots.
 """
 
 #: Loss names `losses.make_loss` and `elicit w2s --losses` accept (here, so the CLI's help

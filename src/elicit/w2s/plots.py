@@ -4,6 +4,12 @@
   and student-supervisor agreement split by whether the supervisor was right.
 - `plot_table`: many runs (tasks x seeds): accuracy per task and method (mean and sd over
   seeds), and PGR per task and loss.
+- `plot_curve`: one run's training curves: test accuracy (and validation accuracy against the
+  labels each student learns from) against the optimizer step, with the weak supervisor's and
+  the ceiling's final test accuracy as lines and the early-stopping step marked.
+
+Only rows of split "test" make the bars (easy-to-hard rows, split "test-hard"/"test-easy", and
+curve rows, metric "curve_*", are other views of the same run).
 """
 
 from __future__ import annotations
@@ -18,15 +24,24 @@ from typing import Any
 from elicit.evaluation.plots import save_figure
 from elicit.evaluation.results import ResultRow
 
-ORDER = ("strong-zero-shot", "weak", "w2s-xent", "w2s-confidence", "w2s-confidence-code",
-         "w2s-product", "ceiling")  # fmt: skip
+ORDER = ("strong-zero-shot", "strong-gen-zero-shot", "weak", "probe-weak", "w2s-xent",
+         "w2s-confidence", "w2s-confidence-code", "w2s-product", "w2s-xent+probe-gold",
+         "w2s-confidence+probe-gold", "probe-gold", "e2h-easy-gold", "e2h-random-gold",
+         "ceiling")  # fmt: skip
 COLOURS = {
     "strong-zero-shot": "#c9b3e6",
+    "strong-gen-zero-shot": "#b39ad6",
     "weak": "#a0a0a0",
+    "probe-weak": "#b8b8b8",
     "w2s-xent": "#6a8fd0",
     "w2s-confidence": "#3a9e8f",
     "w2s-confidence-code": "#2f7f74",
     "w2s-product": "#8e6cc4",
+    "w2s-xent+probe-gold": "#4b6fb0",
+    "w2s-confidence+probe-gold": "#2a7e6f",
+    "probe-gold": "#d99a3a",
+    "e2h-easy-gold": "#c76b5a",
+    "e2h-random-gold": "#d9a08f",
     "ceiling": "#e8b04a",
 }
 
@@ -43,7 +58,7 @@ def _methods(present: Iterable[str]) -> list[str]:
 def plot_run(rows: Iterable[ResultRow | Mapping[str, Any]], path: str | Path, title: str) -> Path:
     from matplotlib.figure import Figure
 
-    data = _as_dicts(rows)
+    data = [r for r in _as_dicts(rows) if r["split"] == "test"]
     acc = {r["method"]: r["value"] for r in data if r["metric"] == "accuracy"}
     agree: defaultdict[str, dict[str, float]] = defaultdict(dict)
     for r in data:
@@ -89,7 +104,7 @@ def plot_table(rows: Iterable[ResultRow | Mapping[str, Any]], path: str | Path) 
     """Accuracy (mean +- sd over seeds) per task and method, and PGR per task and loss."""
     from matplotlib.figure import Figure
 
-    data = [r for r in _as_dicts(rows) if r["value"] is not None]
+    data = [r for r in _as_dicts(rows) if r["value"] is not None and r["split"] == "test"]
     tasks = sorted({r["task"] for r in data})
     by: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for r in data:
@@ -110,5 +125,45 @@ def plot_table(rows: Iterable[ResultRow | Mapping[str, Any]], path: str | Path) 
         if metric == "pgr":
             ax.axhline(0, color="black", linewidth=0.8)
         ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, Path(path))
+
+
+def plot_curve(rows: Iterable[ResultRow | Mapping[str, Any]], path: str | Path, title: str) -> Path:
+    """Test accuracy vs optimizer step per student (solid), accuracy on the validation slice's
+    training labels (dashed), weak and ceiling final test accuracy as lines, early stop marked."""
+    from matplotlib.figure import Figure
+
+    data = [r for r in _as_dicts(rows) if r["value"] is not None]
+    final = {r["method"]: r["value"] for r in data
+             if r["metric"] == "accuracy" and r["split"] == "test"}  # fmt: skip
+    stops = {r["method"]: r["value"] for r in data if r["metric"] == "early_stop_step"}
+    curves: defaultdict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
+    for r in data:
+        if r["metric"] == "curve_accuracy" and r["split"] == "test":
+            curves[(r["method"], "test")].append((int(r["step"]), r["value"]))
+        elif r["metric"] == "curve_label_accuracy":
+            curves[(r["method"], "val")].append((int(r["step"]), r["value"]))
+    fig = Figure(figsize=(7, 4.5), dpi=110)
+    ax = fig.add_subplot(1, 1, 1)
+    for method in _methods(m for m, _ in curves):
+        colour = COLOURS.get(method, "#6a8fd0")
+        for kind, style, label in (("test", "-", "test (gold)"),
+                                   ("val", "--", "validation (its labels)")):  # fmt: skip
+            points = sorted(curves.get((method, kind), []))
+            if points:
+                steps, values = zip(*points, strict=True)
+                ax.plot(steps, [100 * v for v in values], style, marker="o", markersize=3,
+                        color=colour, label=f"{method}: {label}")  # fmt: skip
+        if method in stops:
+            ax.axvline(stops[method], color=colour, linewidth=0.8, alpha=0.6)
+    for level, style in (("weak", ":"), ("ceiling", "-.")):
+        if level in final:
+            ax.axhline(100 * final[level], color="black", linestyle=style, linewidth=1,
+                       label=f"{level} (final test)")  # fmt: skip
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title + (" (vertical lines: early-stopping step)" if stops else ""), fontsize=9)
+    ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return save_figure(fig, Path(path))

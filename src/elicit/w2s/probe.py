@@ -16,18 +16,27 @@ reads to predict the label word. The probe starts from the unembedding rows of "
 " True" (paper App. A.4: the 2-way head is initialised from the label tokens' unembeddings), so
 before training it reproduces the model's zero-shot label-word logits (up to the spelling
 variants the backend also sums, and any logit soft-capping), and training moves it from there.
+
+A fine-tuned `Classifier` works too (`FrozenFeatures(result.classifier)`): that is the paper's
+"fine-tune on weak labels, then probe with gold labels". Its LoRA adapters are merged first,
+and `own_head()` is its trained 2-way head: the label-word rows ("word") or the new linear
+head ("linear").
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from elicit.errors import ConfigError
 from elicit.training.losses import ClassifierLoss, soft_cross_entropy
+
+if TYPE_CHECKING:
+    from elicit.training.classifier import Classifier
 
 
 @dataclass
@@ -47,19 +56,26 @@ class ProbeHead:
 
 
 class FrozenFeatures:
-    """A causal LM used as a frozen feature extractor (features cached per prompt)."""
+    """A model used as a frozen feature extractor (features cached per prompt).
+
+    model: a name or path (loaded as a label-word classifier), or a trained `Classifier`
+    (merged in place: its LoRA adapters are folded into the weights).
+    """
 
     def __init__(
         self,
-        model: str,
+        model: str | Classifier,
         *,
         label_words: tuple[str, ...] = (" False", " True"),
         batch_size: int = 8,
         device: str = "auto",
     ) -> None:
         from elicit.training.classifier import make_classifier
+        from elicit.training.model import is_peft
 
         self.clf = make_classifier(model, "word", label_words=label_words, device=device)
+        if is_peft(self.clf.module):  # the decoder stack is only reachable on a plain model
+            self.clf.merge()
         self.batch_size = batch_size
         self._cache: dict[str, torch.Tensor] = {}
 
@@ -69,16 +85,18 @@ class FrozenFeatures:
 
         todo = [p for p in dict.fromkeys(prompts) if p not in self._cache]
         module = self.clf.module
-        base = module.base_model  # the decoder stack under the LM head
-        lm = self.clf.lm
-        assert lm is not None  # a "word" classifier always has its backend
+        base = module.base_model  # the decoder stack under the LM head (or the linear head)
+        backend = self.clf.lm if self.clf.lm is not None else self.clf.seq
+        assert backend is not None  # a Classifier has one or the other
         seqs = {p: self.clf.encode(p) for p in todo}
         order = sorted(todo, key=lambda p: -len(seqs[p]))  # less padding per batch
         module.eval()
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
-                ids, mask, positions = pad_left([seqs[p] for p in batch], lm.pad_id, lm.device)
+                ids, mask, positions = pad_left(
+                    [seqs[p] for p in batch], backend.pad_id, backend.device
+                )
                 out = base(input_ids=ids, attention_mask=mask, position_ids=positions)
                 last = out.last_hidden_state[:, -1, :].float().cpu()
                 for p, row in zip(batch, last, strict=True):
@@ -89,10 +107,26 @@ class FrozenFeatures:
 
     @property
     def hidden_size(self) -> int:
-        return int(self.clf.module.get_output_embeddings().weight.shape[1])
+        return int(self.clf.module.config.hidden_size)
+
+    def own_head(self) -> ProbeHead:
+        """The model's own 2-way head: the label-word rows, or a linear classifier's head."""
+        if self.clf.objective == "word":
+            return self.label_word_head()
+        score = getattr(self.clf.module, "score", None)
+        if not isinstance(score, torch.nn.Linear) or score.out_features != 2:
+            raise ConfigError(
+                f"{type(self.clf.module).__name__} has no 2-way `score` head to start a probe "
+                "from; use --objective word"
+            )
+        weight = score.weight.detach().float().cpu().clone()
+        bias = score.bias.detach().float().cpu().clone() if score.bias is not None else None
+        return ProbeHead(weight, bias if bias is not None else torch.zeros(2))
 
     def label_word_head(self) -> ProbeHead:
         """The 2-way head made of the label words' unembedding rows (main spelling of each)."""
+        if self.clf.objective != "word":
+            raise ConfigError("a linear-head classifier has no label-word head; use own_head()")
         unembed = self.clf.module.get_output_embeddings()
         rows = [ids[0] for ids in self.clf.label_ids]
         weight = unembed.weight[rows].detach().float().cpu().clone()
@@ -143,3 +177,50 @@ def train_probe(
             opt.step()
             step += 1
     return ProbeHead(weight.detach(), bias.detach())
+
+
+class GoldProbes:
+    """The paper's saliency comparison (Burns et al. 2023, its linear-probe section): probes
+    with gold labels on the frozen features of each weak-to-strong student (ft(weak)+lp(gold))
+    and of the untrained strong model (lp(gold); lp(weak) uses the weak labels instead), all
+    trained on the students' training claims, each starting from its model's own 2-way head.
+
+        probes = GoldProbes("gemma-3-270m", train_prompts, gold, weak, test_prompts, seed=0)
+        p_ft_lp = probes.fine_tuned(result.classifier)   # merges its LoRA adapters
+        p_lp_gold, p_lp_weak = probes.base()
+    """
+
+    def __init__(
+        self,
+        model: str,
+        train_prompts: list[str],
+        gold: np.ndarray,
+        weak: np.ndarray,
+        test_prompts: list[str],
+        *,
+        epochs: int = 30,
+        lr: float = 1e-3,
+        seed: int = 0,
+    ) -> None:
+        self.model = model
+        self.train_prompts, self.test_prompts = train_prompts, test_prompts
+        self.gold, self.weak = gold, weak
+        self.epochs, self.lr, self.seed = epochs, lr, seed
+
+    def _probe(self, features: FrozenFeatures, targets: np.ndarray, init: ProbeHead) -> np.ndarray:
+        head = train_probe(
+            features.features(self.train_prompts), targets, init,
+            epochs=self.epochs, lr=self.lr, seed=self.seed,
+        )  # fmt: skip
+        return head.predict_proba(features.features(self.test_prompts))
+
+    def fine_tuned(self, classifier: Classifier) -> np.ndarray:
+        """Test P(True) of a gold probe on a fine-tuned student's features."""
+        features = FrozenFeatures(classifier)
+        return self._probe(features, self.gold, features.own_head())
+
+    def base(self) -> tuple[np.ndarray, np.ndarray]:
+        """Test P(True) of the gold probe and of the weak probe on the untrained model."""
+        features = FrozenFeatures(self.model)
+        head = features.label_word_head()
+        return self._probe(features, self.gold, head), self._probe(features, self.weak, head)

@@ -22,17 +22,35 @@ m1's predictions on half 2 train m2, and so on; the last model's labels train th
 students. Each link's test accuracy is reported as `chain-<i>-<model>`. Every link learns on
 half 2 and relabels it, as in the paper's chain of increasing model sizes.
 
+Diagnostics and variants of the paper, each optional (fine-tuned students: --objective word
+or linear, unless noted):
+
+- `--eval-every N`: the training curve of every strong student (test accuracy, and accuracy on
+  a held-out validation slice of half 2 with the labels it learns from, `--val-frac`), in
+  results.jsonl (metric curve_*, with a step) and curve.png. `--early-stop` keeps the weights
+  of the step with the best validation accuracy on weak labels (`curve`).
+- `--probe-gold`: after each w2s student is fine-tuned, a linear probe on its frozen features
+  with half 2's gold labels (`w2s-<loss>+probe-gold`), next to probes on the untrained strong
+  model with gold and with weak labels (`probe-gold`, `probe-weak`): the paper's saliency
+  section (`probe`).
+- `--easy-to-hard`: students trained on the easiest claims with gold labels, scored on the
+  hardest test claims (`easy_hard`; also with --objective probe).
+- `--generative-finetune`: an unsupervised language-modelling pass on half 2's texts before
+  any strong student trains (`generative`; also with --objective probe).
+
 The run directory holds config.json, predictions.jsonl (per test claim: gold, the weak and
 every student's P(True)), results.jsonl (tidy rows: accuracy and AUROC per method, PGR and
-student-supervisor agreement per loss), metrics.json (marks the run finished) and w2s.png.
+student-supervisor agreement per loss, curves, easy/hard splits), metrics.json (marks the run
+finished), w2s.png and (with a curve) curve.png.
 """
 
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +66,16 @@ from elicit.runs import atomic_write_json, atomic_write_jsonl, staged_run_dir
 from elicit.tasks.base import Example, TaskData
 from elicit.training.config import FitOptions
 from elicit.w2s import LOSSES
+from elicit.w2s.curve import Monitor
 from elicit.w2s.pgr import agreement, pgr
-from elicit.w2s.splits import W2SData, balance, split_halves
+from elicit.w2s.splits import W2SData, balance, hold_out, split_halves
 
 WEAK = "weak"
 CEILING = "ceiling"
 STRONG_ZERO_SHOT = "strong-zero-shot"
+STRONG_GEN_ZERO_SHOT = "strong-gen-zero-shot"  # after the generative fine-tuning pass
+PROBE_GOLD = "probe-gold"  # lp(gold): a probe on the untrained strong model, gold labels
+PROBE_WEAK = "probe-weak"  # lp(weak): the same with the weak labels
 
 
 @dataclass(frozen=True)
@@ -88,6 +110,41 @@ class W2SConfig(RunOptions, FitOptions, DataOptions):
     )
     probe_epochs: int = help_field(30, "probe: passes over half 2")
     probe_lr: float = help_field(1e-3, "probe: Adam learning rate")
+    val_frac: float | None = help_field(
+        None,
+        "share of half 2 (whole groups) held out from the strong students' training as a "
+        "validation slice with the labels each learns from (weak for w2s students, gold for "
+        "the ceiling), scored by the training curve (default: 0.2 with --early-stop, else 0)",
+    )
+    early_stop: bool = help_field(
+        False,
+        "fine-tuned students: keep the weights of the --eval-every step with the best accuracy "
+        "on the validation slice's labels (weak labels for w2s students: no gold needed)",
+    )
+    probe_gold: bool = help_field(
+        False,
+        "fine-tuned students: also train a linear probe with half 2's gold labels on each w2s "
+        "student's frozen features (ft(weak)+lp(gold)), and on the untrained strong model's "
+        "with gold and with weak labels (lp(gold), lp(weak)): the paper's saliency section",
+    )
+    easy_to_hard: bool = help_field(
+        False,
+        "also train the strong model on the easiest --easy-frac of half 2 with gold labels "
+        "(and on a random subset of that size) and report accuracy on the hardest test claims",
+    )
+    difficulty: str = help_field(
+        "auto",
+        "easy-to-hard: field (the task's difficulty, e.g. gsm8k-verification's), weak (the "
+        "weak supervisor's uncertainty 0.5 - |P(True) - 0.5|), or auto (field if any, else weak)",
+        choices=["auto", "field", "weak"],
+    )
+    easy_frac: float = help_field(0.5, "easy-to-hard: share of half 2 that counts as easy")
+    generative_finetune: bool = help_field(
+        False,
+        "before training the strong students, fine-tune the strong model on next-token "
+        "prediction of half 2's claim texts (no labels) for --gen-steps steps",
+    )
+    gen_steps: int = help_field(20, "generative fine-tuning: optimizer steps")
 
     def __post_init__(self) -> None:
         self.check_data()
@@ -102,6 +159,46 @@ class W2SConfig(RunOptions, FitOptions, DataOptions):
             )
         if not 0.0 <= self.a_max <= 1.0:
             raise ConfigError(f"--a-max must be in [0, 1], got {self.a_max}")
+        fine_tuned = self.objective != "probe"
+        checks: list[tuple[bool, str]] = [
+            (
+                self.val_frac is not None and not 0.0 <= self.val_frac < 1.0,
+                f"--val-frac must be in [0, 1), got {self.val_frac}",
+            ),
+            (
+                self.early_stop and not fine_tuned,
+                "--early-stop selects a step of fine-tuning; probes have none: use --objective "
+                "word or linear",
+            ),
+            (
+                self.early_stop and self.eval_every is None,
+                "--early-stop needs checkpoints to choose from: pass --eval-every N (steps)",
+            ),
+            (
+                self.early_stop and self.val_frac == 0.0,
+                "--early-stop selects on a validation slice of half 2: pass --val-frac > 0 "
+                "(e.g. 0.2) or leave it unset",
+            ),
+            (
+                self.probe_gold and not fine_tuned,
+                "--probe-gold probes fine-tuned students; with --objective probe the ceiling "
+                "already is the probe with gold labels: use --objective word or linear",
+            ),
+            (
+                not 0.0 < self.easy_frac < 1.0,
+                f"--easy-frac must be in (0, 1), got {self.easy_frac}",
+            ),
+            (
+                self.easy_to_hard and self.difficulty == "weak" and self.weak.startswith("labels:"),
+                "--difficulty weak needs the weak supervisor's test predictions, which a labels "
+                "file has not: use --difficulty field (where the task has one) or a tfidf or "
+                "model supervisor",
+            ),
+            (self.gen_steps < 1, f"--gen-steps must be at least 1, got {self.gen_steps}"),
+        ]
+        for failed, message in checks:
+            if failed:
+                raise ConfigError(message)
 
     def loss_list(self) -> list[str]:
         names = [s.strip() for s in self.losses.split(",") if s.strip()]
@@ -111,6 +208,15 @@ class W2SConfig(RunOptions, FitOptions, DataOptions):
 
     def fit_options(self) -> FitOptions:
         return FitOptions(**FitOptions.fit_dict(self))  # type: ignore[arg-type]
+
+    def validation_frac(self) -> float:
+        if self.val_frac is not None:
+            return self.val_frac
+        return 0.2 if self.early_stop else 0.0
+
+    def tracks_curve(self) -> bool:
+        """Whether fine-tuned strong students are scored during training."""
+        return self.objective != "probe" and (self.eval_every is not None or self.early_stop)
 
     def out_dir(self) -> Path:
         if self.out:
@@ -169,6 +275,8 @@ class Learner:
         self.model = model
         self.out = out
         self.histories: dict[str, list[float]] = {}
+        self.best_steps: dict[str, int] = {}  # early stopping: the step each student kept
+        self.trained: Any = None  # the last fine-tuned Classifier, when `fit_predict(keep=True)`
         self._features: Any = None
         if config.objective == "probe":
             from elicit.w2s.probe import FrozenFeatures
@@ -192,8 +300,15 @@ class Learner:
         targets: np.ndarray,
         loss_name: str,
         predict: list[list[str]],
+        *,
+        monitor: Monitor | None = None,
+        keep: bool = False,
     ) -> list[np.ndarray]:
-        """Train on (examples, targets) with loss `loss_name`; P(True) for each prompt list."""
+        """Train on (examples, targets) with loss `loss_name`; P(True) for each prompt list.
+
+        monitor: scores the fine-tuned student during training (and restores its best step
+        with early stopping); keep: hold the fine-tuned classifier in `self.trained`.
+        """
         from elicit.w2s.losses import make_loss
 
         config = self.config
@@ -212,9 +327,14 @@ class Learner:
         result = train_classifier(
             self.model, examples, targets.tolist(), config.fit_options(), self.out / name,
             seed=config.seed, objective=config.objective,  # type: ignore[arg-type]
-            loss=loss, progress=config.progress,
+            loss=loss, eval_fn=monitor, progress=config.progress,
         )  # fmt: skip
         self.histories[name] = list(result.losses)
+        if monitor is not None:
+            step = monitor.restore(result.classifier)
+            if step is not None:
+                self.best_steps[name] = step
+        self.trained = result.classifier if keep else None
         return [result.classifier.predict_proba(p) for p in predict]
 
 
@@ -251,8 +371,25 @@ def weak_predictions(
     return half2, test
 
 
+@dataclass
+class _Student:
+    """One strong student to train: its examples and targets, and its validation labels."""
+
+    method: str
+    loss: str
+    examples: list[Example]
+    targets: np.ndarray
+    val_targets: np.ndarray
+
+
 def run_w2s(config: W2SConfig) -> W2SSummary:
-    """Run the protocol (see the module docs) and write the run directory."""
+    """Run the protocol (see the module docs) and write the run directory.
+
+    Under a multi-process launcher the fine-tuned students train data-parallel and only the
+    main process writes the run directory (`training.distributed`)."""
+    from elicit.training.distributed import process_config
+
+    config = process_config(config)
     out = config.out_dir()
     start = time.perf_counter()
     data = load_data(config)
@@ -263,11 +400,26 @@ def run_w2s(config: W2SConfig) -> W2SSummary:
         weak_half2, weak_test = weak_predictions(config, data, stage)
         keep = ~np.isnan(weak_half2)
         half2 = [ex for ex, k in zip(data.half2.examples, keep, strict=True) if k]
+        gold_half2 = _gold(data.half2)[keep].astype(float)
         probs: dict[str, np.ndarray] = {}
+        extra: dict[str, Any] = {}
         if weak_test is not None:
             probs[WEAK] = weak_test
         strong = Learner(config, config.strong, stage)
         probs[STRONG_ZERO_SHOT] = strong.zero_shot(test_prompts)
+        strong_model = config.strong
+        if config.generative_finetune:
+            from elicit.w2s.generative import claim_texts, generative_finetune
+
+            gen = generative_finetune(
+                config.strong, claim_texts(_prompts(half2)),
+                replace(config.fit_options(), max_steps=config.gen_steps, eval_every=None),
+                stage / "generative", seed=config.seed, progress=config.progress,
+            )  # fmt: skip
+            extra["generative"] = gen.describe()
+            strong_model = str(gen.model_dir)
+            strong = Learner(config, strong_model, stage)
+            probs[STRONG_GEN_ZERO_SHOT] = strong.zero_shot(test_prompts)
         labels_half2 = weak_half2[keep]
         for i, model in enumerate(m.strip() for m in config.chain.split(",") if m.strip()):
             link = Learner(config, model, stage)
@@ -275,11 +427,79 @@ def run_w2s(config: W2SConfig) -> W2SSummary:
             labels_half2, probs[name] = link.fit_predict(
                 name, half2, labels_half2, config.loss_list()[0], [_prompts(half2), test_prompts]
             )
-        runs = [(f"w2s-{name}", name, labels_half2) for name in config.loss_list()]
-        runs.append((CEILING, "xent", _gold(data.half2)[keep].astype(float)))
-        for method, loss_name, targets in runs:
-            (probs[method],) = strong.fit_predict(method, half2, targets, loss_name, [test_prompts])
+        train_idx, val_idx = hold_out(half2, config.validation_frac(), config.seed)
+        train = [half2[i] for i in train_idx]
+        val_prompts = [half2[i].prompt for i in val_idx]
+        students = [
+            _Student(f"w2s-{name}", name, train, labels_half2[train_idx], labels_half2[val_idx])
+            for name in config.loss_list()
+        ]
+        students.append(
+            _Student(CEILING, "xent", train, gold_half2[train_idx], gold_half2[val_idx])
+        )
+        split = None
+        if config.easy_to_hard:
+            from elicit.w2s.easy_hard import choose_split
+
+            split = choose_split(
+                config.task or "", config.difficulty, config.easy_frac, config.seed,
+                (config.load_options("train"), train), (config.load_options("test"), data.test),
+                weak_half2[keep][train_idx], weak_test, config.weak,
+            )  # fmt: skip
+            extra["easy_to_hard"] = split.describe()
+            for method, mask in (("e2h-easy-gold", split.easy_train),
+                                 ("e2h-random-gold", split.random_train)):  # fmt: skip
+                chosen = [ex for ex, m in zip(train, mask, strict=True) if m]
+                students.append(
+                    _Student(method, "xent", chosen, gold_half2[train_idx][mask],
+                             gold_half2[val_idx])
+                )  # fmt: skip
+        monitors: dict[str, Monitor] = {}
+        probes = None
+        if config.probe_gold:
+            from elicit.w2s.probe import GoldProbes
+
+            probes = GoldProbes(
+                strong_model, _prompts(train), gold_half2[train_idx], labels_half2[train_idx],
+                test_prompts, epochs=config.probe_epochs, lr=config.probe_lr, seed=config.seed,
+            )  # fmt: skip
+        for st in students:
+            monitor = None
+            if config.tracks_curve():
+                monitor = Monitor(
+                    test_prompts, gold_test, val_prompts, st.val_targets,
+                    gold_half2[val_idx], early_stop=config.early_stop,
+                )  # fmt: skip
+                monitors[st.method] = monitor
+            is_w2s = st.method.startswith("w2s-")
+            (probs[st.method],) = strong.fit_predict(
+                st.method, st.examples, st.targets, st.loss, [test_prompts],
+                monitor=monitor, keep=probes is not None and is_w2s,
+            )  # fmt: skip
+            if probes is not None and is_w2s:
+                probs[f"{st.method}+probe-gold"] = probes.fine_tuned(strong.trained)
+                strong.trained = None
+        if probes is not None:
+            probs[PROBE_GOLD], probs[PROBE_WEAK] = probes.base()
         rows, metrics = _score(config, data, probs, weak_half2, gold_test)
+        if split is not None:
+            from elicit.w2s.easy_hard import subset_scores
+
+            for where, method, metric, n, value in subset_scores(probs, gold_test, split.hard_test):
+                rows.append(_row(config, n, method, metric, value, split=where))
+                if metric == "accuracy":
+                    extra["easy_to_hard"].setdefault(where, {})[method] = value
+        metrics.update(extra)
+        metrics["n_train"], metrics["n_val"] = len(train), len(val_idx)
+        curve_rows = [
+            r for method, m in monitors.items()
+            for r in m.rows(task=config.task or "", model=config.strong, method=method,
+                            seed=config.seed)
+        ]  # fmt: skip
+        if strong.best_steps:
+            metrics["early_stop_step"] = strong.best_steps
+            rows += [_row(config, len(gold_test), m, "early_stop_step", float(s))
+                     for m, s in strong.best_steps.items()]  # fmt: skip
         metrics["seconds"] = time.perf_counter() - start
         metrics["losses"] = strong.histories
         atomic_write_jsonl(
@@ -289,12 +509,25 @@ def run_w2s(config: W2SConfig) -> W2SSummary:
                 for i, (ex, g) in enumerate(zip(data.test.examples, gold_test, strict=True))
             ),
         )
-        atomic_write_jsonl(stage / "results.jsonl", (r.to_dict() for r in rows))
-        from elicit.w2s.plots import plot_run
+        atomic_write_jsonl(stage / "results.jsonl", (r.to_dict() for r in [*rows, *curve_rows]))
+        from elicit.w2s.plots import plot_curve, plot_run
 
-        plot_run(rows, stage / "w2s.png", title=f"{config.task}: {config.weak} -> {config.strong}")
+        title = f"{config.task}: {config.weak} -> {config.strong}"
+        plot_run(rows, stage / "w2s.png", title=title)
+        if curve_rows:
+            plot_curve([*rows, *curve_rows], stage / "curve.png", title=title)
+        if config.generative_finetune:  # 1 GB of weights; the adapter stays
+            shutil.rmtree(Path(strong_model), ignore_errors=True)
         atomic_write_json(stage / "metrics.json", metrics)
-    return W2SSummary(out=out, rows=rows, metrics=metrics)
+    return W2SSummary(out=out, rows=[*rows, *curve_rows], metrics=metrics)
+
+
+def _row(config: W2SConfig, n: int, method: str, metric: str, value: float,
+         split: str = "test") -> ResultRow:  # fmt: skip
+    return ResultRow(
+        task=config.task or "", model=config.strong, method=method, split=split, n=n,
+        seed=config.seed, metric=metric, value=value,
+    )  # fmt: skip
 
 
 def _score(
@@ -308,16 +541,7 @@ def _score(
     n = len(gold_test)
 
     def row(method: str, metric: str, value: float) -> ResultRow:
-        return ResultRow(
-            task=config.task or "",
-            model=config.strong,
-            method=method,
-            split="test",
-            n=n,
-            seed=config.seed,
-            metric=metric,
-            value=value,
-        )
+        return _row(config, n, method, metric, value)
 
     accuracy = {
         m: float(((p > 0.5).astype(np.int64) == gold_test).mean()) for m, p in probs.items()

@@ -12,6 +12,7 @@ both sides (the supervisor would otherwise have seen the student's questions).
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from elicit.errors import ConfigError
@@ -66,3 +67,32 @@ def balance(data: TaskData, seed: int) -> TaskData:
     rng = random.Random(seed)
     keep = sorted(rng.sample(by_label[0], k) + rng.sample(by_label[1], k))
     return _subset(data, [data.examples[i] for i in keep])
+
+
+def hold_out(examples: Sequence[Example], frac: float, seed: int) -> tuple[list[int], list[int]]:
+    """(train, validation) indices into `examples`: about `frac` of them, whole groups, seeded.
+
+    The validation slice keeps the labels the students learn from (weak labels for w2s
+    students), so it needs no gold: it is what early stopping may select on.
+    """
+    if frac <= 0:
+        return list(range(len(examples))), []
+    groups: dict[str, list[int]] = {}
+    for i, ex in enumerate(examples):
+        groups.setdefault(ex.group, []).append(i)
+    order = list(groups)
+    random.Random(f"{seed}/validation").shuffle(order)
+    target = round(frac * len(examples))
+    val: list[int] = []
+    for g in order:
+        if len(val) >= target:
+            break
+        val.extend(groups[g])
+    train = sorted(set(range(len(examples))) - set(val))
+    if not val or not train:
+        raise ConfigError(
+            f"cannot hold out {frac:.0%} of {len(examples)} half-2 claims in {len(groups)} "
+            "group(s) as a validation slice and train on the rest; pass a larger --n or change "
+            "--val-frac"
+        )
+    return train, sorted(val)
