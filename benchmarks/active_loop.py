@@ -26,9 +26,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench_common import run_seeds
+from bench_common import add_run_arguments, main_for
 
-from elicit.models import DEFAULT_MODEL
 from elicit.runs import is_finished, read_jsonl
 from elicit.search.label import LabelConfig, run_label
 from elicit.tasks import load_task, sample
@@ -121,18 +120,8 @@ def main() -> None:
     p.add_argument("--k", type=int, default=4, help="labels asked per round")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--iterations", type=int, default=24)
-    p.add_argument("--seeds", default="0")
-    p.add_argument("--model", default=DEFAULT_MODEL)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default="runs/active_loop")
-    p.add_argument("--rows", default="benchmarks/results/active_loop.jsonl")
-    p.add_argument("--progress", action="store_true")
-    p.add_argument("--report", metavar="ROWS", help="only print the table of a rows file")
-    args = p.parse_args()
-    if args.report:
-        report(Path(args.report))
-        return
-    run_seeds(args, run_seed, report)
+    add_run_arguments(p, "active_loop")
+    main_for(p, run_seed, report)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""What several benchmark scripts share: run every seed, append its rows, print the table."""
+"""What several benchmark scripts share: their run options; run every seed, append its rows,
+print the table."""
 
 from __future__ import annotations
 
@@ -7,6 +8,32 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+def add_run_arguments(p: argparse.ArgumentParser, name: str) -> None:
+    """The options every seeded benchmark takes; `name` names its default out/rows paths."""
+    from elicit.models import DEFAULT_MODEL
+
+    p.add_argument("--seeds", default="0")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default=f"runs/{name}")
+    p.add_argument("--rows", default=f"benchmarks/results/{name}.jsonl")
+    p.add_argument("--progress", action="store_true")
+    p.add_argument("--report", metavar="ROWS", help="only print the table of a rows file")
+
+
+def main_for(
+    p: argparse.ArgumentParser,
+    run_seed: Callable[[argparse.Namespace, int], list[dict[str, Any]]],
+    report: Callable[[Path], None],
+) -> None:
+    """Parse, then either print the report of --report ROWS or run every seed."""
+    args = p.parse_args()
+    if args.report:
+        report(Path(args.report))
+        return
+    run_seeds(args, run_seed, report)
 
 
 def run_seeds(

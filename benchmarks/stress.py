@@ -38,10 +38,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench_common import run_seeds
+from bench_common import add_run_arguments, main_for
 
 from elicit.evaluation.score import ScoreConfig, run_score
-from elicit.models import DEFAULT_MODEL
 from elicit.runs import is_finished, read_jsonl
 from elicit.search.label import LabelConfig, run_label
 from elicit.tasks import load_task
@@ -206,18 +205,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--pool", type=int, default=16)
     p.add_argument("--iterations", type=int, default=24)
-    p.add_argument("--seeds", default="0")
-    p.add_argument("--model", default=DEFAULT_MODEL)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default="runs/stress")
-    p.add_argument("--rows", default="benchmarks/results/stress.jsonl")
-    p.add_argument("--progress", action="store_true")
-    p.add_argument("--report", metavar="ROWS", help="only print the table of a rows file")
-    args = p.parse_args()
-    if args.report:
-        report(Path(args.report))
-        return
-    run_seeds(args, run_seed, report)
+    add_run_arguments(p, "stress")
+    main_for(p, run_seed, report)
 
 
 if __name__ == "__main__":
