@@ -17,8 +17,8 @@ Pools are SST-2 training claims (each seed draws its own), written as `claims` f
 Methods on each pool (agreement with gold of the labels each produces on the pool, the
 examples it labels; anchors excluded for anchored runs):
 
-    zero-shot        the model's own answer per claim (`elicit score`): accuracy, and
-                     calibrated accuracy (threshold at the pool's median score)
+    zero-shot        the model's own answer per claim (`elicit score`): accuracy, calibrated
+                     accuracy (threshold at the pool's median score) and AUROC
     icm              `elicit label`, no labels
     icm+8 gold       `elicit label --anchors` with 8 gold labels (not on the myth pool)
     icm+8 myth       the myth pool only: 8 anchors from the false rule
@@ -148,7 +148,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
             ))  # fmt: skip
             m = score.metrics
             row("zero-shot", agreement=m["accuracy"], calibrated=m["calibrated_accuracy"],
-                labelled=len(pool))  # fmt: skip
+                auroc=m["auroc"], labelled=len(pool))  # fmt: skip
             icm = label_run(args, data, root / kind / "icm", seed, None)
             row("icm", agreement=agreement(icm, gold, set()), labelled=len(icm),
                 labelled_true=statistics.mean(int(r["label"]) for r in icm.values()))  # fmt: skip
@@ -186,7 +186,7 @@ def report(path: Path) -> None:
     for (pool, method), rows in groups.items():
         other = ""
         if method == "zero-shot":
-            other = f"calibrated {cell(rows, 'calibrated')}"
+            other = f"calibrated {cell(rows, 'calibrated')}, AUROC {cell(rows, 'auroc')}"
         elif method == "icm":
             other = f"labelled True {cell(rows, 'labelled_true')}"
         elif method == "icm+8 myth":
