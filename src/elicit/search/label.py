@@ -276,15 +276,15 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
     batches = split_batches(data.examples, config.batch_size, config.seed)
     start = time.perf_counter()
     results: list[SearchResult] = []
-    if config.ray_options() is not None and len(batches) > 1:
+    options = config.ray_options() if len(batches) > 1 else None  # None: the serial loop
+    jobs = [
+        _batch_job(config, search, data, indices, b, len(batches), anchors, out, resuming,
+                   label_set, progress=config.progress and options is None)
+        for b, indices in enumerate(batches)
+    ]  # fmt: skip
+    if options is not None:
         from elicit.search.workers import search_batches_on_ray
 
-        jobs = [
-            _batch_job(config, data, indices, b, len(batches), anchors, out, resuming, label_set)
-            for b, indices in enumerate(batches)
-        ]
-        options = config.ray_options()
-        assert options is not None
         results = search_batches_on_ray(
             jobs,
             options,
@@ -296,7 +296,7 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
     else:
         if lm is None:
             lm = config.load_lm(progress=False)  # the search shows one bar of its own
-        for b, indices in enumerate(batches):
+        for b, job in enumerate(jobs):
             batch_lm = lm
             if config.iterative and b > 0:
                 from elicit.search.iterative import finetuned_lm, labels_so_far
@@ -304,9 +304,6 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
                 batch_lm = finetuned_lm(
                     config, data, labels_so_far(results), out / CHECKPOINTS, b, resume=resuming
                 )
-            job = _batch_job(
-                config, data, indices, b, len(batches), anchors, out, resuming, label_set
-            )
             results.append(job(batch_lm))
     seconds = time.perf_counter() - start
 
@@ -349,6 +346,7 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
 
 def _batch_job(
     config: LabelConfig,
+    search: SearchConfig,
     data: TaskData,
     indices: list[int],
     b: int,
@@ -357,14 +355,15 @@ def _batch_job(
     out: Path,
     resuming: bool,
     label_set: LabelSet,
+    *,
+    progress: bool,
 ) -> BatchJob:
-    """The search of batch `b` as a function of the LM (run here or on a Ray worker)."""
+    """The search of batch `b` as a function of the LM (run here or on a Ray worker, which
+    shows no bar of its own: `progress` False)."""
     examples = [data.examples[i] for i in indices]
     batch_gold = {ex.uid: data.gold[ex.uid] for ex in examples if ex.uid in data.gold}
     batch_anchors = {ex.uid: anchors[ex.uid] for ex in examples if ex.uid in anchors}
-    search = config.search_config()
     consistency = data.consistency
-    in_worker = config.ray_options() is not None and n_batches > 1
 
     def job(lm: LM) -> SearchResult:
         return run_search(
@@ -377,7 +376,7 @@ def _batch_job(
             on_step=_agreement_callback(batch_gold),
             checkpoint_dir=out / CHECKPOINTS / f"batch-{b:03d}",
             resume=resuming,
-            progress=config.progress and not in_worker,
+            progress=progress,
             desc=f"ICM {config.task}" + (f" batch {b + 1}/{n_batches}" if b else ""),
             anchors=batch_anchors,
         )

@@ -8,7 +8,7 @@ accelerate. Under a launcher with WORLD_SIZE > 1, `DataParallel.detect()` create
 `Accelerator` (it reads the launcher's environment: backend nccl on GPUs, gloo on CPU) and the
 loop (`training.loop.fit`):
 
-- wraps the model with `accelerator.prepare` (DDP) and sends forward passes through the wrapper
+- wraps the model with `accelerator.prepare_model` (DDP) and sends forward passes through the wrapper
   (the callers' `use_module` hook), so gradients are averaged across processes in backward;
 - gives each process every W-th item of a global micro-batch of W x --train-batch-size items,
   so an optimizer step sees W times the data and the step count per epoch drops W-fold;
@@ -34,7 +34,6 @@ import dataclasses
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -128,18 +127,13 @@ class DataParallel:
     def is_main(self) -> bool:
         return bool(self.accelerator.is_main_process)
 
-    def prepare(self, model: torch.nn.Module, optimizer: Any, scheduler: Any) -> tuple[Any, ...]:
-        return tuple(self.accelerator.prepare(model, optimizer, scheduler))
+    def wrap(self, model: torch.nn.Module) -> Any:
+        """The DDP module forward passes go through (the optimizer keeps `model`'s tensors)."""
+        return self.accelerator.prepare_model(model)
 
     def shard(self, indices: list[int]) -> list[int]:
         """This process's items of a global micro-batch."""
         return indices[self.rank :: self.world]
-
-    def no_sync(self, wrapped: Any, sync: bool) -> contextlib.AbstractContextManager[Any]:
-        if sync:
-            return contextlib.nullcontext()
-        ctx: contextlib.AbstractContextManager[Any] = self.accelerator.no_sync(wrapped)
-        return ctx
 
     def mean(self, value: float, device: torch.device) -> float:
         t = torch.tensor([value], dtype=torch.float64, device=device)
@@ -155,14 +149,14 @@ class DataParallel:
         self.accelerator.wait_for_everyone()
 
 
-@contextlib.contextmanager
-def maybe_sync(parallel: DataParallel | None, wrapped: Any, sync: bool) -> Iterator[None]:
+def maybe_sync(
+    parallel: DataParallel | None, wrapped: Any, sync: bool
+) -> contextlib.AbstractContextManager[Any]:
     """No gradient all-reduce on this backward unless `sync` (data-parallel runs only)."""
-    if parallel is None:
-        yield
-        return
-    with parallel.no_sync(wrapped, sync):
-        yield
+    if parallel is None or sync:
+        return contextlib.nullcontext()
+    ctx: contextlib.AbstractContextManager[Any] = parallel.accelerator.no_sync(wrapped)
+    return ctx
 
 
 __all__ = [

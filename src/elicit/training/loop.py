@@ -253,7 +253,7 @@ def fit(
     batches = micro_batches(n_items, per_batch, seed, start * options.grad_accum)
     wrapped: Any = model
     if parallel is not None:
-        wrapped = parallel.accelerator.prepare_model(model)
+        wrapped = parallel.wrap(model)
     if use_module is not None:
         use_module(wrapped)
     cuda = [device] if device.type == "cuda" else []
