@@ -46,7 +46,6 @@ def finetune(
     merged model to out_dir/model, loadable with `elicit.backends.load_lm(path)`.
     """
     try:
-        from elicit.training.export import export_model
         from elicit.training.sft import Completion, train_completions
     except ImportError as e:
         raise ConfigError(
@@ -66,9 +65,7 @@ def finetune(
     result.merge()
     model_dir = None
     if save_model:
-        # The backend keeps its tokenizer privately; export needs it next to the weights.
-        tokenizer = result.lm._hf_tokenizer
-        model_dir = export_model(result.module, tokenizer, out_dir / "model")
+        model_dir = result.export(out_dir / "model")
     adapter = out_dir / "adapter"
     losses = result.fit.losses
     return Finetuned(

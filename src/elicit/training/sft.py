@@ -58,6 +58,14 @@ class SFTResult:
         self.lm.model = self.module
         self.module.eval()
 
+    def export(self, path: Path) -> Path:
+        """Write the trained model (merge() first for LoRA) with its tokenizer to `path`: a
+        directory any elicit command loads as --model."""
+        from elicit.training.export import export_model
+
+        # The backend keeps its tokenizer privately; the directory needs it next to the weights.
+        return export_model(self.module, self.lm._hf_tokenizer, path)
+
 
 def encode_completion(
     lm: HFBackend, item: Completion, *, add_eos: bool = True

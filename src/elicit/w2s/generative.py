@@ -65,7 +65,6 @@ def generative_finetune(
     progress: bool = True,
 ) -> GenerativeResult:
     """Train `model` on next-token prediction of `texts`; return the merged model's directory."""
-    from elicit.training.export import export_model
     from elicit.training.model import load_causal_lm
     from elicit.training.sft import Completion, train_completions
 
@@ -87,8 +86,7 @@ def generative_finetune(
         raise ConfigError("generative fine-tuning: every text is a single word")
     result = train_completions(lm, items, options, out, seed=seed, add_eos=False, progress=progress)
     result.merge()
-    # The backend keeps its tokenizer privately; the exported model needs it next to the weights.
-    model_dir = export_model(result.module, lm._hf_tokenizer, out / "model")
+    model_dir = result.export(out / "model")
     return GenerativeResult(
         model_dir=model_dir,
         n_texts=len(items),
