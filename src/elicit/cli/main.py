@@ -511,8 +511,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     quiet, as_json = bool(args.quiet), bool(args.json_output)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    # elicit's own level is set on every call (basicConfig configures the root once only).
     level = logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("elicit").setLevel(level)
     if quiet or as_json:
         os.environ["TQDM_DISABLE"] = "1"  # bars created without an explicit `disable`
