@@ -26,7 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench_common import add_run_arguments, main_for
+from bench_common import add_run_arguments, anchors_file, main_for
 
 from elicit.runs import is_finished, read_jsonl
 from elicit.search.label import LabelConfig, run_label
@@ -41,18 +41,11 @@ def icm(
 ) -> tuple[dict[str, int], list[str]]:
     """(labels, suggested uids, least confident first) of one ICM run with these anchors."""
     if not is_finished(out):
-        anchor_file = None
-        if anchors:
-            anchor_file = out.parent / f"{out.name}-anchors.jsonl"
-            anchor_file.parent.mkdir(parents=True, exist_ok=True)
-            anchor_file.write_text(
-                "".join(json.dumps({"uid": u, "label": y}) + "\n" for u, y in anchors.items())
-            )
         config = LabelConfig(
             task=args.task, split="train", n=args.pool, seed=seed,
             iterations=args.iterations, model=args.model, out=str(out),
             resume=(out / "config.json").exists(), progress=args.progress,
-            anchors=str(anchor_file) if anchor_file else None, suggest=args.pool,
+            anchors=anchors_file(out, anchors), suggest=args.pool,
         )  # fmt: skip
         run_label(config)
     labels = {r["uid"]: int(r["label"]) for r in read_jsonl(out / "labels.jsonl")}

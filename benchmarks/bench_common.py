@@ -10,6 +10,19 @@ from pathlib import Path
 from typing import Any
 
 
+def anchors_file(out: Path, anchors: dict[str, int]) -> str | None:
+    """Write `anchors` as a labels file beside run directory `out` (for --anchors); None when
+    there are none."""
+    if not anchors:
+        return None
+    from elicit.labels import write_labels
+
+    path = out.parent / f"{out.name}-anchors.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_labels(path, anchors)
+    return str(path)
+
+
 def add_run_arguments(p: argparse.ArgumentParser, name: str) -> None:
     """The options every seeded benchmark takes; `name` names its default out/rows paths."""
     from elicit.models import DEFAULT_MODEL

@@ -38,7 +38,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench_common import add_run_arguments, main_for
+from bench_common import add_run_arguments, anchors_file, main_for
 
 from elicit.evaluation.score import ScoreConfig, run_score
 from elicit.runs import is_finished, read_jsonl
@@ -101,16 +101,10 @@ def label_run(
     args: argparse.Namespace, data: Path, out: Path, seed: int, anchors: dict[str, int] | None
 ) -> dict[str, Any]:
     if not is_finished(out):
-        anchor_file = None
-        if anchors:
-            anchor_file = write_jsonl(
-                out.parent / f"{out.name}-anchors.jsonl",
-                [{"uid": u, "label": y} for u, y in anchors.items()],
-            )
         config = LabelConfig(
             task="claims", data=str(data), n=None, seed=seed, iterations=args.iterations,
             model=args.model, out=str(out), resume=(out / "config.json").exists(),
-            progress=args.progress, anchors=str(anchor_file) if anchor_file else None,
+            progress=args.progress, anchors=anchors_file(out, anchors or {}),
         )  # fmt: skip
         run_label(config)
     return {r["uid"]: r for r in read_jsonl(out / "labels.jsonl")}
