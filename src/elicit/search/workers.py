@@ -112,8 +112,8 @@ def search_batches_on_ray(
         pending = {remote.remote(job, shared_lm, make_lm): i for i, job in enumerate(jobs)}
         results: dict[int, SearchResult] = {}
         bar = tqdm(total=len(jobs), desc=desc, unit="batch", disable=not progress)
+        waiting = list(pending)
         try:
-            waiting = list(pending)
             while waiting:
                 done, waiting = ray.wait(waiting, num_returns=1)
                 for ref in done:
@@ -124,8 +124,11 @@ def search_batches_on_ray(
                         raise e.as_instanceof_cause() from None
                     bar.update(1)
         except BaseException:
-            for ref in pending:
-                ray.cancel(ref, force=True)
+            # Only the jobs still running: force-cancelling one that has just finished trips
+            # a check in Ray's driver (task_manager "Tried to complete task that was not
+            # pending") that kills the whole process; a plain cancel interrupts the rest.
+            for ref in waiting:
+                ray.cancel(ref)
             raise
         finally:
             bar.close()
