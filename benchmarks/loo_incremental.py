@@ -342,10 +342,15 @@ class Tally(LM):
         return out
 
     def loo_scores(
-        self, demos: Sequence[Demo], labels: LabelSet = TRUE_FALSE, *, order: Any = "given"
+        self,
+        demos: Sequence[Demo],
+        labels: LabelSet = TRUE_FALSE,
+        *,
+        order: Any = "given",
+        context: Sequence[Demo] = (),
     ) -> FloatArray:
         out: FloatArray = self._run(
-            "loo", lambda: self.inner.loo_scores(demos, labels, order=order)
+            "loo", lambda: self.inner.loo_scores(demos, labels, order=order, context=context)
         )
         return out
 

@@ -95,10 +95,15 @@ class EngineLM(ScriptedLM):
         self.engine_calls = 0
 
     def loo_scores(
-        self, demos: Sequence[Demo], labels: LabelSet = TRUE_FALSE, *, order: str = "given"
+        self,
+        demos: Sequence[Demo],
+        labels: LabelSet = TRUE_FALSE,
+        *,
+        order: str = "given",
+        context: Sequence[Demo] = (),
     ) -> FloatArray:  # type: ignore[override]
         self.engine_calls += 1
-        return super().loo_scores(demos, labels, order=order)  # type: ignore[arg-type]
+        return super().loo_scores(demos, labels, order=order, context=context)  # type: ignore[arg-type]
 
 
 def test_many_misses_use_the_backends_own_engine(tmp_path: Path) -> None:
@@ -120,6 +125,18 @@ def test_many_misses_use_the_backends_own_engine(tmp_path: Path) -> None:
     n = inner.n_prompts
     lm.loo_scores(demos, order="tree")
     assert inner.engine_calls == 2 and inner.n_prompts == n + 2
+
+
+def test_loo_context_is_part_of_the_key(tmp_path: Path) -> None:
+    inner = EngineLM()
+    lm = CachedLM(inner, tmp_path / "c.sqlite")
+    demos = [Demo(f"claim {i} is", i % 2) for i in range(4)]
+    fixed = [Demo("a known claim is", 1)]
+    plain = lm.loo_scores(demos, order="tree")
+    anchored = lm.loo_scores(demos, order="tree", context=fixed)
+    assert inner.engine_calls == 2 and not np.allclose(plain, anchored)
+    np.testing.assert_array_equal(lm.loo_scores(demos, order="tree", context=fixed), anchored)
+    assert inner.engine_calls == 2
 
 
 def test_generate_caches_greedy_only(tmp_path: Path) -> None:

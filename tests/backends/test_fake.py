@@ -54,6 +54,16 @@ def test_loo_scores_use_the_base_prompts() -> None:
     assert ScriptedLM().loo_scores([Demo("only", 0)]).shape == (1,)
 
 
+def test_loo_context_demos_come_first_and_are_never_scored() -> None:
+    lm = ScriptedLM(lambda p: float(len(p)))
+    demos = [Demo("one is", 1), Demo("two is", 0)]
+    lm.loo_scores(demos, order="tree", context=[Demo("known is", 1)])
+    assert lm.prompts == [
+        "known is True\n\ntwo is False\n\none is",
+        "known is True\n\none is True\n\ntwo is",
+    ]
+
+
 def test_generation_script_and_stops() -> None:
     lm = ScriptedLM(generate=lambda p, c: p.upper() + " END more")
     assert lm.generate(["ab"], GenerationConfig(stop=(" END",))) == ["AB"]

@@ -19,7 +19,7 @@ import pytest
 import torch
 from test_hf_prefix import build_model, make_demos, text_tree_loo
 
-from elicit.backends.base import TRUE_FALSE, Demo, LabelSet
+from elicit.backends.base import LM, TRUE_FALSE, Demo, LabelSet
 from elicit.backends.hf import HFBackend, _LabelPlan
 from elicit.backends.hf_packed import (
     MaskPlan,
@@ -144,6 +144,17 @@ def test_packed_equals_tree_engine_and_text_prompts(lm: HFBackend, n: int) -> No
     finally:
         lm.loo_engine = "tree"
     np.testing.assert_allclose(packed, tree, atol=1e-4)
+    np.testing.assert_allclose(packed, text, atol=1e-4)
+
+
+def test_packed_with_fixed_context_equals_text_prompts(lm: HFBackend) -> None:
+    demos, fixed = make_demos(5, seed=21), make_demos(3, seed=22)
+    lm.loo_engine = "packed"
+    try:
+        packed = lm.loo_scores(demos, order="tree", context=fixed)
+    finally:
+        lm.loo_engine = "tree"
+    text = LM.loo_scores(lm, demos, order="tree", context=fixed)
     np.testing.assert_allclose(packed, text, atol=1e-4)
 
 

@@ -147,6 +147,25 @@ def test_given_loo_and_many_shot_equal_text_prompts(lm: HFBackend) -> None:
     assert lm.loo_scores([], order="tree").shape == (0,)
 
 
+def test_loo_with_fixed_context_equals_text_prompts(lm: HFBackend) -> None:
+    """Fixed context demos (anchored ICM's context mode) are one shared prefix of every prompt,
+    reused from the prefix store on the next call, and the scores stay the text prompts'."""
+    demos, fixed = make_demos(6, seed=4), make_demos(5, seed=5)
+    for order in ("tree", "given"):
+        fast = lm.loo_scores(demos, order=order, context=fixed)
+        text = LM.loo_scores(lm, demos, order=order, context=fixed)
+        np.testing.assert_allclose(fast, text, atol=1e-4)
+    assert np.abs(fast - lm.loo_scores(demos, order="given")).max() > 1e-3  # context matters
+    if lm.prefix_store is not None:
+        before, reused = lm.tokens_processed, lm.prefix_store.reused_tokens
+        lm.loo_scores(demos[1:], order="tree", context=fixed)
+        context_tokens = sum(len(lm.encoder.tokens(render_demo(d, LabelSet()))) for d in fixed)
+        assert lm.prefix_store.reused_tokens - reused >= context_tokens
+        assert lm.tokens_processed - before < sum(
+            len(lm.encoder.encode(p)) for p in loo_prompts(demos[1:], LabelSet(), "tree", fixed)
+        )
+
+
 def test_multi_token_labels_and_leaf_sizes(lm: HFBackend) -> None:
     demos = make_demos(7, seed=3)
     labels = LabelSet((" False", " Quokka!"))  # one single-token, one multi-token word

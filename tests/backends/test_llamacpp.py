@@ -257,6 +257,12 @@ def test_loo_equals_text_prompts(llama_lm: LlamaCppBackend) -> None:
             llama_lm.prefix_cache = False
             fresh = llama_lm.score(loo_prompts(DEMOS, labels, order), labels)
             np.testing.assert_array_equal(reused, fresh)
+            llama_lm.prefix_cache = True
+            fixed = [Demo(c, 1) for c in CLAIMS[:2]]
+            reused = llama_lm.loo_scores(DEMOS, labels, order=order, context=fixed)
+            llama_lm.prefix_cache = False
+            fresh = llama_lm.score(loo_prompts(DEMOS, labels, order, fixed), labels)
+            np.testing.assert_array_equal(reused, fresh)
     finally:
         llama_lm.prefix_cache = True
 

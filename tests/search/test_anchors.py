@@ -114,3 +114,50 @@ def test_a_pool_of_frozen_anchors_has_nothing_to_search() -> None:
     result = search({}, anchors, anchor_weight=math.inf)
     assert result.labels == anchors
     assert result.iterations == 0 and result.trace == ()
+
+
+def demo_learner() -> ScriptedLM:
+    """An LM with no evidence of its own that generalises from its demos: each labelled demo
+    votes for its label on queries of its own parity and against it on the other parity."""
+
+    def rule(text: str) -> float:
+        *demos, (query, _) = ITEM.findall(text)
+        same = [1 if int(d) % 2 == int(query) % 2 else -1 for d, _ in demos]
+        votes = [1 if label == " True" else -1 for _, label in demos]
+        return float(sum(s * v for s, v in zip(same, votes, strict=True)))
+
+    return ScriptedLM(rule, name="demo-learner")
+
+
+def test_context_anchors_are_a_prefix_of_every_prompt_and_never_scored() -> None:
+    anchors = {f"u{i}": PLANTED[i] for i in (0, 1, 2, 3)}
+    lm = demo_learner()
+    result = run_search(
+        lm,
+        EXAMPLES,
+        Consistency.NONE,
+        SearchConfig(
+            iterations=100, anchor_weight=math.inf, anchor_mode="context", confidence=True
+        ),
+        seed=0,
+        anchors=anchors,
+    )
+    # The anchors teach the orientation: every other label follows the planted one.
+    assert {u: y for u, y in result.labels.items() if u in anchors} == anchors
+    own = {u: y for u, y in result.labels.items() if u not in anchors}
+    assert own == {f"u{i}": PLANTED[i] for i in range(4, N)}
+    # Anchors are context, not queries: no score, no margin, never overruled, and each prompt
+    # opens with the four anchor demos (in context order) before any other item.
+    assert not set(anchors) & (set(result.scores) | set(result.margins))
+    assert set(result.margins) == {ex.uid for ex in EXAMPLES} - set(anchors)
+    assert result.overruled == {}
+    for text in lm.prompts:
+        items = [int(d) for d, _ in ITEM.findall(text)]
+        assert sorted(items[:4]) == [0, 1, 2, 3] and not {0, 1, 2, 3} & set(items[4:])
+
+
+def test_context_anchors_must_be_frozen() -> None:
+    with pytest.raises(ConfigError, match="anchor-weight inf"):
+        SearchConfig(anchor_mode="context", anchor_weight=5.0)
+    with pytest.raises(ConfigError, match="anchor-mode"):
+        SearchConfig(anchor_mode="sticky")  # type: ignore[arg-type]

@@ -71,3 +71,24 @@ def test_unknown_anchor_uids_are_refused(tmp_path: Path) -> None:
         run_label(config(data, tmp_path / "run", anchors=str(anchors)), lm=lm())
     with pytest.raises(ConfigError, match="--suggest"):
         replace(config(data, tmp_path / "run"), suggest=-1)
+
+
+def test_context_anchors_from_the_cli(tmp_path: Path) -> None:
+    data = claims_file(tmp_path / "claims.jsonl", with_labels=True)
+    known = {EXAMPLES[i].uid: PLANTED[i] for i in (0, 1, 2)}
+    anchors = anchors_file(tmp_path / "anchors.jsonl", known)
+    out = tmp_path / "run"
+    summary = run_label(
+        config(data, out, anchors=str(anchors), anchor_weight=float("inf"),
+               anchor_mode="context", confidence=True),
+        lm=lm(),
+    )  # fmt: skip
+    rows = {r["uid"]: r for r in read_jsonl(out / "labels.jsonl")}
+    # Anchors are written with their labels but, being context, with no score or confidence.
+    for uid, y in known.items():
+        assert rows[uid]["label"] == rows[uid]["anchor"] == y
+        assert "score" not in rows[uid] and "confidence" not in rows[uid]
+    assert all("score" in r and "confidence" in r for u, r in rows.items() if u not in known)
+    assert summary.metrics["anchor_mode"] == "context" and summary.metrics["overruled"] == []
+    with pytest.raises(ConfigError, match="anchor-weight inf"):
+        config(data, out, anchors=str(anchors), anchor_mode="context")

@@ -6,7 +6,8 @@ batch and cache as it likes (the lm-evaluation-harness design).
 
     label_logprobs(prompts, labels) -> (n, k) log P(label word k | prompt)
     score(prompts, labels)          -> (n,)   log P(" True") - log P(" False")
-    loo_scores(demos, labels, order)-> (n,)   score of demo i with all other demos in context
+    loo_scores(demos, labels, order, context)
+                                    -> (n,)   score of demo i with all other demos in context
     context_scores(demos, queries)  -> (m,)   score of each query after the same demos (many-shot)
     generate(prompts, config)       -> list[str]
     chat_prompt(message)            -> str    a user message in the model's chat template
@@ -176,9 +177,14 @@ class LM(abc.ABC):
         labels: LabelSet = TRUE_FALSE,
         *,
         order: LooOrder = "given",
+        context: Sequence[Demo] = (),
     ) -> FloatArray:
         """Leave-one-out log-odds: for each i, demo i's prompt scored with all other demos in
         context (the mutual-predictability primitive of ICM).
+
+        context: fixed demos placed before the others in every prompt and never left out or
+            scored themselves (anchored ICM's `anchor_mode="context"`); a backend with a
+            prefix cache computes them once.
 
         order: "given" puts the others in their given order (`prompting.loo_prompt`); "tree"
             orders them by the recursive split of `prompting.tree_loo_orders`, which gives every
@@ -190,7 +196,7 @@ class LM(abc.ABC):
 
         if len(demos) == 0:
             return np.zeros(0)
-        return self.score(loo_prompts(demos, labels, order), labels)
+        return self.score(loo_prompts(demos, labels, order, context), labels)
 
     def context_scores(
         self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE

@@ -253,16 +253,21 @@ class CachedLM(LM):
         labels: LabelSet = TRUE_FALSE,
         *,
         order: LooOrder = "given",
+        context: Sequence[Demo] = (),
     ) -> FloatArray:
         if len(demos) == 0 or not labels.binary:
-            return super().loo_scores(demos, labels, order=order)
-        prompts = loo_prompts(demos, labels, order)
+            return super().loo_scores(demos, labels, order=order, context=context)
+        prompts = loo_prompts(demos, labels, order, context)
         keys = self._keys(self._hasher("score", labels), prompts)
         # A backend with its own leave-one-out engine computes many misses in one go (after an
         # ICM label flip all prompts but one change); for one that just scores the text
         # prompts, chunks keep partial progress.
         own_engine = type(self.inner).loo_scores is not LM.loo_scores
-        whole = (lambda: self.inner.loo_scores(demos, labels, order=order)) if own_engine else None
+        whole = (
+            (lambda: self.inner.loo_scores(demos, labels, order=order, context=context))
+            if own_engine
+            else None
+        )
         values = self._cached(
             keys, lambda idx: self.inner.score([prompts[i] for i in idx], labels), whole=whole
         )

@@ -265,30 +265,34 @@ class HFBackend(LM):
         labels: LabelSet = TRUE_FALSE,
         *,
         order: LooOrder = "given",
+        context: Sequence[Demo] = (),
     ) -> FloatArray:
         """`LM.loo_scores` with shared prefixes (see `hf_prefix`): "tree" feeds O(N L log N)
-        tokens, "given" about half of the N^2 L of the text prompts. Same scores as the text
-        prompts; falls back to scoring them when sharing is off or impossible (see
+        tokens, "given" about half of the N^2 L of the text prompts; the fixed `context` demos
+        are one prefix of every prompt, kept in the prefix store across calls. Same scores as
+        the text prompts; falls back to scoring them when sharing is off or impossible (see
         `_shareable`)."""
         if len(demos) == 0 or order not in ("given", "tree") or not labels.binary:
-            return super().loo_scores(demos, labels, order=order)  # empty, or the error
+            return super().loo_scores(demos, labels, order=order, context=context)
         texts = [render_demo(d, labels) for d in demos]
+        fixed = [render_demo(d, labels) for d in context]
         queries = [d.prompt for d in demos]
         plan = _LabelPlan.of(self.encoder, labels)
         demo_ids = [self.encoder.tokens(t) for t in texts]
+        start = self._start() + [t for text in fixed for t in self.encoder.tokens(text)]
         query_ids = [self.encoder.tokens(q) for q in queries]
-        total = sum(len(d) for d in demo_ids)
+        total = len(start) - len(self._start()) + sum(len(d) for d in demo_ids)
         longest = max(total - len(d) + len(q) for d, q in zip(demo_ids, query_ids, strict=True))
-        if not self._shareable(texts + queries, query_ids, longest, plan):
-            return super().loo_scores(demos, labels, order=order)
+        if not self._shareable(fixed + texts + queries, query_ids, longest, plan):
+            return super().loo_scores(demos, labels, order=order, context=context)
         requests = [plan.requests(tuple(q)) for q in query_ids]
         engine = self._engine()
         singles = plan.singles_tensor
         if order == "tree":
             tree = self._packed(engine) or engine
-            results = tree.tree_loo(self._start(), demo_ids, requests, singles)
+            results = tree.tree_loo(start, demo_ids, requests, singles)
         else:
-            results = engine.given_loo(self._start(), demo_ids, requests, singles)
+            results = engine.given_loo(start, demo_ids, requests, singles)
         lp = plan.combine([r for rs in results for r in rs], len(demos))
         lp = check_finite(lp, self.name, queries, what="leave-one-out prompt of demo")
         return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)

@@ -227,23 +227,26 @@ class LlamaCppBackend(LM):
         labels: LabelSet = TRUE_FALSE,
         *,
         order: LooOrder = "given",
+        context: Sequence[Demo] = (),
     ) -> FloatArray:
         """`LM.loo_scores`, building each prompt's tokens from its demos' tokens instead of
         tokenising N prompts of N demos (same tokens, see `prompting.tokenisation_pieces`);
-        the shared prefixes are then evaluated once (see the module docstring). Falls back to
-        the text prompts when the token rule does not apply (`_joinable`)."""
+        the shared prefixes, the fixed `context` demos first, are then evaluated once (see the
+        module docstring). Falls back to the text prompts when the token rule does not apply
+        (`_joinable`)."""
         if len(demos) == 0 or order not in ("given", "tree") or not labels.binary:
-            return super().loo_scores(demos, labels, order=order)  # empty, or the error
+            return super().loo_scores(demos, labels, order=order, context=context)
         texts = [render_demo(d, labels) for d in demos]
+        fixed = [render_demo(d, labels) for d in context]
         queries = [d.prompt for d in demos]
         variants = self.encoder.label_variants(labels)
         demo_ids = [self.encoder.tokens(t) for t in texts]
+        start = self._start() + [t for text in fixed for t in self.encoder.tokens(text)]
         query_ids = [self.encoder.tokens(q) for q in queries]
-        total = sum(len(d) for d in demo_ids)
+        total = len(start) - len(self._start()) + sum(len(d) for d in demo_ids)
         longest = max(total - len(d) + len(q) for d, q in zip(demo_ids, query_ids, strict=True))
-        if not self._joinable(texts + queries, query_ids, longest, variants):
-            return super().loo_scores(demos, labels, order=order)
-        start = self._start()
+        if not self._joinable(fixed + texts + queries, query_ids, longest, variants):
+            return super().loo_scores(demos, labels, order=order, context=context)
         contexts = [
             start + [t for j in others for t in demo_ids[j]] + query_ids[i]
             for i, others in enumerate(loo_orders(len(demos), order))

@@ -102,10 +102,14 @@ def loo_orders(n: int, order: str = "given") -> list[list[int]]:
     raise ConfigError(f"unknown leave-one-out order {order!r}; use 'given' or 'tree'")
 
 
-def loo_prompts(demos: Sequence[Demo], labels: LabelSet, order: str = "given") -> list[str]:
-    """The leave-one-out prompt of every demo, with the others in `order` ("given"/"tree")."""
+def loo_prompts(
+    demos: Sequence[Demo], labels: LabelSet, order: str = "given", context: Sequence[Demo] = ()
+) -> list[str]:
+    """The leave-one-out prompt of every demo, with the others in `order` ("given"/"tree"),
+    after the fixed `context` demos."""
+    head = "".join(render_demo(d, labels) for d in context)
     return [
-        render_context([demos[j] for j in others], demos[i].prompt, labels)
+        head + render_context([demos[j] for j in others], demos[i].prompt, labels)
         for i, others in enumerate(loo_orders(len(demos), order))
     ]
 

@@ -34,6 +34,15 @@ set from the start. Each anchor whose label the search has changed (or dropped) 
 is overruled only when the model's evidence against it is worth more than the penalty. An
 infinite weight freezes the anchors: the search never proposes a change to them, and the
 penalty term is then always 0.
+
+Anchors as context (`anchor_mode="context"`, frozen anchors only): the anchors are not
+leave-one-out queries but fixed demonstrations placed before the other labelled examples in
+every prompt (`LM.loo_scores(context=...)`), and in the proposals' many-shot prompts. MP sums
+over the search's own labels, each predicted from the anchors plus the other own labels. A
+step then costs a leave-one-out pass over the own labels on a prefix the backend computes
+once, instead of one over anchors and own labels together: with 128 anchors and 16 own labels
+about 12x fewer tokens. What it gives up is the anchors' own terms, i.e. how well a labelling
+predicts the known labels. Consistency still counts anchor pairs.
 """
 
 from __future__ import annotations
@@ -106,7 +115,8 @@ def proposal_threshold(scores: Sequence[float] | FloatArray, kind: MPKind) -> fl
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The energy of one labelling. `indices`, `labels`, `scores` are in context order."""
+    """The energy of one labelling. `indices`, `labels`, `scores` are in context order and
+    cover the examples scored leave-one-out (all labelled ones but context anchors)."""
 
     key: LabellingKey
     indices: tuple[int, ...]
@@ -155,6 +165,7 @@ class EnergyEvaluator:
         memo_size: int = 4096,
         anchors: Mapping[int, int] | None = None,
         anchor_weight: float = math.inf,
+        anchors_in_context: bool = False,
     ) -> None:
         if sorted(order) != list(range(len(examples))):
             raise ValueError("order must be a permutation of the example indices")
@@ -174,6 +185,21 @@ class EnergyEvaluator:
         if anchor_weight < 0:
             raise ConfigError(f"--anchor-weight must be >= 0, got {anchor_weight}")
         self.anchor_weight = anchor_weight
+        if anchors_in_context and not math.isinf(anchor_weight):
+            raise ConfigError(
+                "anchors in context are fixed demonstrations, so they must be frozen: "
+                "use --anchor-weight inf with --anchor-mode context"
+            )
+        #: The anchors as fixed context demos, in context order (anchors_in_context only).
+        self.context: tuple[Demo, ...] = (
+            tuple(
+                Demo(self.examples[i].prompt, self.anchors[i])
+                for i in self.order
+                if i in self.anchors
+            )
+            if anchors_in_context
+            else ()
+        )
         self._memo: OrderedDict[LabellingKey, Evaluation] = OrderedDict()
         self._context_memo: OrderedDict[tuple[LabellingKey, int], float] = OrderedDict()
         self.n_evaluations = 0  # LOO evaluations actually sent to the LM
@@ -185,21 +211,31 @@ class EnergyEvaluator:
     def demos(self, key: LabellingKey) -> list[Demo]:
         return [Demo(self.examples[i].prompt, y) for i, y in key]
 
+    def scored(self, key: LabellingKey) -> LabellingKey:
+        """The part of a labelling that is scored leave-one-out: all of it, or without the
+        anchors when they are context demos."""
+        if not self.context:
+            return key
+        return tuple((i, y) for i, y in key if i not in self.anchors)
+
     def evaluate(self, labelling: Mapping[int, int]) -> Evaluation:
         key = self.key(labelling)
         hit = self._memo.get(key)
         if hit is not None:
             self._memo.move_to_end(key)
             return hit
-        if key:
+        scored = self.scored(key)
+        if scored:
             scores = np.asarray(
-                self.lm.loo_scores(self.demos(key), self.label_set, order=self.loo_order),
+                self.lm.loo_scores(
+                    self.demos(scored), self.label_set, order=self.loo_order, context=self.context
+                ),
                 dtype=np.float64,
             )
             self.n_evaluations += 1
         else:
             scores = np.zeros(0)
-        labels = tuple(y for _, y in key)
+        labels = tuple(y for _, y in scored)
         mp = mutual_predictability(scores, labels, self.mp_kind)
         labelling = dict(key)
         pairs = tuple(self.rule.inconsistent_pairs(labelling))
@@ -209,7 +245,7 @@ class EnergyEvaluator:
         penalty = self.anchor_weight * len(overruled) if overruled else 0.0
         ev = Evaluation(
             key=key,
-            indices=tuple(i for i, _ in key),
+            indices=tuple(i for i, _ in scored),
             labels=labels,
             scores=scores,
             mp=mp,
@@ -224,7 +260,8 @@ class EnergyEvaluator:
         """The model's log-odds for example `index` given the labelled set of `current`.
 
         A labelled example's leave-one-out score is already in `current`; an unlabelled one is
-        scored after all current demos, in context order (`LM.context_scores`).
+        scored after all current demos (the context anchors first), in context order
+        (`LM.context_scores`).
         """
         if index in current.indices:
             return current.score_of(index)
@@ -234,7 +271,9 @@ class EnergyEvaluator:
             return hit
         value = float(
             self.lm.context_scores(
-                self.demos(current.key), [self.examples[index].prompt], self.label_set
+                [*self.context, *self.demos(self.scored(current.key))],
+                [self.examples[index].prompt],
+                self.label_set,
             )[0]
         )
         self.n_context_calls += 1

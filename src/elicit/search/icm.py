@@ -26,7 +26,9 @@ Anchors (`anchors`, uid -> known label): they start labelled, alongside `init_si
 random labels (none when there are at least `init_size` anchors), and each one the search
 changes costs `anchor_weight` energy units (see `energy`). With an infinite weight they are
 frozen: never sampled, never changed by ConsistencyFix, never unlabelled. `SearchResult.overruled`
-lists the anchors the final labels contradict.
+lists the anchors the final labels contradict. `anchor_mode="context"` (frozen anchors only)
+puts them before every prompt as fixed demonstrations instead of scoring them leave-one-out;
+they then get no score and no margin (see `energy`).
 
 Label confidence (`confidence`): after the search, each pool example's *margin*: the energy of
 the final labelling with that example's label as it is minus the energy with its other label,
@@ -55,7 +57,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tqdm import tqdm
 
@@ -67,6 +69,12 @@ from elicit.search.energy import MP_KINDS, EnergyEvaluator, Evaluation, MPKind
 from elicit.search.order import CONTEXT_ORDERS, ContextOrder, context_order
 from elicit.search.schedule import Schedule, ScheduleKind
 from elicit.tasks.base import Consistency, Example
+
+#: How anchors enter the energy: "labelled" as sticky members of the labelled set, scored
+#: leave-one-out like the others; "context" as frozen demonstrations before every prompt (see
+#: `search.energy`), much cheaper with many anchors.
+AnchorMode = Literal["labelled", "context"]
+ANCHOR_MODES: tuple[str, ...] = ("labelled", "context")
 
 #: Iterations the paper spends per 256 examples.
 PAPER_ITERATIONS_PER_256 = 3000
@@ -99,6 +107,7 @@ class SearchConfig:
     loo_order: LooOrder = "tree"
     checkpoint_every: int = 10
     anchor_weight: float = 5.0
+    anchor_mode: AnchorMode = "labelled"
     confidence: bool = False
 
     def __post_init__(self) -> None:
@@ -122,6 +131,15 @@ class SearchConfig:
         if not self.anchor_weight >= 0:
             raise ConfigError(
                 f"--anchor-weight must be >= 0 (inf freezes anchors), got {self.anchor_weight}"
+            )
+        if self.anchor_mode not in ANCHOR_MODES:
+            raise ConfigError(
+                f"unknown --anchor-mode {self.anchor_mode!r}; use one of {', '.join(ANCHOR_MODES)}"
+            )
+        if self.anchor_mode == "context" and not math.isinf(self.anchor_weight):
+            raise ConfigError(
+                "--anchor-mode context makes the anchors fixed demonstrations, which the search "
+                f"cannot overrule; pass --anchor-weight inf with it (got {self.anchor_weight})"
             )
 
     def variants(self) -> dict[str, Any]:
@@ -305,9 +323,12 @@ def _restore_anchors(
 def label_margins(
     evaluator: EnergyEvaluator, labelling: Mapping[int, int], current: Evaluation
 ) -> dict[int, float]:
-    """Every pool example's label margin (see the module docs), by index."""
+    """Every pool example's label margin (see the module docs), by index; context anchors,
+    fixed demonstrations rather than labels the search holds, have none."""
     margins: dict[int, float] = {}
     for i in range(len(evaluator.examples)):
+        if evaluator.context and i in evaluator.anchors:
+            continue
         if i in labelling:
             flipped = evaluator.evaluate({**labelling, i: 1 - labelling[i]})
             margins[i] = current.energy - flipped.energy
@@ -447,6 +468,7 @@ def run_search(
         labels=label_set,
         anchors=anchor_index,
         anchor_weight=config.anchor_weight,
+        anchors_in_context=config.anchor_mode == "context",
     )
     schedule = Schedule(config.schedule, config.t0, config.t_min, config.beta)
     index_of = {ex.uid: i for i, ex in enumerate(examples)}

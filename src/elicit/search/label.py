@@ -58,7 +58,15 @@ from elicit.runs import (
 )
 from elicit.search.batches import batch_seed, split_batches
 from elicit.search.energy import MP_KINDS, MPKind
-from elicit.search.icm import OnStep, SearchConfig, SearchResult, Step, run_search
+from elicit.search.icm import (
+    ANCHOR_MODES,
+    AnchorMode,
+    OnStep,
+    SearchConfig,
+    SearchResult,
+    Step,
+    run_search,
+)
 from elicit.search.order import CONTEXT_ORDERS, ContextOrder
 from elicit.search.plot import plot_trace
 from elicit.search.schedule import SCHEDULES, ScheduleKind
@@ -151,6 +159,13 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
         5.0,
         "energy cost of overruling one anchor (alpha * MP units; inf freezes the anchors)",
     )
+    anchor_mode: str = help_field(
+        "labelled",
+        "labelled: anchors are scored leave-one-out like the other labels; context (needs "
+        "--anchor-weight inf): they are fixed demonstrations before every prompt, computed "
+        "once, so a step costs about as much as without them (for many anchors)",
+        choices=ANCHOR_MODES,
+    )
     confidence: bool = help_field(
         False,
         "write each label's confidence (its energy margin over the other label; one extra "
@@ -203,6 +218,7 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
             loo_order=cast(LooOrder, "given" if self.loo_order == "paper" else self.loo_order),
             checkpoint_every=self.checkpoint_every,
             anchor_weight=self.anchor_weight,
+            anchor_mode=cast(AnchorMode, self.anchor_mode),
             confidence=self.confidence or self.suggest > 0,
         )
 
@@ -319,7 +335,7 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
     ordered = {ex.uid: labels[ex.uid] for ex in data.examples if ex.uid in labels}
     extra: dict[str, dict[str, object]] = {}
     for uid in ordered:
-        extra[uid] = {"score": scores[uid]}
+        extra[uid] = {"score": scores[uid]} if uid in scores else {}
         if uid in anchors:
             extra[uid]["anchor"] = anchors[uid]
         if uid in margins:
@@ -336,6 +352,7 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
     if anchors:
         metrics["anchors"] = len(anchors)
         metrics["anchor_weight"] = config.anchor_weight
+        metrics["anchor_mode"] = config.anchor_mode
         metrics["overruled"] = [
             {"uid": uid, "anchor": a, "label": y, "gold": data.gold.get(uid)}
             for uid, (a, y) in overruled.items()
