@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -187,5 +188,6 @@ def test_quiet_keeps_warnings_and_the_result_line(
     assert "labels written to" in captured.out
     assert logging.getLogger("elicit").getEffectiveLevel() == logging.WARNING
     assert "%|" not in captured.err  # no progress bar
+    assert "TQDM_DISABLE" not in os.environ  # set for the call only
     assert main([*base, "--out", str(tmp_path / "b")]) == 0
     assert logging.getLogger("elicit").getEffectiveLevel() == logging.INFO

@@ -31,7 +31,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -507,6 +507,24 @@ def _add_output_flags(parser: argparse.ArgumentParser, *, json_flag: bool = True
         )  # fmt: skip
 
 
+@contextlib.contextmanager
+def _environment(name: str, value: str | None) -> Iterator[None]:
+    """Environment variable `name` set to `value` inside the block, as it was after (None:
+    left alone)."""
+    if value is None:
+        yield
+        return
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -519,8 +537,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO
     logging.getLogger("elicit").setLevel(level)
     if quiet or as_json:
-        os.environ["TQDM_DISABLE"] = "1"  # bars created without an explicit `disable`
-        args.progress = False  # and as --no-progress (ignored by commands without the option)
+        args.progress = False  # as --no-progress (ignored by commands without the option)
     # Third-party INFO chatter (transformers, httpx) would drown our own messages.
     for name in ("transformers", "httpx", "urllib3", "filelock"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -529,10 +546,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        if not as_json:
-            return handler(args)
-        with contextlib.redirect_stdout(sys.stderr):  # stdout carries the JSON only
-            status = handler(args)
+        # Bars created without an explicit `disable` obey TQDM_DISABLE; it is set for this
+        # call only, so a caller of main() gets its environment back.
+        with _environment("TQDM_DISABLE", "1" if quiet or as_json else None):
+            if not as_json:
+                return handler(args)
+            with contextlib.redirect_stdout(sys.stderr):  # stdout carries the JSON only
+                status = handler(args)
         payload = getattr(args, RESULT, None)
         if payload is not None:
             print(json.dumps(payload, default=str))
