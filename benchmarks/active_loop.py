@@ -9,7 +9,12 @@ far as anchors. Two strategies pick the K claims:
     random    K non-anchor claims drawn at random (seeded)
 
 Per round and strategy the rows give the agreement with gold of the labels the search chose
-itself (the non-anchors), so the strategies are compared on the claims nobody labelled.
+itself (the non-anchors), so the strategies are compared on the claims nobody labelled, and
+the share of the whole pool whose label (the human's or the search's) is right, claims left
+unlabelled counting as wrong: what a user ends up with after spending the labels.
+
+`--anchor-mode context` gives the asked labels to the search as frozen context demonstrations
+(`elicit label --anchor-weight inf --anchor-mode context`) instead of sticky labels.
 
     python benchmarks/active_loop.py --task sst2 --pool 16 --k 4 --rounds 2 --seeds 0 \
         --rows benchmarks/results/active_loop.jsonl
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import statistics
 from collections import defaultdict
@@ -46,6 +52,8 @@ def icm(
             iterations=args.iterations, model=args.model, out=str(out),
             resume=(out / "config.json").exists(), progress=args.progress,
             anchors=anchors_file(out, anchors), suggest=args.pool,
+            **({"anchor_weight": math.inf, "anchor_mode": "context"}
+               if args.anchor_mode == "context" else {}),
         )  # fmt: skip
         run_label(config)
     labels = {r["uid"]: int(r["label"]) for r in read_jsonl(out / "labels.jsonl")}
@@ -59,7 +67,8 @@ def run_seed(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
     )
     gold = dict(data.gold)
     uids = [ex.uid for ex in data.examples]
-    root = Path(args.out) / f"{args.task}-p{args.pool}-k{args.k}-s{seed}"
+    mode = "" if args.anchor_mode == "labelled" else f"-{args.anchor_mode}"
+    root = Path(args.out) / f"{args.task}-p{args.pool}-k{args.k}-i{args.iterations}{mode}-s{seed}"
     rows: list[dict[str, Any]] = []
     first, first_suggested = icm(args, root / "round-0", seed, {})
     for strategy in STRATEGIES:
@@ -80,30 +89,35 @@ def run_seed(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
             rows.append({
                 "task": args.task, "pool": args.pool, "k": args.k, "seed": seed,
                 "strategy": strategy, "round": r, "anchors": len(anchors),
-                "labelled": len(own),
+                "labelled": len(own), "anchor_mode": args.anchor_mode,
+                "iterations": args.iterations,
                 "agreement": sum(labels[u] == gold[u] for u in own) / len(own) if own else None,
+                "pool_right": (len(anchors) + sum(labels[u] == gold[u] for u in own)) / len(uids),
             })  # fmt: skip
             print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
 def report(path: Path) -> None:
-    groups: dict[tuple[str, int], list[float]] = defaultdict(list)
-    anchors: dict[int, int] = {}
-    for row in read_jsonl(path):
-        if row["agreement"] is not None:
-            groups[(row["strategy"], row["round"])].append(100 * row["agreement"])
-            anchors[row["round"]] = row["anchors"]
-    rounds = sorted(anchors)
-    print("| strategy | " + " | ".join(f"{anchors[r]} gold labels" for r in rounds) + " |")
-    print("|---" * (len(rounds) + 1) + "|")
-    for strategy in STRATEGIES:
-        cells = []
-        for r in rounds:
-            vals = groups.get((strategy, r), [])
-            sd = f" ± {statistics.stdev(vals):.1f}" if len(vals) > 1 else ""
-            cells.append(f"{statistics.mean(vals):.1f}{sd} (n={len(vals)})" if vals else "-")
-        print(f"| {strategy} | " + " | ".join(cells) + " |")
+    rows = read_jsonl(path)
+    for metric, title in (("agreement", "own labels = gold"), ("pool_right", "pool labels right")):
+        groups: dict[tuple[str, int], list[float]] = defaultdict(list)
+        anchors: dict[int, int] = {}
+        for row in rows:
+            if row.get(metric) is not None:
+                groups[(row["strategy"], row["round"])].append(100 * row[metric])
+                anchors[row["round"]] = row["anchors"]
+        rounds = sorted(anchors)
+        print(f"\n{title}\n")
+        print("| strategy | " + " | ".join(f"{anchors[r]} gold labels" for r in rounds) + " |")
+        print("|---" * (len(rounds) + 1) + "|")
+        for strategy in STRATEGIES:
+            cells = []
+            for r in rounds:
+                vals = groups.get((strategy, r), [])
+                sd = f" ± {statistics.stdev(vals):.1f}" if len(vals) > 1 else ""
+                cells.append(f"{statistics.mean(vals):.1f}{sd} (n={len(vals)})" if vals else "-")
+            print(f"| {strategy} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:
@@ -113,6 +127,7 @@ def main() -> None:
     p.add_argument("--k", type=int, default=4, help="labels asked per round")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--iterations", type=int, default=24)
+    p.add_argument("--anchor-mode", default="labelled", choices=["labelled", "context"])
     add_run_arguments(p, "active_loop")
     main_for(p, run_seed, report)
 
