@@ -76,7 +76,7 @@ def test_anchors_start_labelled_instead_of_random_labels() -> None:
 
 
 def test_confidence_ranks_the_ambiguous_example_lowest() -> None:
-    result = search({5: 0.05}, {}, iterations=120, confidence=True)
+    result = search({5: 0.05}, {}, iterations=120, confidence=True, unlabelled_margins=True)
     assert set(result.margins) == {ex.uid for ex in EXAMPLES}
     labelled = {u: m for u, m in result.margins.items() if u in result.labels}
     assert min(labelled, key=labelled.__getitem__) == "u5"
@@ -85,10 +85,15 @@ def test_confidence_ranks_the_ambiguous_example_lowest() -> None:
 
 def test_confidence_of_an_unlabelled_example_is_how_decided_its_label_is() -> None:
     anchors = {f"u{i}": PLANTED[i] for i in range(8)}
-    result = search({12: 0.05}, anchors, iterations=0, final_fix=False, confidence=True)
+    settings = {"iterations": 0, "final_fix": False, "confidence": True}
+    result = search({12: 0.05}, anchors, **settings, unlabelled_margins=True)
     unlabelled = {u: m for u, m in result.margins.items() if u not in result.labels}
     assert len(unlabelled) == 8 and min(unlabelled, key=unlabelled.__getitem__) == "u12"
     assert all(m >= 0 for m in unlabelled.values())
+    # Without suggestions to rank, only the labels held get a margin (2 evaluations saved per
+    # unlabelled example), and those margins are the same.
+    held = search({12: 0.05}, anchors, **settings)
+    assert held.margins == {u: m for u, m in result.margins.items() if u in result.labels}
 
 
 def test_bad_anchors_are_refused() -> None:

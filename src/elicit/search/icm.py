@@ -35,8 +35,9 @@ the final labelling with that example's label as it is minus the energy with its
 all other labels fixed (no ConsistencyFix). A labelled example with a large positive margin is
 held in place by the model's predictions and the consistency rule; a margin near 0 means the
 search had no reason to prefer its label; a negative one, that the search ended before fixing
-it. An unlabelled example's margin is |U(+ True) - U(+ False)|, how decided its label would be.
-This costs one leave-one-out evaluation per labelled example and two per unlabelled one.
+it. An unlabelled example's margin is |U(+ True) - U(+ False)|, how decided its label would be;
+it is computed only with `unlabelled_margins` (what `elicit label --suggest` ranks). This costs
+one leave-one-out evaluation per labelled example and two per unlabelled one.
 
 ConsistencyFix, up to `fix_rounds` rounds: shuffle the inconsistent pairs (seeded) and take the
 first whose best consistent relabelling (every consistent option is scored) does not lower U;
@@ -109,6 +110,7 @@ class SearchConfig:
     anchor_weight: float = 5.0
     anchor_mode: AnchorMode = "labelled"
     confidence: bool = False
+    unlabelled_margins: bool = False
 
     def __post_init__(self) -> None:
         Schedule(self.schedule, self.t0, self.t_min, self.beta)  # validates the schedule
@@ -321,7 +323,11 @@ def _restore_anchors(
 
 
 def label_margins(
-    evaluator: EnergyEvaluator, labelling: Mapping[int, int], current: Evaluation
+    evaluator: EnergyEvaluator,
+    labelling: Mapping[int, int],
+    current: Evaluation,
+    *,
+    unlabelled: bool = True,
 ) -> dict[int, float]:
     """Every pool example's label margin (see the module docs), by index; context anchors,
     fixed demonstrations rather than labels the search holds, have none."""
@@ -332,7 +338,7 @@ def label_margins(
         if i in labelling:
             flipped = evaluator.evaluate({**labelling, i: 1 - labelling[i]})
             margins[i] = current.energy - flipped.energy
-        else:
+        elif unlabelled:
             as_true = evaluator.evaluate({**labelling, i: 1})
             as_false = evaluator.evaluate({**labelling, i: 0})
             margins[i] = abs(as_true.energy - as_false.energy)
@@ -569,7 +575,11 @@ def run_search(
     labelling, current = _restore_anchors(evaluator, labelling, current, anchor_index)
     if config.strict_consistency:
         labelling, current = force_consistency(evaluator, labelling, current, rng)
-    margins = label_margins(evaluator, labelling, current) if config.confidence else {}
+    margins = (
+        label_margins(evaluator, labelling, current, unlabelled=config.unlabelled_margins)
+        if config.confidence
+        else {}
+    )
     return SearchResult(
         labels=by_uid(labelling),
         scores={

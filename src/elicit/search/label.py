@@ -220,6 +220,7 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
             anchor_weight=self.anchor_weight,
             anchor_mode=cast(AnchorMode, self.anchor_mode),
             confidence=self.confidence or self.suggest > 0,
+            unlabelled_margins=self.suggest > 0,
         )
 
     def out_dir(self) -> Path:
