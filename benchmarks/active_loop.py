@@ -98,8 +98,17 @@ def run_seed(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
     return rows
 
 
+def pool_right(row: dict[str, Any]) -> float:
+    """The share of the pool labelled right: every asked label, plus the search's own right
+    ones (rows written before the column existed carry what it is computed from)."""
+    if "pool_right" in row:
+        return float(row["pool_right"])
+    own_right = (row["agreement"] or 0.0) * row["labelled"]
+    return (row["anchors"] + own_right) / row["pool"]
+
+
 def report(path: Path) -> None:
-    rows = read_jsonl(path)
+    rows = [{**row, "pool_right": pool_right(row)} for row in read_jsonl(path)]
     for metric, title in (("agreement", "own labels = gold"), ("pool_right", "pool labels right")):
         groups: dict[tuple[str, int], list[float]] = defaultdict(list)
         anchors: dict[int, int] = {}
