@@ -241,9 +241,10 @@ class LlamaCppBackend(LM):
         queries = [d.prompt for d in demos]
         variants = self.encoder.label_variants(labels)
         demo_ids = [self.encoder.tokens(t) for t in texts]
-        start = self._start() + [t for text in fixed for t in self.encoder.tokens(text)]
+        fixed_ids = [t for text in fixed for t in self.encoder.tokens(text)]
+        start = self._start() + fixed_ids
         query_ids = [self.encoder.tokens(q) for q in queries]
-        total = len(start) - len(self._start()) + sum(len(d) for d in demo_ids)
+        total = len(fixed_ids) + sum(len(d) for d in demo_ids)
         longest = max(total - len(d) + len(q) for d, q in zip(demo_ids, query_ids, strict=True))
         if not self._joinable(fixed + texts + queries, query_ids, longest, variants):
             return super().loo_scores(demos, labels, order=order, context=context)
