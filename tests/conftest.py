@@ -132,3 +132,22 @@ def one_torch_thread(request: pytest.FixtureRequest) -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def data_as_a_new_user_has_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Every test sees what a fresh install sees: no $ELICIT_DATA_DIR, an empty Hugging Face
+    cache and no Hub, so tasks read the bundled samples (a test that needs more sets it up)."""
+    monkeypatch.delenv("ELICIT_DATA_DIR", raising=False)
+    from elicit.tasks import hub
+
+    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
+    try:
+        import huggingface_hub.constants
+    except ImportError:  # pragma: no cover - the hub extra is not installed
+        return
+    empty = tmp_path_factory.getbasetemp() / "empty-hf-cache"
+    empty.mkdir(exist_ok=True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(empty))

@@ -27,7 +27,10 @@ if TYPE_CHECKING:
 class DataOptions:
     task: str | None = help_field(None, "task name (see `elicit tasks`); required")
     data: str | None = help_field(
-        None, "data file or directory overriding the task's default, or hf:<dataset id>"
+        None,
+        "data file or directory overriding the task's default, hf:<dataset id>, or 'bundled' "
+        "for the sample that ships with elicit (default: $ELICIT_DATA_DIR, else the Hub, else "
+        "the bundled sample; `elicit tasks` shows which)",
     )
     split: str = help_field("test", "which split to use", choices=["train", "test", "all"])
     n: int | None = help_field(100, "number of examples, sampled with --seed (none = all)")

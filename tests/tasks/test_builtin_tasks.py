@@ -1,35 +1,31 @@
-"""Every registered task loads from the real files in ../shared/data with the promised structure.
+"""Every task with a bundled sample loads it with the promised structure.
 
-Skipped (with the reason) when no data root exists. Each (task, split) is loaded once per
-module; determinism is checked by loading every split a second time.
+The samples ship with the package (`elicit/data/samples`), so nothing here depends on a data
+folder; the same checks over the full data of every task are `benchmarks/data_check.py`. Each
+(task, split) is loaded once per module; determinism is checked by loading every split again.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import pytest
 
-from elicit.errors import DataError
 from elicit.tasks import (
     CLAIM_SUFFIX,
     Consistency,
     LoadOptions,
     TaskData,
+    bundled_tasks,
     carve,
-    data_root,
     get_task,
     load_task,
-    task_names,
 )
 from elicit.tasks.common import POOL
+from elicit.tasks.sources import BUNDLED, Origin, sample_path
 
-try:
-    ROOT = data_root()
-except DataError as err:  # pragma: no cover - depends on the machine
-    pytest.skip(f"benchmark data not found: {err}", allow_module_level=True)
-
-BUILTIN = [n for n in task_names() if n != "claims"]
+BUILTIN = bundled_tasks()
 
 #: Accepted True fraction per task (min, max), over train and test. Tasks whose claims are
 #: single-answer MC are unbalanced by construction (cosmosqa 1 of 4, ethics-virtue 1 of 5 on
@@ -44,7 +40,7 @@ _CACHE: dict[tuple[str, str], TaskData] = {}
 
 def loaded(name: str, split: str) -> TaskData:
     if (name, split) not in _CACHE:
-        _CACHE[name, split] = load_task(name, LoadOptions(split=split))
+        _CACHE[name, split] = load_task(name, LoadOptions(split=split, data=BUNDLED))
     return _CACHE[name, split]
 
 
@@ -58,7 +54,7 @@ def task_split(request: pytest.FixtureRequest) -> tuple[str, str, TaskData]:
 
 def test_examples_are_well_formed(task_split: tuple[str, str, TaskData]) -> None:
     name, _, data = task_split
-    assert data.task == name
+    assert data.task == name and data.origin == Origin.BUNDLED
     assert len(data) > 100
     uids = [ex.uid for ex in data]
     assert len(set(uids)) == len(uids)
@@ -95,28 +91,20 @@ def test_consistency_structure(task_split: tuple[str, str, TaskData]) -> None:
 
 
 def test_comparison_keys_do_not_predict_gold() -> None:
-    for name in ("alpaca-comparison", "truthfulqa-preference", "hh-comparison"):
-        data = loaded(name, "test")
-        ab_true = sum(data.gold[ex.uid] for ex in data if ex.key == "ab")
-        frac = ab_true / (len(data) // 2)
-        assert 0.4 < frac < 0.6, f"{name}: key 'ab' is True {frac:.2f} of the time"
-        assert all(ex.uid.endswith("/" + ex.key) for ex in data)  # uid = pair + order only
-        first = [data.gold[ex.uid] for i, ex in enumerate(data.examples) if i % 2 == 0]
-        assert 0.4 < sum(first) / len(first) < 0.6, f"{name}: file position predicts gold"
+    data = loaded("hh-comparison", "test")
+    ab_true = sum(data.gold[ex.uid] for ex in data if ex.key == "ab")
+    frac = ab_true / (len(data) // 2)
+    assert 0.4 < frac < 0.6, f"key 'ab' is True {frac:.2f} of the time"
+    assert all(ex.uid.endswith("/" + ex.key) for ex in data)  # uid = pair + order only
+    first = [data.gold[ex.uid] for i, ex in enumerate(data.examples) if i % 2 == 0]
+    assert 0.4 < sum(first) / len(first) < 0.6, "file position predicts gold"
 
 
-def test_truthfulqa_keys_are_not_from_gold() -> None:
-    data = loaded("truthfulqa", "test")
-    assert {ex.key for ex in data} == {""}
-    assert data.examples[0].prompt.startswith("Question: ")
-    assert "\nClaim: " in data.examples[0].prompt
-
-
-def test_gsm8k_keys_are_normalised_answers() -> None:
-    data = loaded("gsm8k-verification", "test")
-    first = data.examples[0]
-    assert first.prompt.startswith("Question: ") and "\nClaim: " in first.prompt
-    assert "The answer is" in first.prompt
+def test_cosmosqa_has_one_true_answer_of_four() -> None:
+    data = loaded("cosmosqa", "test")
+    sizes = Counter(Counter(ex.group for ex in data).values())
+    assert sizes == {4: len(data) // 4}
+    assert sum(data.gold.values()) == len(data) // 4
 
 
 @pytest.mark.parametrize("name", BUILTIN)
@@ -137,37 +125,24 @@ def test_carved_splits_partition_groups(name: str) -> None:
     assert len(everything) == len(train) + len(test)
 
 
-def test_blog_groups_are_authors_and_claims_alternate() -> None:
-    data = loaded("blog-gender", "test")
-    assert all(ex.group.startswith("author/") for ex in data)
-    assert Counter(ex.key for ex in data).keys() == {"male", "female"}
-    by_author: dict[str, set[tuple[str, int]]] = defaultdict(set)
-    for ex in data:
-        by_author[ex.group].add((ex.key, data.gold[ex.uid]))
-    for pairs in by_author.values():  # one gender per author: the label follows the key
-        assert len({k for k, g in pairs if g == 1}) <= 1
+def test_sample_groups_are_whole() -> None:
+    # The build script keeps every excuse of a request and every trait of a scenario.
+    for name, size in (("ethics-deontology", 4), ("ethics-virtue", 5)):
+        data = loaded(name, "test")
+        sizes = Counter(Counter(ex.group for ex in data).values())
+        assert max(sizes, key=sizes.__getitem__) == size, (name, sizes)
 
 
-def test_anli_drops_neutral_and_sciq_pairs_claims() -> None:
-    anli = loaded("anli", "test")
-    assert len(anli) == 2132  # 3600 rows minus 1068 neutral
-    sciq = loaded("sciq", "test")
-    sizes = Counter(Counter(ex.group for ex in sciq).values())
-    assert sizes == {2: len(sciq) // 2}
-    # the uid suffix (0/1) is the shuffled position, not "which one is correct"
-    first = [sciq.gold[ex.uid] for ex in sciq if ex.uid.endswith("/0")]
-    assert 0.4 < sum(first) / len(first) < 0.6
-
-
-def test_data_dir_override_with_directory(tmp_path: pytest.TempPathFactory) -> None:
-    source = ROOT / "imdb" / "test_500.csv"
-    target = tmp_path / "test_500.csv"  # type: ignore[operator]
-    target.write_bytes(source.read_bytes())
-    data = load_task("imdb", LoadOptions(data=str(tmp_path), split="test"))
-    assert data == loaded("imdb", "test")
+def test_data_dir_override_with_directory(tmp_path: Path) -> None:
+    sample = sample_path("ethics/justice_test.csv")
+    assert sample is not None
+    (tmp_path / "justice_test.csv.gz").write_bytes(sample.read_bytes())
+    data = load_task("ethics-justice", LoadOptions(data=str(tmp_path), split="test"))
+    assert data.origin == Origin.FLAG
+    assert data.examples == loaded("ethics-justice", "test").examples
 
 
 def test_data_file_override_is_loaded_whole_for_split_tasks() -> None:
-    path = ROOT / "icm_release" / "test_truthfulqa.json"
-    data = load_task("truthfulqa", LoadOptions(data=str(path), split="train"))
-    assert data == loaded("truthfulqa", "test")
+    path = sample_path("ethics/justice_test.csv")
+    data = load_task("ethics-justice", LoadOptions(data=str(path), split="train"))
+    assert data.examples == loaded("ethics-justice", "test").examples

@@ -106,13 +106,27 @@ def _backend_rows() -> list[tuple[str, str, str]]:
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
-    from elicit.tasks import TASKS
+    from elicit.tasks import TASKS, data_availability
 
-    rows = [(spec.name, str(spec.consistency), spec.description) for spec in TASKS.values()]
-    _print_table(("task", "consistency", "description"), rows)
-    print("\nData is read from $ELICIT_DATA_DIR (default ../shared/data); --data overrides it.")
-    _result(args, {"tasks": [dict(zip(("name", "consistency", "description"), r, strict=True))
-                             for r in rows]})  # fmt: skip
+    def count(value: int | None) -> str:
+        return "-" if value is None else str(value)
+
+    rows, payload = [], []
+    for spec in TASKS.values():
+        found = data_availability(spec.name)
+        source = f"{found.origin}: {found.where}" if found.origin else found.where
+        rows.append((spec.name, str(spec.consistency), count(found.train), count(found.test),
+                     source, spec.description))  # fmt: skip
+        payload.append({"name": spec.name, "consistency": str(spec.consistency),
+                        "description": spec.description, "origin": found.origin or None,
+                        "where": found.where, "train": found.train, "test": found.test})  # fmt: skip
+    _print_table(("task", "consistency", "train", "test", "data from", "description"), rows)
+    print(
+        "\nData comes from --data if given, else $ELICIT_DATA_DIR, else the Hugging Face Hub "
+        "(pinned revisions, read from the local cache when present), else the sample that ships "
+        "with elicit (NOTICE.md in elicit/data/samples). train/test count claims."
+    )
+    _result(args, {"tasks": payload})
     return 0
 
 

@@ -11,7 +11,7 @@ they come from the train split and are removed from the question pool.
     exemplars = load_exemplars("gsm8k", k=8, seed=0)
 
 Tasks:
-- gsm8k: grade-school maths (../shared/data/gsm8k). Gold = the number after "####". Exemplar
+- gsm8k: grade-school maths (gsm8k/{train,test}.jsonl; a sample ships with the package). Gold = the number after "####". Exemplar
   rationales are the dataset's own worked solutions with the <<calculator>> notes removed.
 - arithmetic: one- or two-step integer arithmetic ("What is 23 + 48 - 15?") generated from a
   seed, so it needs no file. Easy enough for a 270M base model to solve part of the time.
@@ -23,17 +23,14 @@ Tasks:
 
 from __future__ import annotations
 
-import csv
 import enum
-import json
 import random
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from elicit.errors import ConfigError, DataError
-from elicit.tasks.common import data_root
+from elicit.tasks.sources import locate
 
 
 class AnswerKind(enum.StrEnum):
@@ -105,10 +102,10 @@ def _gsm8k_number(text: str, where: str) -> str:
 
 
 def _load_gsm8k(split: str) -> tuple[QuestionSet, list[Exemplar]]:
-    path = data_root() / "gsm8k" / f"{split}.jsonl"
+    source = locate("gsm8k", [f"gsm8k/{split}.jsonl"]).sources[0]
     questions, gold, exemplars = [], {}, []
-    for i, row in enumerate(_read_jsonl(path)):
-        where = f"{path}, line {i + 1}"
+    for i, raw in enumerate(source.rows):
+        row, where = raw.data, source.where(raw)
         try:
             text, answer = str(row["question"]).strip(), str(row["answer"])
         except KeyError as e:
@@ -188,18 +185,15 @@ def _support_sentence(support: str, answer: str) -> str:
 
 def _load_sciq(split: str) -> tuple[QuestionSet, list[Exemplar]]:
     # SciQ's validation file serves as our train split (the test file stays held out).
-    path = data_root() / "sciq" / ("validation.csv" if split == "train" else "test.csv")
-    try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError as e:
-        raise DataError(f"cannot read {path}: {e.strerror}. Set ELICIT_DATA_DIR.") from e
+    relative = "sciq/validation.csv" if split == "train" else "sciq/test.csv"
+    source = locate("sciq", [relative]).sources[0]
+    rows = [r.data for r in source.rows]
     answers = [str(r.get("correct_answer", "")).strip() for r in rows]
     questions, gold, exemplars = [], {}, []
     for i, row in enumerate(rows):
         correct = answers[i]
         if not correct or not str(row.get("question", "")).strip():
-            raise DataError(f"{path}, row {i + 2}: empty question or correct_answer")
+            raise DataError(f"{source.where(source.rows[i])}: empty question or correct_answer")
         uid = f"sciq/{split}/{i}"
         rng = random.Random(uid)
         pool = sorted({a for a in answers if a and a.lower() != correct.lower()})
@@ -267,21 +261,3 @@ def sample_questions(
         keep = [keep[i] for i in picked]
     gold = {q.uid: qs.gold[q.uid] for q in keep if q.uid in qs.gold}
     return replace(qs, questions=tuple(keep), gold=gold)
-
-
-def _read_jsonl(path: Path) -> list[dict[str, object]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise DataError(
-            f"cannot read {path}: {e.strerror}. Set ELICIT_DATA_DIR to the data folder."
-        ) from e
-    rows = []
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}, line {i + 1}: not valid JSON ({e.msg})") from e
-    return rows

@@ -6,8 +6,10 @@
 
 Every task turns raw rows into claims ending in `CLAIM_SUFFIX` (gold 1 = the claim is true),
 kept as `Example`s without labels plus a separate gold mapping (see `tasks.base`). The data
-root is $ELICIT_DATA_DIR or ../shared/data (see `data_root`); `LoadOptions.data` overrides a
-task's files with a file, a directory, or "hf:<id>[:<split>]". Modules:
+root is $ELICIT_DATA_DIR (see `data_root`); `LoadOptions.data` overrides a
+task's files with a file, a directory, or "hf:<id>[:<split>]"; without it, `sources` finds the
+files in $ELICIT_DATA_DIR, on the Hugging Face Hub, or in the samples that ship with the package.
+Modules:
 icm (the ICM paper's TruthfulQA, GSM8K-verification, Alpaca and TruthfulQA-preference files),
 hh (HH-RLHF comparisons), benchmarks (sst2, imdb, boolq, sciq, cosmosqa, anli), ethics (the
 four ETHICS subsets and blog-author gender), claims (the user's own file); common and rows
@@ -17,8 +19,9 @@ hold the shared machinery.
 from __future__ import annotations
 
 import difflib
+import logging
 import random
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from elicit.errors import ConfigError
 from elicit.tasks import benchmarks, claims, ethics, hh, icm
@@ -31,6 +34,9 @@ from elicit.tasks.base import (
     TaskData,
 )
 from elicit.tasks.common import TaskSpec, carve, data_root
+from elicit.tasks.sources import Origin, describe, not_bundled_why, sample_path
+
+log = logging.getLogger("elicit")
 
 TASKS: dict[str, TaskSpec] = {}
 
@@ -78,6 +84,15 @@ def sample(data: TaskData, n: int | None, seed: int, *, keep_groups: bool = Fals
     if n is not None and n < 0:
         raise ConfigError(f"sample size {n} is negative. Pass a size >= 0 (or none for all).")
     if n is None or n >= len(data):
+        if n is not None and n > len(data) and data.origin == Origin.BUNDLED:
+            log.warning(
+                "task %s: asked for %d claims, the bundled sample holds %d; using all of them. "
+                "For the full data set ELICIT_DATA_DIR, pass --data, or install `datasets` "
+                "with internet (see `elicit tasks`).",
+                data.task,
+                n,
+                len(data),
+            )
         return data
     rng = random.Random(seed)
     if keep_groups:
@@ -99,6 +114,50 @@ def sample(data: TaskData, n: int | None, seed: int, *, keep_groups: bool = Fals
     return replace(data, examples=examples, gold=gold)
 
 
+def _all_files(spec: TaskSpec) -> tuple[str, ...]:
+    return tuple(f for files in spec.data_files.values() for f in files)
+
+
+def bundled_tasks() -> list[str]:
+    """Tasks whose every data file has a sample inside the package, sorted."""
+    return sorted(
+        name
+        for name, spec in TASKS.items()
+        if spec.data_files and all(sample_path(f) for f in _all_files(spec))
+    )
+
+
+@dataclass(frozen=True)
+class DataAvailability:
+    """Where a task's data would come from now, and how many claims each split holds there.
+
+    origin: an `Origin` value, or "" when no source has the data (`where` then says why).
+    train / test: claim counts (None when not counted: the data would first be downloaded).
+    """
+
+    task: str
+    origin: str
+    where: str
+    train: int | None
+    test: int | None
+
+
+def data_availability(name: str) -> DataAvailability:
+    """`DataAvailability` of a task, reading only local files (nothing is downloaded)."""
+    spec = get_task(name)
+    if not spec.data_files:
+        return DataAvailability(name, "", "your own file, through --data", None, None)
+    origin, where = describe(_all_files(spec))
+    if origin is None:
+        return DataAvailability(
+            name, "", "none here. " + not_bundled_why(_all_files(spec)[0]), None, None
+        )
+    if origin == Origin.HUB and "(cached)" not in where:
+        return DataAvailability(name, origin, where, None, None)
+    counts = [len(load_task(name, LoadOptions(split=s))) for s in ("train", "test")]
+    return DataAvailability(name, origin, where, counts[0], counts[1])
+
+
 for _spec in (*icm.SPECS, *hh.SPECS, *benchmarks.SPECS, *ethics.SPECS, claims.SPEC):
     register(_spec)
 
@@ -106,12 +165,15 @@ __all__ = [
     "CLAIM_SUFFIX",
     "TASKS",
     "Consistency",
+    "DataAvailability",
     "Example",
     "GoldLabels",
     "LoadOptions",
     "TaskData",
     "TaskSpec",
+    "bundled_tasks",
     "carve",
+    "data_availability",
     "data_root",
     "get_task",
     "load_task",

@@ -69,6 +69,9 @@ class TaskData:
     consistency: Consistency = Consistency.NONE
     #: Label words, index = label value (0 = False, 1 = True). See backends.base.LabelSet.
     label_words: tuple[str, ...] = (" False", " True")
+    #: Where the data was read from ("bundled sample", "ELICIT_DATA_DIR", "hub", "--data"),
+    #: "" when built in code. See `tasks.sources`.
+    origin: str = ""
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -92,8 +95,9 @@ class TaskData:
 class LoadOptions:
     """Where and how a task reads its data. Column names apply to tabular user data."""
 
-    #: A file or directory, "hf:<dataset id>[:<split>]" for a Hugging Face dataset, or None
-    #: for the task's default file under the data root (ELICIT_DATA_DIR or ../shared/data).
+    #: A file or directory, "hf:<dataset id>[:<split>]" for a Hugging Face dataset, "bundled"
+    #: for the sample that ships with the package (what `elicit demo` reads), or None for the
+    #: task's default files ($ELICIT_DATA_DIR, the Hub, the bundled sample; `tasks.sources`).
     data: str | None = None
     #: "train" or "test" (tasks without a source split carve one from groups, deterministically).
     split: str = "test"

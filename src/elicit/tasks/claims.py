@@ -24,6 +24,7 @@ from elicit.errors import DataError
 from elicit.tasks.base import Consistency, LoadOptions, TaskData
 from elicit.tasks.common import Item, TaskSpec, assemble, claim_prompt, get, parse_label
 from elicit.tasks.rows import Row, Source, read_hf, read_source
+from elicit.tasks.sources import Origin
 
 TASK_COLUMN = "task"
 
@@ -101,7 +102,7 @@ def load_claims(options: LoadOptions) -> TaskData:
             raise DataError(f"{path}: no such file. Pass --data FILE pointing at your claims.")
         source = read_source(path)
     items = claim_items(source, options)
-    return assemble("claims", infer_consistency(items), items)
+    return assemble("claims", infer_consistency(items), items, origin=Origin.FLAG)
 
 
 SPEC = TaskSpec(

@@ -17,7 +17,6 @@ carved the same way when the task's default is a single pool; otherwise it is lo
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 from elicit.errors import ConfigError, DataError
 from elicit.tasks.base import CLAIM_SUFFIX, Consistency, Example, LoadOptions, TaskData
 from elicit.tasks.rows import Row, Source, read_hf, read_source
+from elicit.tasks.sources import BUNDLED, ENV, Located, Origin, env_root, find_file, locate
 
 SPLITS = ("train", "test", "all")
 #: Key of `TaskSpec.data_files` for tasks whose data is one pool carved by `carve`.
@@ -64,34 +64,18 @@ class TaskSpec:
 
 
 def data_root() -> Path:
-    """Where the benchmark data lives.
+    """$ELICIT_DATA_DIR, the folder holding the full data; a `DataError` when it is unset.
 
-    $ELICIT_DATA_DIR if set; else the first existing of <cwd>/../shared/data,
-    <cwd>/shared/data and ../shared/data next to the repository holding this source file.
+    Tasks do not need it (see `tasks.sources` for where their data comes from); it is for code
+    that reads a file of the full data directly.
     """
-    env = os.environ.get("ELICIT_DATA_DIR")
-    if env:
-        path = Path(env).expanduser()
-        if not path.is_dir():
-            raise DataError(
-                f"ELICIT_DATA_DIR={env} is not a directory. Point it at the data folder "
-                "(the one holding icm_release/, sst2/, ...) or pass --data FILE."
-            )
-        return path
-    cwd = Path.cwd()
-    candidates = [
-        cwd.parent / "shared" / "data",
-        cwd / "shared" / "data",
-        Path(__file__).resolve().parents[3].parent / "shared" / "data",
-    ]
-    for path in candidates:
-        if path.is_dir():
-            return path
-    tried = ", ".join(str(p) for p in candidates)
-    raise DataError(
-        f"no data directory found (tried {tried}). Set ELICIT_DATA_DIR to the folder holding "
-        "the benchmark data, or pass --data FILE."
-    )
+    root = env_root()
+    if root is None:
+        raise DataError(
+            f"{ENV} is not set. Set it to the folder holding the full data (sst2/, boolq/, "
+            "icm_release/, ...), or pass --data FILE."
+        )
+    return root
 
 
 def carve(task: str, group: str) -> str:
@@ -175,7 +159,9 @@ def gold_label(source: Source, row: Row, column: str = "label") -> int:
 # ---------------------------------------------------------------------------- assembly
 
 
-def assemble(task: str, consistency: Consistency, items: Iterable[Item]) -> TaskData:
+def assemble(
+    task: str, consistency: Consistency, items: Iterable[Item], origin: str = ""
+) -> TaskData:
     """Check the items and split them into search-visible examples and gold labels."""
     examples: list[Example] = []
     gold: dict[str, int] = {}
@@ -192,7 +178,9 @@ def assemble(task: str, consistency: Consistency, items: Iterable[Item]) -> Task
         examples.append(Example(uid=item.uid, prompt=item.prompt, group=item.group, key=item.key))
         if item.label is not None:
             gold[item.uid] = item.label
-    return TaskData(task=task, examples=tuple(examples), gold=gold, consistency=consistency)
+    return TaskData(
+        task=task, examples=tuple(examples), gold=gold, consistency=consistency, origin=origin
+    )
 
 
 def claim_prompt(body: str) -> str:
@@ -207,8 +195,8 @@ Formatter = Callable[[Source], Iterable[Item]]
 
 
 def _find_in_dir(directory: Path, relative: str) -> Path:
-    for candidate in (directory / relative, directory / Path(relative).name):
-        if candidate.is_file():
+    for candidate in (find_file(directory, relative), find_file(directory, Path(relative).name)):
+        if candidate is not None:
             return candidate
     raise DataError(
         f"{directory}: no {Path(relative).name} (looked for {directory / relative} and "
@@ -216,47 +204,44 @@ def _find_in_dir(directory: Path, relative: str) -> Path:
     )
 
 
-def resolve_sources(spec: TaskSpec, options: LoadOptions) -> tuple[list[Source], bool]:
-    """The sources to read for `options.split`, and whether to carve them by group."""
+def _relatives(spec: TaskSpec, split: str) -> tuple[str, ...]:
+    if POOL in spec.data_files:
+        return spec.data_files[POOL]
+    if split == "all":
+        return tuple(f for s in ("train", "test") for f in spec.data_files.get(s, ()))
+    relatives = spec.data_files.get(split, ())
+    if not relatives:
+        raise DataError(
+            f"task {spec.name} has no {split} data. Pass --data FILE or use "
+            f"--split {' or '.join(spec.data_files)}."
+        )
+    return relatives
+
+
+def resolve_sources(spec: TaskSpec, options: LoadOptions) -> tuple[Located, bool]:
+    """The sources to read for `options.split`, and whether to carve them by group.
+
+    `--data` first (a file, a directory, "hf:<id>[:<split>]", or "bundled" for the sample that
+    ships with the package); else `tasks.sources.locate`.
+    """
     check_split(options.split)
     pooled = POOL in spec.data_files
     if options.data and options.data.startswith("hf:"):
         # hf:<id>:<split> names the hub split; without one, a split task reads the hub split of
         # the same name, a pooled task (or split="all") reads "train" and carves it as usual.
         fallback = "train" if pooled or options.split == "all" else options.split
-        return [read_hf(options.data, fallback)], pooled
-    if options.data:
-        path = Path(options.data).expanduser()
-        if path.is_file():
-            return [read_source(path)], pooled
-        if not path.exists():
-            raise DataError(f"{path}: no such file or directory. Check the --data path.")
-        directory = path
-    else:
-        directory = data_root()
-    if pooled:
-        relatives = spec.data_files[POOL]
-    elif options.split == "all":
-        relatives = tuple(f for s in ("train", "test") for f in spec.data_files.get(s, ()))
-    else:
-        relatives = spec.data_files.get(options.split, ())
-        if not relatives:
-            raise DataError(
-                f"task {spec.name} has no {options.split} data. Pass --data FILE or use "
-                f"--split {' or '.join(spec.data_files)}."
-            )
-    paths = []
-    for relative in relatives:
-        if options.data:
-            paths.append(_find_in_dir(directory, relative))
-        elif not (directory / relative).is_file():
-            raise DataError(
-                f"task {spec.name}: default file {directory / relative} not found. Set "
-                "ELICIT_DATA_DIR to the data folder or pass --data FILE."
-            )
-        else:
-            paths.append(directory / relative)
-    return [read_source(p) for p in paths], pooled
+        source = read_hf(options.data, fallback)
+        return Located(Origin.FLAG, (source,), source.name), pooled
+    relatives = _relatives(spec, options.split)
+    if not options.data or options.data == BUNDLED:
+        return locate(spec.name, relatives, bundled_only=options.data == BUNDLED), pooled
+    path = Path(options.data).expanduser()
+    if path.is_file():
+        return Located(Origin.FLAG, (read_source(path),), str(path)), pooled
+    if not path.exists():
+        raise DataError(f"{path}: no such file or directory. Check the --data path.")
+    sources = tuple(read_source(_find_in_dir(path, r)) for r in relatives)
+    return Located(Origin.FLAG, sources, str(path)), pooled
 
 
 def file_loader(
@@ -265,7 +250,8 @@ def file_loader(
     """A loader that reads the spec's sources and formats them, carving single pools by group."""
 
     def load(spec: TaskSpec, options: LoadOptions) -> TaskData:
-        sources, pooled = resolve_sources(spec, options)
+        located, pooled = resolve_sources(spec, options)
+        sources = located.sources
         items: list[Item] = []
         for source in sources:
             items.extend(formatter(source))
@@ -279,7 +265,7 @@ def file_loader(
             )
         if pooled and options.split != "all":
             items = [it for it in items if carve(name, it.group) == options.split]
-        return assemble(name, consistency, items)
+        return assemble(name, consistency, items, origin=located.origin)
 
     return load
 

@@ -119,9 +119,9 @@ def gsm8k_difficulty(options: LoadOptions) -> dict[str, float]:
     --easy-to-hard`). Read-only metadata that `Example` does not carry; rows without the field
     are left out, so other GSM8K-format files give an empty mapping."""
     spec = next(s for s in SPECS if s.name == "gsm8k-verification")
-    sources, _ = resolve_sources(spec, options)
+    located, _ = resolve_sources(spec, options)
     out: dict[str, float] = {}
-    for source in sources:
+    for source in located.sources:
         for row in source.rows:
             value = row.data.get("difficulty")
             if value is None or value == "":
