@@ -39,6 +39,11 @@ def test_iterative_labels_every_batch_with_a_finetuned_model(
     summary = run_label(config)
     assert calls == [(1, 4)]  # batch 2 after fine-tuning on batch 1's four labels
     assert (
-        tmp_path / "label" / "checkpoints" / "finetune-batch-001" / "checkpoints" / "checkpoint.pt"
+        tmp_path
+        / "label"
+        / "checkpoints"
+        / "finetune-batch-001"
+        / "checkpoints"
+        / "checkpoint.json"
     ).is_file()
     assert len(read_labels(tmp_path / "label")) == 8 == summary.n

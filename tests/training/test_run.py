@@ -42,7 +42,7 @@ def test_golden_run_rows_and_model_that_eval_loads(
     assert metrics["n_train"] == 16 and metrics["train_label_agreement"] == 1.0
     assert len(read_jsonl(out / "train_log.jsonl")) == 6
     assert (out / "adapter" / "adapter_config.json").is_file()
-    assert (out / "checkpoints" / "checkpoint.pt").is_file()
+    assert (out / "checkpoints" / "checkpoint.json").is_file()
     # `elicit eval --model RUN/model` scores the fine-tuned model: the same accuracy.
     summary = run_eval(
         EvalConfig(

@@ -15,8 +15,9 @@ Determinism and resuming: the micro-batch order of epoch e is a permutation draw
 `random.Random(f"{seed}/{e}")`, and the torch RNG is re-seeded at every optimizer step inside
 `torch.random.fork_rng` (dropout), so step s sees the same data and noise whether or not the
 run was interrupted before it, and the caller's global RNG state is left untouched. A
-checkpoint (`checkpoint.pt`: trainable weights, optimizer, scheduler, step, losses, and a
-fingerprint of the settings and data) is written atomically every `checkpoint_every` steps
+checkpoint (`checkpoint.json` and a safetensors file, never a pickle: trainable weights,
+optimizer, scheduler, step, losses, and a fingerprint of the settings and data; see
+`training.checkpoint`) is written atomically every `checkpoint_every` steps
 and at the end; `resume=True` continues from it, and refuses one written by other settings.
 """
 
@@ -37,13 +38,12 @@ import torch
 from tqdm.auto import tqdm
 
 from elicit.errors import ConfigError
-from elicit.runs import atomic_write
+from elicit.training.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from elicit.training.config import FitOptions
 from elicit.training.distributed import DataParallel, maybe_sync
 
 log = logging.getLogger("elicit")
 
-CHECKPOINT_FILE = "checkpoint.pt"
 
 #: (batch, step_frac) -> scalar loss of that micro-batch.
 StepLoss = Callable[[Any, float], torch.Tensor]
@@ -127,23 +127,20 @@ def _lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
     return factor
 
 
-def _save(path: Path, state: dict[str, Any]) -> None:
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+def _save(folder: Path, state: dict[str, Any]) -> None:
+    save_checkpoint(folder, **state)
 
 
-def _load(path: Path, fingerprint: Mapping[str, Any]) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    try:
-        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as e:
+def _load(
+    folder: Path, fingerprint: Mapping[str, Any], optimizer: torch.optim.Optimizer, steps: int
+) -> dict[str, Any] | None:
+    """The checkpoint in `folder` (JSON read and fingerprint checked before any tensor; never a
+    pickle: see `training.checkpoint`), or None."""
+    state = load_checkpoint(folder, fingerprint, optimizer=optimizer)
+    if state is not None and state["step"] > steps:
         raise ConfigError(
-            f"checkpoint {path} is unreadable ({e}); pass --force to start the run over"
-        ) from e
-    if state.get("fingerprint") != dict(fingerprint):
-        raise ConfigError(
-            f"checkpoint {path} was written by a run with other settings or data; resume with "
-            "the original options, or pass --force to start over"
+            f"checkpoint in {folder} is at step {state['step']}, past this run's {steps} steps; "
+            "pass --force to start over"
         )
     return state
 
@@ -186,7 +183,8 @@ def fit(
         params, lr=options.learning_rate, weight_decay=options.weight_decay
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(steps, warmup))
-    ckpt_path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir is not None else None
+    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    ckpt_path = ckpt_dir / CHECKPOINT_FILE if ckpt_dir is not None else None
     full_print = {
         "fit": options.fit_dict(),
         "seed": seed,
@@ -197,9 +195,9 @@ def fit(
     start, losses, history = 0, [], []
     state: dict[str, Any] | None = None
     refused: ConfigError | None = None
-    if ckpt_path is not None and resume and main:
+    if ckpt_dir is not None and resume and main:
         try:
-            state = _load(ckpt_path, full_print)
+            state = _load(ckpt_dir, full_print, optimizer, steps)
         except ConfigError as e:
             refused = e
     if parallel is not None:  # the main process's checkpoint (or refusal) everywhere
@@ -211,11 +209,17 @@ def fit(
         missing = [n for n in state["trainable"] if n not in named]
         if missing:
             raise ConfigError(f"checkpoint {ckpt_path} has weights the model lacks: {missing[:3]}")
-        with torch.no_grad():
-            for name, value in state["trainable"].items():
-                named[name].copy_(value.to(named[name].device))
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        try:
+            with torch.no_grad():
+                for name, value in state["trainable"].items():
+                    named[name].copy_(value.to(named[name].device))
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            raise ConfigError(
+                f"checkpoint {ckpt_path} does not fit this model or optimizer ({e}); pass "
+                "--force to start over"
+            ) from e
         start, losses, history = (
             int(state["step"]),
             list(state["losses"]),
@@ -224,10 +228,10 @@ def fit(
         log.info("resuming %s from step %d of %d (%s)", desc, start, steps, ckpt_path)
 
     def checkpoint(step: int) -> None:
-        if ckpt_path is None or not main:
+        if ckpt_dir is None or not main:
             return
         _save(
-            ckpt_path,
+            ckpt_dir,
             {
                 "step": step,
                 "trainable": trainable_state(model),

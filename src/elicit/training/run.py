@@ -19,9 +19,9 @@ reward (a Bradley-Terry reward model on the comparison pairs; reward_model/ is a
 on held-out pairs; --best-of-n N adds a best-of-N demonstration).
 
 The run directory (written in place so it can checkpoint; metrics.json last marks it done):
-config.json, checkpoints/checkpoint.pt, adapter/ (LoRA), model/ or reward_model/, train_log.jsonl
-(loss per step), predictions.jsonl, results.jsonl (tidy `ResultRow`s: zero-shot and
-finetune-<source> / reward-<source>), best_of_n.jsonl, metrics.json.
+config.json, checkpoints/ (checkpoint.json + safetensors), adapter/ (LoRA), model/ or
+reward_model/, train_log.jsonl (loss per step), predictions.jsonl, results.jsonl (tidy
+`ResultRow`s: zero-shot and finetune-<source> / reward-<source>), best_of_n.jsonl, metrics.json.
 """
 
 from __future__ import annotations
