@@ -49,6 +49,20 @@ def main_for(
     run_seeds(args, run_seed, report)
 
 
+def require_full_data() -> None:
+    """Stop unless $ELICIT_DATA_DIR names the full data: the numbers in docs/ come from it, and
+    without it tasks would quietly read the Hub or the small bundled samples instead."""
+    import os
+    import sys
+
+    root = os.environ.get("ELICIT_DATA_DIR", "")
+    if not root or not Path(root).is_dir():
+        sys.exit(
+            "benchmarks read the full data: set ELICIT_DATA_DIR to its folder (the one "
+            "PROVENANCE.md describes), e.g. ELICIT_DATA_DIR=../shared/data python benchmarks/..."
+        )
+
+
 def run_seeds(
     args: argparse.Namespace,
     run_seed: Callable[[argparse.Namespace, int], list[dict[str, Any]]],
@@ -58,6 +72,7 @@ def run_seeds(
     appending its rows to `args.rows` as each seed finishes, then print `report(rows)`."""
     import torch
 
+    require_full_data()
     torch.set_num_threads(args.threads)
     out = Path(args.rows)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -29,11 +29,14 @@ from elicit.labels import read_labels
 from elicit.options import LMOptions
 from elicit.runs import is_finished
 from elicit.search.label import LabelConfig, LabelSummary, run_label
+from elicit.tasks.sources import BUNDLED
 
 
 @dataclass(frozen=True)
 class DemoConfig(LMOptions):
-    task: str = help_field("sst2", "task to label and evaluate (see `elicit tasks`)")
+    task: str = help_field(
+        "boolq", "task to label and evaluate; one with a bundled sample (`elicit tasks`)"
+    )
     n: int = help_field(16, "training claims ICM labels (its pool)")
     iterations: int = help_field(48, "ICM search iterations")
     test_n: int = help_field(100, "held-out test claims every method is scored on")
@@ -62,6 +65,7 @@ class DemoConfig(LMOptions):
     def label_config(self) -> LabelConfig:
         return LabelConfig(
             task=self.task,
+            data=BUNDLED,
             split="train",
             n=self.n,
             seed=self.seed,
@@ -82,6 +86,7 @@ class DemoConfig(LMOptions):
     def eval_config(self) -> EvalConfig:
         return EvalConfig(
             task=self.task,
+            data=BUNDLED,
             split="test",
             n=self.test_n,
             seed=self.seed,

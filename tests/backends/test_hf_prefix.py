@@ -266,7 +266,7 @@ def test_tree_feeds_n_log_n_tokens(lm: HFBackend) -> None:
 def test_real_model_tree_loo_equals_text_prompts(gemma_lm: HFBackend) -> None:
     from elicit.tasks import load_task, sample
 
-    data = sample(load_task("sst2"), 8, seed=0)
+    data = sample(load_task("ethics-justice"), 8, seed=0)
     demos = [Demo(ex.prompt, i % 2) for i, ex in enumerate(data.examples)]
     # Gemma 3's tokenizer has no token joining a newline to what follows, so cutting into
     # pieces changes nothing: the pieces' tokens are the whole text's.
@@ -274,6 +274,6 @@ def test_real_model_tree_loo_equals_text_prompts(gemma_lm: HFBackend) -> None:
     assert gemma_lm.encoder.tokens(text) == gemma_lm.tokenizer.encode(text)
     fast = gemma_lm.loo_scores(demos, order="tree")
     np.testing.assert_allclose(fast, text_tree_loo(gemma_lm, demos), atol=1e-3)
-    queries = [ex.prompt for ex in sample(load_task("sst2"), 3, seed=1).examples]
+    queries = [ex.prompt for ex in sample(load_task("ethics-justice"), 3, seed=1).examples]
     naive = gemma_lm.score([render_context(demos, q, LabelSet()) for q in queries])
     np.testing.assert_allclose(gemma_lm.context_scores(demos, queries), naive, atol=1e-3)

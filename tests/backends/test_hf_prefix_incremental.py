@@ -229,7 +229,7 @@ def test_the_budget_option(lm: HFBackend) -> None:
 def test_real_model_rescoring_after_a_flip(gemma_lm: HFBackend) -> None:
     from elicit.tasks import load_task, sample
 
-    data = sample(load_task("sst2"), 8, seed=2)
+    data = sample(load_task("ethics-justice"), 8, seed=2)
     demos = [Demo(ex.prompt, i % 2) for i, ex in enumerate(data.examples)]
     flipped = flip(demos, 5)
     ledger = Ledger(gemma_lm)

@@ -377,11 +377,21 @@ def test_label_and_eval_commands_with_llamacpp(
 ) -> None:
     label = tmp_path / "label"
     backend = ["--backend", "llamacpp", "--no-progress"]
-    args = ["label", "--task", "sst2", "--n", "3", "--iterations", "1", "--init-size", "3"]
+    args = [
+        "label",
+        "--task",
+        "ethics-justice",
+        "--n",
+        "3",
+        "--iterations",
+        "1",
+        "--init-size",
+        "3",
+    ]
     assert main([*args, *backend, "--out", str(label)]) == 0
     labels = (label / "labels.jsonl").read_text().splitlines()
     assert len(labels) == 3
-    args = ["eval", "--task", "sst2", "--n", "2", "--pool-n", "2", "--labels", str(label)]
+    args = ["eval", "--task", "ethics-justice", "--n", "2", "--pool-n", "2", "--labels", str(label)]
     args += ["--methods", "zero-shot,golden", *backend, "--out", str(tmp_path / "eval")]
     assert main(args) == 0
     results = json.loads((tmp_path / "eval" / "results.json").read_text())

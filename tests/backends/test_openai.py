@@ -446,7 +446,7 @@ def sst2_prompts(n: int, split: str = "test") -> list[str]:
     from elicit.tasks import load_task, sample
     from elicit.tasks.base import LoadOptions
 
-    data = sample(load_task("sst2", LoadOptions(split=split)), n, 0)
+    data = sample(load_task("ethics-justice", LoadOptions(split=split)), n, 0)
     return [ex.prompt for ex in data.examples]
 
 
@@ -515,7 +515,17 @@ def test_server_killed_mid_run_then_rerun_reuses_the_cache(
 
     killer = threading.Thread(target=kill_after_first_chunk)
     killer.start()
-    args = ["score", "--task", "sst2", "--n", str(n), "--cache", str(db), "--out", str(out)]
+    args = [
+        "score",
+        "--task",
+        "ethics-justice",
+        "--n",
+        str(n),
+        "--cache",
+        str(db),
+        "--out",
+        str(out),
+    ]
     args += ["--lm-batch-size", "1", "--no-progress"]
     try:
         code = main([*args, "--model", f"openai:{server.url}/gemma"])
@@ -552,11 +562,21 @@ def test_label_and_eval_commands_through_the_server(
 
     model = f"openai:{llama_server.url}/gemma"
     label = tmp_path / "label"
-    args = ["label", "--task", "sst2", "--n", "3", "--iterations", "1", "--init-size", "3"]
+    args = [
+        "label",
+        "--task",
+        "ethics-justice",
+        "--n",
+        "3",
+        "--iterations",
+        "1",
+        "--init-size",
+        "3",
+    ]
     assert main([*args, "--model", model, "--out", str(label), "--no-progress"]) == 0
     labels = [json.loads(x) for x in (label / "labels.jsonl").read_text().splitlines()]
     assert len(labels) == 3
-    args = ["eval", "--task", "sst2", "--n", "2", "--pool-n", "2", "--labels", str(label)]
+    args = ["eval", "--task", "ethics-justice", "--n", "2", "--pool-n", "2", "--labels", str(label)]
     args += ["--methods", "zero-shot,golden", "--model", model, "--no-progress"]
     assert main([*args, "--out", str(tmp_path / "eval")]) == 0
     results = json.loads((tmp_path / "eval" / "results.json").read_text())

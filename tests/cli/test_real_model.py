@@ -10,15 +10,48 @@ import pytest
 from elicit.backends.base import LM
 from elicit.evaluation.score import ScoreConfig, run_score
 
+#: Movie-review claims the test writes itself (no data folder needed), half of them true.
+POSITIVE = (
+    "A wonderful film, I loved every minute of it.",
+    "Brilliant acting and a moving story.",
+    "One of the best movies I have seen this year.",
+    "Funny, warm and beautifully shot.",
+    "A delightful, charming comedy.",
+    "The performances are superb and the script is sharp.",
+)
+NEGATIVE = (
+    "A boring, tedious mess of a film.",
+    "The worst movie I have seen in years.",
+    "Terrible acting and a stupid plot.",
+    "Dull, lifeless and far too long.",
+    "An awful, painful waste of time.",
+    "The script is lazy and the jokes fall flat.",
+)
+
+
+def sentiment_claims(path: Path) -> Path:
+    rows = []
+    for i, (good, bad) in enumerate(zip(POSITIVE, NEGATIVE, strict=True)):
+        for review, label in ((good, 1), (bad, 0)):
+            for claim, truth in (("positive", label), ("negative", 1 - label)):
+                text = f"Review: {review}\nClaim: The sentiment of this review is {claim}."
+                rows.append({"uid": f"r{i}-{label}-{claim}", "text": text, "label": truth})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
 
 @pytest.mark.slow
-def test_score_sst2_real_model(gemma_lm: LM, tmp_path: Path) -> None:
-    config = ScoreConfig(task="sst2", n=24, seed=0, out=str(tmp_path / "run"), progress=False)
+def test_score_real_model(gemma_lm: LM, tmp_path: Path) -> None:
+    data = sentiment_claims(tmp_path / "claims.jsonl")
+    config = ScoreConfig(
+        task="claims", data=str(data), n=None, seed=0, out=str(tmp_path / "run"), progress=False
+    )
     summary = run_score(config, lm=gemma_lm)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["n"] == 24 and metrics["model"] == "gemma-3-270m"
-    # The 270M base model knows sentiment: it ranks SST-2 claims well above chance
-    # (AUROC 0.81 at n = 100, docs/RESULTS.md), although at threshold 0 it says True to all.
+    # The 270M base model knows sentiment: it ranks clear sentiment claims well above chance
+    # (SST-2: AUROC 0.81 at n = 100, docs/RESULTS.md), although at threshold 0 it says True
+    # to nearly all.
     assert summary.metrics["auroc"] is not None and summary.metrics["auroc"] > 0.65
     preds = (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()
     assert len(preds) == 24

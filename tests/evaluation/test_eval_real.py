@@ -12,9 +12,9 @@ from elicit.evaluation.evaluate import EvalConfig, run_eval
 
 
 @pytest.mark.slow
-def test_eval_sst2_real_model(gemma_lm: LM, tmp_path: Path) -> None:
+def test_eval_real_model(gemma_lm: LM, tmp_path: Path) -> None:
     config = EvalConfig(
-        task="sst2",
+        task="ethics-justice",
         n=12,
         pool_n=4,
         methods="zero-shot,zero-shot-chat,golden,random",

@@ -79,15 +79,15 @@ def test_data_root_missing_default_file(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert "imdb/test_500.csv" in str(info.value) and "--data FILE" in str(info.value)
 
 
-def test_data_root_search_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_data_root_is_never_guessed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # A shared/data folder around the working directory used to be taken silently.
     monkeypatch.delenv("ELICIT_DATA_DIR", raising=False)
     work = tmp_path / "repo"
     (tmp_path / "shared" / "data").mkdir(parents=True)
-    work.mkdir()
-    monkeypatch.chdir(work)
-    assert data_root() == tmp_path / "shared" / "data"
     (work / "shared" / "data").mkdir(parents=True)
-    assert data_root() == tmp_path / "shared" / "data"  # <cwd>/../shared/data comes first
+    monkeypatch.chdir(work)
+    with pytest.raises(DataError, match="ELICIT_DATA_DIR is not set"):
+        data_root()
 
 
 # ---------------------------------------------------------------- sample

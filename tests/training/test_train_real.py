@@ -13,7 +13,7 @@ from elicit.training.model import load_causal_lm
 
 @pytest.mark.slow
 def test_two_steps_on_gemma_lower_the_loss_and_score_like_the_backend() -> None:
-    data = sample(load_task("sst2", LoadOptions(split="train")), 8, seed=0)
+    data = sample(load_task("ethics-justice", LoadOptions(split="train")), 8, seed=0)
     prompts = [ex.prompt for ex in data.examples]
     targets = [float(data.gold[ex.uid]) for ex in data.examples]
     lm = load_causal_lm("gemma-3-270m")
