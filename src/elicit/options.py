@@ -10,6 +10,7 @@ A command's config dataclass inherits the groups it needs (fields become flags t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,18 +98,48 @@ class LMOptions:
         "if missing; several processes may share it); a rerun reads it instead of the model",
     )
 
+    connect_timeout: float = help_field(
+        10.0, "server models: seconds to open a connection before giving up"
+    )
+    read_timeout: float = help_field(
+        120.0, "server models: seconds of silence while waiting for a reply before giving up"
+    )
+    request_timeout: float = help_field(
+        600.0, "server models: seconds one request may take in all (ends a trickling reply)"
+    )
+
     def check_lm(self) -> None:
         if self.lm_batch_size < 1:
             raise ConfigError(f"--lm-batch-size must be at least 1, got {self.lm_batch_size}")
+        for flag, value in (
+            ("--connect-timeout", self.connect_timeout),
+            ("--read-timeout", self.read_timeout),
+            ("--request-timeout", self.request_timeout),
+        ):
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{flag} must be a positive number of seconds, got {value}")
+
+    @property
+    def is_server_model(self) -> bool:
+        return self.backend == "openai" or (
+            self.backend == "auto" and self.model.startswith("openai:")
+        )
 
     def backend_options(self, progress: bool = True) -> dict[str, Any]:
-        return {
+        options: dict[str, Any] = {
             "device": self.device,
             "dtype": self.dtype,
             "batch_size": self.lm_batch_size,
             "max_length": self.max_length,
             "progress": progress,
         }
+        if self.is_server_model:  # the timeouts of the one backend that talks to a server
+            options.update(
+                connect_timeout=self.connect_timeout,
+                read_timeout=self.read_timeout,
+                request_timeout=self.request_timeout,
+            )
+        return options
 
     def load_lm(self, progress: bool = True) -> LM:
         from elicit.backends import load_lm

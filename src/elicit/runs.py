@@ -24,6 +24,9 @@ from elicit.errors import ConfigError
 #: The file whose presence marks a finished run.
 DONE_FILE = "metrics.json"
 
+#: Options that never change a run's results (how long to wait for a server), so a --resume
+#: may change them, and a run started before they existed resumes.
+OPERATIONAL_OPTIONS = ("connect_timeout", "read_timeout", "request_timeout")
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Create `path` through `write(tmp)`, a temp file beside it, then rename it into place:
@@ -218,7 +221,7 @@ def prepare_resumable(
             f"{out}/config.json is not a run configuration; pass --force to start over"
         )
     now = config_to_dict(config)
-    free = set(resume_free) | {"resume", "force", "progress", "out"}
+    free = set(resume_free) | {"resume", "force", "progress", "out", *OPERATIONAL_OPTIONS}
     changed = sorted(
         k for k in set(saved) | set(now) if k not in free and saved.get(k) != now.get(k)
     )

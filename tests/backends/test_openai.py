@@ -295,7 +295,7 @@ def test_a_server_that_answered_is_waited_for_longer() -> None:
         assert lm.score(["this was good"])[0] == pytest.approx(math.log(0.65 / 0.2))
     assert len(completions(stub)) == 8
     with serve(Stub(faults=[503] * 10)) as url2:
-        fresh = openai_module._Client(url2, timeout=5.0, max_retries=8)
+        fresh = openai_module._Client(url2, request_timeout=5.0, max_retries=8)
         with pytest.raises(openai_module._Unreachable, match="after 4 attempts"):
             fresh.request("POST", "/completions", {"prompt": "x"})
 

@@ -42,11 +42,14 @@ per worker thread). An API key, if the server wants one, comes from $OPENAI_API_
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import http.client
 import json
 import logging
 import math
 import os
+import socket
 import sys
 import threading
 import time
@@ -74,6 +77,20 @@ MAX_BACKOFF = 30.0
 #: Retries before the server has answered once: a server that never answered is more likely a
 #: wrong URL than a restart, so the user hears of it after ~7 s, not minutes.
 FIRST_CONTACT_RETRIES = 3
+#: Default timeouts in seconds (flags --connect-timeout, --read-timeout, --request-timeout):
+#: to open the connection; of silence while waiting for the reply (the server computing a
+#: batch before it says anything counts); and for a whole request, which also ends a server
+#: that drips a byte at a time and so never falls silent long enough for the read timeout.
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 120.0
+REQUEST_TIMEOUT = 600.0
+#: Before the server has answered once, silence ends a request after this many seconds at
+#: most and timeouts are not retried: a fresh server that accepts and never replies is broken
+#: (or not an HTTP server), not busy.
+FIRST_CONTACT_READ_TIMEOUT = 20.0
+#: A request still waiting after this many seconds says so in the log (then every WAIT_NOTE_EVERY).
+WAIT_NOTE_AFTER = 10.0
+WAIT_NOTE_EVERY = 30.0
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _SERVING_DOC = "docs/SERVING.md"
 #: Show a progress bar for calls of at least this many requests (on a terminal only).
@@ -140,19 +157,35 @@ def _server_message(body: bytes) -> str:
 class _Client:
     """JSON over HTTP with one keep-alive connection per thread, timeouts and retries."""
 
-    def __init__(self, base_url: str, *, timeout: float, max_retries: int) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        max_retries: int,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
+        request_timeout: float = REQUEST_TIMEOUT,
+    ) -> None:
         parts = urllib.parse.urlsplit(base_url)
-        self.base_url = base_url
         self.scheme = parts.scheme
-        self.netloc = parts.netloc
+        # user:password@ in the URL is sent as Basic auth and never shown (see `redact_url`).
+        self.netloc = parts.netloc.rpartition("@")[2]
+        self.base_url = redact_url(base_url)
         self.base_path = parts.path.rstrip("/")
-        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.request_timeout = request_timeout
         self.max_retries = max_retries
         self.answered = False  # has the server answered any request yet?
         key = os.environ.get("OPENAI_API_KEY")
         self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if key:
             self.headers["Authorization"] = f"Bearer {key}"
+        elif parts.username is not None:
+            user = urllib.parse.unquote(parts.username)
+            password = urllib.parse.unquote(parts.password or "")
+            token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+            self.headers["Authorization"] = f"Basic {token}"
         self._local = threading.local()
 
     def url(self, path: str) -> str:
@@ -170,8 +203,14 @@ class _Client:
                 if self.scheme == "https"
                 else http.client.HTTPConnection
             )
-            conn = cls(self.netloc, timeout=self.timeout)
+            conn = cls(self.netloc, timeout=self.connect_timeout)
             self._local.conn = conn
+        if conn.sock is None:
+            conn.connect()  # under the connect timeout; then silence is limited by the read one
+        read = self.read_timeout
+        if not self.answered:
+            read = min(read, FIRST_CONTACT_READ_TIMEOUT)
+        conn.sock.settimeout(read)
         return conn
 
     def _drop_connection(self) -> None:
@@ -186,11 +225,13 @@ class _Client:
         body = None if payload is None else json.dumps(payload).encode("utf-8")
         budget = self.max_retries if self.answered else min(self.max_retries, FIRST_CONTACT_RETRIES)
         attempts = 1 + (budget if retries else 0)
-        last = ""
+        last, tried, give_up = "", 0, False
         for attempt in range(attempts):
             wait = min(MAX_BACKOFF, BACKOFF * 2**attempt)
+            watch = _Watch(self, f"{method} {self.url(path)}")
             try:
                 conn = self._connection()
+                watch.start(conn)
                 conn.request(method, self._path(path), body=body, headers=self.headers)
                 response = conn.getresponse()
                 data = response.read()
@@ -199,7 +240,11 @@ class _Client:
             except (OSError, http.client.HTTPException) as e:
                 # Refused, reset, timed out, or the server closed a kept-alive connection.
                 self._drop_connection()
-                last = _describe(e)
+                last = watch.describe(e)
+                if watch.expired or (isinstance(e, TimeoutError) and not self.answered):
+                    # Neither a server that never answered nor one slower than the whole
+                    # request budget is helped by asking again.
+                    give_up = True
             else:
                 self.answered = True
                 if 200 <= status < 300:
@@ -213,13 +258,87 @@ class _Client:
                 last = f"HTTP {status}: {message}"
                 if retry_after and retry_after.strip().isdigit():
                     wait = min(MAX_BACKOFF, float(retry_after))
-            if attempt + 1 < attempts:
+            finally:
+                watch.stop()
+            tried = attempt + 1
+            if give_up:
+                break
+            if tried < attempts:
                 log.debug("%s %s failed (%s); retrying in %.1f s", method, path, last, wait)
                 time.sleep(wait)
-        raise _Unreachable(f"{last} (after {attempts} attempt{'s' if attempts > 1 else ''})")
+        raise _Unreachable(f"{last} (after {tried} attempt{'s' if tried > 1 else ''})")
 
     def close(self) -> None:
         self._drop_connection()
+
+
+class _Watch:
+    """Watches one request from a helper thread: logs that it is still waiting (so a slow
+    server is not mistaken for a hung elicit), and when the request outlasts the client's
+    request timeout shuts its socket down, which ends a read that per-read timeouts never end
+    (a server dripping one byte at a time)."""
+
+    def __init__(self, client: _Client, what: str) -> None:
+        self.client = client
+        self.what = what
+        self.expired = False
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, conn: http.client.HTTPConnection) -> None:
+        self._thread = threading.Thread(target=self._run, args=(conn,), daemon=True)
+        self._thread.start()
+
+    def _run(self, conn: http.client.HTTPConnection) -> None:
+        t0 = time.monotonic()
+        limit = self.client.request_timeout
+        note = WAIT_NOTE_AFTER
+        while True:
+            waited = time.monotonic() - t0
+            if self._done.wait(max(0.0, min(note, limit) - waited)):
+                return
+            waited = time.monotonic() - t0
+            if waited >= limit:
+                self.expired = True
+                sock = conn.sock
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                return
+            if waited >= note:
+                log.info(
+                    "waiting for %s: no complete reply after %.0f s (gives up after %.0f s; "
+                    "--request-timeout)", self.what, waited, limit,
+                )  # fmt: skip
+                note += WAIT_NOTE_EVERY
+
+    def stop(self) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def describe(self, e: BaseException) -> str:
+        if self.expired:
+            return f"no complete reply within --request-timeout {self.client.request_timeout:g} s"
+        if isinstance(e, TimeoutError):
+            read = self.client.read_timeout
+            if not self.client.answered:
+                read = min(read, FIRST_CONTACT_READ_TIMEOUT)
+            return (
+                f"timed out (no reply within --connect-timeout {self.client.connect_timeout:g} s "
+                f"or --read-timeout {read:g} s)"
+            )
+        return _describe(e)
+
+
+def redact_url(url: str) -> str:
+    """`url` with any password replaced by ***, for names, logs and config files."""
+    parts = urllib.parse.urlsplit(url.removeprefix(PREFIX))
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    safe = parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
+    return PREFIX + safe if url.startswith(PREFIX) else safe
 
 
 def _describe(e: BaseException) -> str:
@@ -317,7 +436,10 @@ class OpenAIBackend(LM):
         A llama.cpp server with one slot serves them one by one, so 1 keeps its prompt cache
         in tree order; vLLM wants many.
     top_k: log-probs per scoring request (vLLM refuses more than its --max-logprobs, 20).
-    timeout: seconds per request, connecting included.
+    connect_timeout, read_timeout, request_timeout: seconds to connect; of silence while
+        waiting for a reply (at most 20 before the server has answered once); for a whole
+        request. A request that outlasts them fails with the URL (timeouts of a server that
+        never answered, and requests over request_timeout, are not retried).
     max_retries: retries of a request after connection errors, timeouts, 408, 429 and 5xx
         (8: waits of 1, 2, 4, ... capped at 30 s ride out ~2 minutes of a restarting server;
         before the server has answered once, at most 3, so a wrong URL fails in seconds).
@@ -335,7 +457,9 @@ class OpenAIBackend(LM):
         *,
         batch_size: int = 8,
         top_k: int = TOP_K,
-        timeout: float = 600.0,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
+        request_timeout: float = REQUEST_TIMEOUT,
         max_retries: int = 8,
         max_length: int | None = None,
         require_logprobs: bool = True,
@@ -353,18 +477,31 @@ class OpenAIBackend(LM):
                 "(e.g. vllm serve --dtype bfloat16). Leave them at auto."
             )
         base_url, model_name = parse_model_spec(model)
-        self.base_url = base_url
+        self.base_url = redact_url(base_url)  # for names and messages: no password
         self.concurrency = batch_size
         self.top_k = top_k
         self.progress = progress
-        self._client = _Client(base_url, timeout=timeout, max_retries=max_retries)
+        for flag, value in (
+            ("--connect-timeout", connect_timeout),
+            ("--read-timeout", read_timeout),
+            ("--request-timeout", request_timeout),
+        ):
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{flag} must be a positive number of seconds, got {value}")
+        self._client = _Client(
+            base_url,
+            max_retries=max_retries,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            request_timeout=request_timeout,
+        )
         self._tokenize: Callable[[str], int] | None = None
         self._tokenize_probed = False
         self._token_counts: OrderedDict[str, int] = OrderedDict()
         self._checked_labels: set[LabelSet] = set()
         info = self._model_info(model_name)
         self.model = str(info.get("id", model_name))
-        self.name = f"{PREFIX}{base_url}/{self.model}"
+        self.name = f"{PREFIX}{self.base_url}/{self.model}"
         #: What identifies the weights (the served id and path, not the URL): `cache` keys.
         self.cache_identity = json.dumps(
             {
