@@ -38,3 +38,13 @@ def test_demo_writes_label_and_eval_runs(tmp_path: Path) -> None:
     assert lm.n_calls > n_calls
     forced = DemoConfig(n=8, iterations=5, test_n=10, out=str(tmp_path / "demo"), force=True)
     assert run_demo(forced, lm=lm, chat_lm=chat).label.labels == summary.label.labels
+
+
+def test_demo_refuses_a_task_without_a_bundled_sample() -> None:
+    import pytest
+
+    from elicit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"has none\. Pick one of boolq"):
+        DemoConfig(task="sst2")
+    assert DemoConfig(task="ethics-justice").label_config().data == "bundled"

@@ -34,7 +34,7 @@ from elicit.tasks.base import (
     TaskData,
 )
 from elicit.tasks.common import TaskSpec, carve, data_root
-from elicit.tasks.sources import Origin, describe, not_bundled_why, sample_path
+from elicit.tasks.sources import BUNDLED, Origin, describe, not_bundled_why, sample_path
 
 log = logging.getLogger("elicit")
 
@@ -154,7 +154,9 @@ def data_availability(name: str) -> DataAvailability:
         )
     if origin == Origin.HUB and "(cached)" not in where:
         return DataAvailability(name, origin, where, None, None)
-    counts = [len(load_task(name, LoadOptions(split=s))) for s in ("train", "test")]
+    # The bundled sample is read directly, so a data folder without this task warns nothing.
+    data = BUNDLED if origin == Origin.BUNDLED else None
+    counts = [len(load_task(name, LoadOptions(data=data, split=s))) for s in ("train", "test")]
     return DataAvailability(name, origin, where, counts[0], counts[1])
 
 
