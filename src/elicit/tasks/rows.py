@@ -25,6 +25,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import re
 import zlib
 from collections.abc import Mapping, Sequence
@@ -101,14 +102,51 @@ def _decode(raw: bytes, path: Path) -> str:
         ) from None
 
 
-def _read_text(path: Path) -> str:
+#: The most bytes of data read from one file, after decompression (override with the
+#: environment variable ELICIT_MAX_DATA_BYTES). A few kilobytes of gzip can expand to many
+#: gigabytes, and a path can name an endless device; both would exhaust memory before any row
+#: is checked.
+MAX_DATA_BYTES = 2 << 30
+
+
+def max_data_bytes() -> int:
+    value = os.environ.get("ELICIT_MAX_DATA_BYTES", "")
+    if not value:
+        return MAX_DATA_BYTES
     try:
-        raw = path.read_bytes()
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise DataError(
+            f"ELICIT_MAX_DATA_BYTES={value!r} is not a positive whole number of bytes; set it "
+            "to e.g. 8589934592 (8 GiB) or unset it"
+        )
+    return limit
+
+
+def _read_capped(fh: io.BufferedIOBase, path: Path, limit: int, what: str) -> bytes:
+    raw = fh.read(limit + 1)
+    if len(raw) > limit:
+        raise DataError(
+            f"{path}: {what} is larger than {limit:,} bytes, the most elicit reads from one data "
+            "file (a gzip bomb or an endless device looks like this). If the file is real, "
+            "raise the cap with ELICIT_MAX_DATA_BYTES=<bytes>, or split the file."
+        )
+    return raw
+
+
+def _read_text(path: Path) -> str:
+    limit = max_data_bytes()
+    try:
+        with path.open("rb") as fh:
+            raw = _read_capped(fh, path, limit, "the file")
     except OSError as err:
         raise DataError(f"{path}: cannot read the file ({err.strerror}). Check the path.") from None
     if path.name.endswith(".gz"):
         try:
-            raw = gzip.decompress(raw)
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:  # decompressed up to the cap
+                raw = _read_capped(gz, path, limit, "the decompressed data")
         except (OSError, EOFError, zlib.error) as err:
             raise DataError(f"{path}: not a valid gzip file ({err}). Re-compress it.") from None
     return _decode(raw, path)
@@ -228,7 +266,8 @@ def _table_rows(text: str, path: Path, kind: str) -> list[Row]:
 
 
 def _read_table(text: str, path: Path, kind: str) -> list[Row]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if kind == ".tsv" else ",")
+    delimiter = "\t" if kind == ".tsv" else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
@@ -237,23 +276,74 @@ def _read_table(text: str, path: Path, kind: str) -> list[Row]:
         raise DataError(f"{path}, line 1: unreadable header ({err}). Fix the CSV.") from None
     header = [h.strip() for h in header]
     rows: list[Row] = []
+    spanning: list[tuple[int, int]] = []  # (first, last) line of rows that span lines
     start = reader.line_num + 1
     try:
         for cells in reader:
+            end = reader.line_num
             if not cells or all(not c.strip() for c in cells):
-                start = reader.line_num + 1
+                start = end + 1
                 continue
             if len(cells) > len(header):
+                spans = (
+                    f" The row runs on to line {end}: a quote opened on line {start} may never "
+                    'be closed (write a literal quote inside a quoted field as "").'
+                    if end > start
+                    else ""
+                )
                 raise DataError(
                     f"{path}, line {start}: {len(cells)} fields but the header has "
-                    f"{len(header)}. Quote fields that contain the delimiter."
+                    f"{len(header)}. Quote fields that contain the delimiter.{spans}"
                 )
             data = dict(zip(header, cells, strict=False))
             rows.append(Row(index=len(rows), line=start, data=data))
-            start = reader.line_num + 1
+            if end > start:
+                spanning.append((start, end))
+            start = end + 1
     except csv.Error as err:
         raise DataError(f"{path}, line {start}: unreadable CSV ({err}). Fix the quoting.") from None
+    if rows and (not spanning or spanning[-1][0] != rows[-1].line):
+        spanning.append((rows[-1].line, rows[-1].line))  # a quote left open on the last line
+    _check_quotes_closed(text, path, delimiter, spanning)
     return rows
+
+
+def _check_quotes_closed(
+    text: str, path: Path, delimiter: str, rows: list[tuple[int, int]]
+) -> None:
+    """Outside strict mode the csv module takes a quote left open as the start of a field that
+    runs on, across line breaks, to the next quote in the file or to its end: the rows between
+    become part of one field and are lost without a word. Such a row spans lines; legitimate
+    rows that span lines (a quoted text with line breaks) are rare, so each is re-read strictly:
+    a quote that is never closed, or a "closing" quote followed by more text (the opening quote
+    of a later field), is the sign."""
+    if not rows:
+        return
+    lines = io.StringIO(text, newline="").readlines()
+    for first, last in rows:
+        strict = csv.reader(
+            io.StringIO("".join(lines[first - 1 : last]), newline=""),
+            delimiter=delimiter,
+            strict=True,
+        )
+        try:
+            for _ in strict:
+                pass
+        except csv.Error as err:
+            if last == len(lines) and "end of data" in str(err):
+                detail = f"the {last - first} line(s) after it would be read as part of one field"
+            elif last > first:
+                detail = (
+                    f"lines {first + 1} to {last} would be read as part of one field, up to a "
+                    f"quote on line {last}"
+                )
+            else:
+                continue  # text after a closing quote on one line is read leniently, as before
+            raise DataError(
+                f"{path}, line {first}: a quoted field opened on this line is never closed, so "
+                f"{detail} and their rows lost. Close the quote, or write a literal quote "
+                'inside a quoted field as "".'
+            ) from None
 
 
 def read_source(path: Path) -> Source:
