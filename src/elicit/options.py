@@ -153,7 +153,9 @@ class LMOptions:
 
     @property
     def model_short_name(self) -> str:
-        return Path(self.model).name if "/" in self.model else self.model
+        short = Path(self.model).name if "/" in self.model else self.model
+        # A fake run's default folder must not be the real model's (nor mix into its tables).
+        return f"fake-{short}" if self.backend == "fake" and not short.startswith("fake") else short
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ def test_kinds_statuses_and_key_numbers(runs: Runs) -> None:
     assert set(found) == {runs.label, runs.eval, runs.w2s, runs.interrupted, runs.failed}
     label, ev, w2s = found[runs.label], found[runs.eval], found[runs.w2s]
     assert (label.kind, label.status, label.task, label.model) == (
-        "label", "finished", "claims", "gemma-3-270m")  # fmt: skip
+        "label", "finished", "claims", "fake:gemma-3-270m")  # fmt: skip
     numbers = dict(label.numbers)
     assert numbers["n"] == 12 and 0 <= numbers["agreement"] <= 1
     assert (ev.kind, ev.status) == ("eval", "finished")

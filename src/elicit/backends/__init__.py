@@ -99,7 +99,10 @@ def load_lm(model: str = DEFAULT_MODEL, backend: str = "auto", **options: Any) -
         # The scripted stand-in takes its rules (score=, generate=) but has no device, batch
         # or length settings, which the CLI's shared option groups pass to every backend.
         rules = {k: v for k, v in options.items() if k in ("score", "generate")}
-        fake: LM = cls(name=model, **rules)
+        # Named fake:<model>, not <model>: metrics, results rows, `elicit runs` and reports take
+        # the model's name from the LM, and a stand-in's numbers must not pass for the model's.
+        name = model if model.startswith("fake") else f"fake:{model}"
+        fake: LM = cls(name=name, **rules)
         return fake
     lm: LM = cls(model, **options)
     return lm

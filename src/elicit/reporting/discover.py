@@ -291,6 +291,8 @@ def _str_or_none(value: Any) -> str | None:
 
 
 def _walk(root: Path) -> Iterator[Path]:
+    if config.get("backend") == "fake" and model and not str(model).startswith("fake"):
+        model = f"fake:{model}"  # the scripted stand-in: its rows are no model's results
     """Run directories under `root` (itself included), depth first, in name order."""
     if is_run(root):
         yield root
