@@ -28,6 +28,7 @@ DONE_FILE = "metrics.json"
 #: may change them, and a run started before they existed resumes.
 OPERATIONAL_OPTIONS = ("connect_timeout", "read_timeout", "request_timeout")
 
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Create `path` through `write(tmp)`, a temp file beside it, then rename it into place:
     readers see the old file or the new one, never part of one. Returns the path."""

@@ -271,6 +271,8 @@ def inspect_run(run: str | Path) -> RunInfo:
     else:
         numbers = _row_numbers(result_rows(path), kind)
     model = config.get("model") or config.get("strong")
+    if config.get("backend") == "fake" and model and not str(model).startswith("fake"):
+        model = f"fake:{model}"  # the scripted stand-in: its rows are no model's results
     if kind == "w2s" and config.get("weak"):
         model = f"{config.get('weak')} -> {config.get('strong')}"
     return RunInfo(
@@ -291,8 +293,6 @@ def _str_or_none(value: Any) -> str | None:
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    if config.get("backend") == "fake" and model and not str(model).startswith("fake"):
-        model = f"fake:{model}"  # the scripted stand-in: its rows are no model's results
     """Run directories under `root` (itself included), depth first, in name order."""
     if is_run(root):
         yield root
