@@ -7,6 +7,7 @@ user's convenience only; readers never use it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -87,3 +88,46 @@ def write_labels(
         for uid, label in labels.items()
     )
     atomic_write_jsonl(path, rows)
+
+
+#: The labels.jsonl field holding a hash of the claim's prompt when it was labelled, so a
+#: reader can tell that the data was edited since (a label of one text paired with another).
+PROMPT_HASH = "prompt_hash"
+
+
+def prompt_hash(prompt: str) -> str:
+    """A short hash of a claim's rendered prompt (16 hex digits of its SHA-256)."""
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16]
+
+
+def read_prompt_hashes(path: str | Path) -> dict[str, str]:
+    """uid -> PROMPT_HASH for the rows of a labels file that have one (runs of elicit before
+    the field existed have none)."""
+    out: dict[str, str] = {}
+    p = Path(path)
+    p = p / "labels.jsonl" if p.is_dir() else p
+    for line in p.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line) if line.strip() else None
+        except ValueError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get(PROMPT_HASH), str) and "uid" in row:
+            out[str(row["uid"])] = row[PROMPT_HASH]
+    return out
+
+
+def check_prompts(path: str | Path, prompts: Mapping[str, str], what: str) -> None:
+    """Refuse labels whose claim text changed since they were labelled.
+
+    prompts: uid -> prompt of the data as loaded now (uids it lacks are not checked here).
+    what: how to name the labels in the message (e.g. "--labels icm=runs/label/sst2").
+    """
+    hashes = read_prompt_hashes(path)
+    changed = [u for u, h in hashes.items() if u in prompts and prompt_hash(prompts[u]) != h]
+    if changed:
+        raise DataError(
+            f"{what}: the text of {len(changed)} of {len(hashes)} labelled claims changed since "
+            f"they were labelled (first: uid {changed[0]!r}), so their labels would be paired "
+            "with other text. Pass --data with the file the run labelled, or label the edited "
+            "data again (elicit label ... --force)."
+        )

@@ -43,7 +43,7 @@ from elicit.evaluation.summary import (
     metrics_record,
     tidy_rows,
 )
-from elicit.labels import read_label_field
+from elicit.labels import check_prompts, read_label_field
 from elicit.options import DataOptions, LMOptions, RunOptions, run_dir
 from elicit.runs import atomic_write_json, atomic_write_jsonl, staged_run_dir
 from elicit.tasks.base import Example, TaskData
@@ -178,8 +178,10 @@ def _sources(
             )
         out[bl.GOLDEN] = pool.gold
     pool_uids = {ex.uid for ex in pool.examples}
+    pool_prompts = {ex.uid: ex.prompt for ex in pool.examples}
     for spec in config.label_specs():
         labels = bl.read_label_spec(spec)
+        check_prompts(spec.path, pool_prompts, f"--labels {spec.name}={spec.path}")
         matched = sum(uid in pool_uids for uid in labels)
         if matched == 0:
             example = next(iter(labels))

@@ -41,7 +41,7 @@ from typing import Any
 
 from elicit.config import help_field
 from elicit.errors import ConfigError, DataError
-from elicit.labels import read_labels
+from elicit.labels import check_prompts, read_labels
 from elicit.reporting.discover import read_config, read_jsonl_lenient
 from elicit.reporting.examples import load_run_examples, prompts_for
 from elicit.runs import atomic_write_jsonl, atomic_write_text
@@ -117,6 +117,7 @@ def label_rows(run: Path, *, data: str | None = None) -> list[dict[str, Any]]:
     labels = [r for r in read_jsonl_lenient(run / "labels.jsonl") if "uid" in r]
     examples = load_run_examples(run, config, data=data)
     prompts = prompts_for(examples, [str(r["uid"]) for r in labels], run=run)
+    check_prompts(run, prompts, str(run))
     words = examples.label_words
     out = []
     for r in labels:
@@ -141,7 +142,8 @@ def dpo_rows(run: Path, *, data: str | None = None) -> tuple[list[dict[str, str]
             "ab/ba); use --format jsonl for other tasks"
         )
     labels = read_labels(run)
-    prompts_for(examples, list(labels), run=run)  # every labelled uid must still be in the data
+    # every labelled uid must still be in the data, with the text it had when labelled
+    check_prompts(run, prompts_for(examples, list(labels), run=run), str(run))
     pairs, dropped = comparisons(examples.examples, {u: float(v) for u, v in labels.items()})
     rows = []
     for pair in pairs:

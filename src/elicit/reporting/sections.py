@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from elicit.errors import ElicitError
+from elicit.labels import check_prompts
 from elicit.reporting import plots
 from elicit.reporting.discover import (
     RunInfo,
@@ -231,9 +232,11 @@ def _texts(info: RunInfo, wanted: bool, cache: ExamplesCache | None) -> tuple[di
         return prompts, "" if prompts else "claim texts not loaded (--no-texts)"
     try:
         data = load_run_examples(info.path, info.config, cache=cache)
-    except ElicitError as e:
+        now = {ex.uid: ex.prompt for ex in data.examples}
+        check_prompts(info.path, now, str(info.path))
+    except ElicitError as e:  # the data is gone, or edited: no text beats the wrong text
         return prompts, f"claim texts unavailable: {e}"
-    prompts.update({ex.uid: ex.prompt for ex in data.examples})
+    prompts.update(now)
     return prompts, ""
 
 

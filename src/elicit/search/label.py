@@ -47,7 +47,7 @@ from typing import Any, cast
 from elicit.backends.base import LM, LabelSet, LooOrder
 from elicit.config import config_to_dict, help_field
 from elicit.errors import ConfigError
-from elicit.labels import read_labels, write_labels
+from elicit.labels import PROMPT_HASH, prompt_hash, read_labels, write_labels
 from elicit.options import DataOptions, LMOptions, RunOptions, run_dir
 from elicit.runs import (
     DONE_FILE,
@@ -335,12 +335,14 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
         overruled.update(r.overruled)
     ordered = {ex.uid: labels[ex.uid] for ex in data.examples if ex.uid in labels}
     extra: dict[str, dict[str, object]] = {}
+    hashes = {ex.uid: prompt_hash(ex.prompt) for ex in data.examples}
     for uid in ordered:
         extra[uid] = {"score": scores[uid]} if uid in scores else {}
         if uid in anchors:
             extra[uid]["anchor"] = anchors[uid]
         if uid in margins:
             extra[uid]["confidence"] = margins[uid]
+        extra[uid][PROMPT_HASH] = hashes[uid]  # readers refuse the label if the text changes
     write_labels(out / "labels.jsonl", ordered, gold=data.gold, extra=extra)
     if config.suggest:
         suggestions = _suggestions(data, ordered, margins, anchors, config.suggest)
