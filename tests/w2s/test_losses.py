@@ -63,16 +63,41 @@ def test_confidence_loss_mixes_weak_and_hardened_targets_by_hand() -> None:
 def test_confidence_weight_schedules() -> None:
     linear = ConfidenceLoss(a_max=0.5, warmup="linear", warmup_frac=0.2)
     assert [linear.weight(f) for f in (0.0, 0.1, 0.2, 0.9)] == pytest.approx([0, 0.25, 0.5, 0.5])
-    step = ConfidenceLoss(a_max=0.5, warmup="step", warmup_frac=0.1)
-    assert [step.weight(f) for f in (0.0, 0.09, 0.1, 1.0)] == [0.0, 0.0, 0.5, 0.5]
     assert make_loss("confidence").weight(0.1) == pytest.approx(0.25)  # type: ignore[attr-defined]
     assert make_loss("confidence-code", a_max=0.75).weight(0.5) == 0.75  # type: ignore[attr-defined]
 
 
+def test_confidence_code_warmup_is_the_released_codes() -> None:
+    # openai/weak-to-strong `logconf_loss_fn`: coef = 1 if step_frac > warmup_frac (0.1) else
+    # step_frac, times aux_coef (0.5). So the weight creeps to 0.05 over the first 10% of
+    # training and then jumps to 0.5; it is not 0 before the jump.
+    code = make_loss("confidence-code")
+    fracs = (0.0, 0.05, 0.1, 0.1001, 0.5)
+    assert [code.weight(f) for f in fracs] == pytest.approx([0, 0.025, 0.05, 0.5, 0.5])  # type: ignore[attr-defined]
+    # ... and the loss uses it: at step_frac 0.05 the hardened term has weight 0.025.
+    mixed = [0.975 * w + 0.025 * h for w, h in zip(WEAK, [1, 1, 0, 0], strict=True)]
+    assert float(code(logits_for(P), torch.tensor(WEAK), 0.05)) == pytest.approx(
+        hand_ce(P, mixed), rel=1e-6
+    )
+
+
 def test_confidence_loss_before_warmup_is_plain_cross_entropy() -> None:
-    loss = ConfidenceLoss(warmup="step", warmup_frac=0.1)
-    assert float(loss(logits_for(P), torch.tensor(WEAK), 0.05)) == pytest.approx(
+    loss = ConfidenceLoss(warmup="linear", warmup_frac=0.2)
+    assert float(loss(logits_for(P), torch.tensor(WEAK), 0.0)) == pytest.approx(
         hand_ce(P, WEAK), rel=1e-6
+    )
+
+
+def test_step_targets_are_the_mixed_targets_of_the_whole_batch() -> None:
+    loss = ConfidenceLoss(a_max=0.5, warmup_frac=0.0)
+    p = torch.tensor(P)
+    got = loss.step_targets(p, torch.tensor(WEAK), 1.0)
+    assert got.tolist() == pytest.approx(
+        [0.5 * w + 0.5 * h for w, h in zip(WEAK, [1, 1, 0, 0], strict=True)]
+    )
+    # The same targets as the loss of the whole batch: CE against them is that loss.
+    assert float(xent_loss(logits_for(P), got, 1.0)) == pytest.approx(
+        float(loss(logits_for(P), torch.tensor(WEAK), 1.0)), rel=1e-6
     )
 
 

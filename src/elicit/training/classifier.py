@@ -16,7 +16,10 @@ Two ways to read a class off a claim prompt (`objective`):
   (`AutoModelForSequenceClassification`, num_labels=2), as in weak-to-strong.
 
 Targets are P(True) per example; `loss(logits (B, 2), targets (B,), step_frac)` defaults to
-soft cross-entropy (`losses`). Training goes through the shared loop (`loop.fit`): LoRA or
+soft cross-entropy (`losses`). A loss that thresholds over its batch (`losses.BatchLoss`, the
+weak-to-strong confidence loss) gets the whole optimizer step: with `grad_accum` > 1 its
+targets are computed over all the step's micro-batches first, so the result does not depend on
+how the step is split. Training goes through the shared loop (`loop.fit`): LoRA or
 full, accumulation, checkpoints under `out_dir/checkpoints`, `resume`.
 """
 
@@ -37,7 +40,7 @@ from elicit.tasks.base import Example
 from elicit.training.config import FitOptions
 from elicit.training.export import save_adapter
 from elicit.training.loop import FitResult, fit
-from elicit.training.losses import ClassifierLoss, soft_cross_entropy
+from elicit.training.losses import BatchLoss, ClassifierLoss, soft_cross_entropy
 from elicit.training.model import (
     SequenceModel,
     TaskType,
@@ -50,6 +53,9 @@ from elicit.training.model import (
 )
 
 Objective = Literal["word", "linear"]
+#: A training micro-batch: token ids, targets, and whether those are already the loss's final
+#: targets (computed over the whole optimizer step, see `train_classifier`).
+_Batch = tuple[list[list[int]], torch.Tensor, bool]
 OBJECTIVES = ("word", "linear")
 
 
@@ -244,12 +250,30 @@ def train_classifier(
     seqs = [clf.encode(p) for p in prompts]
     target_t = torch.tensor([float(t) for t in targets], dtype=torch.float32)
 
-    def make_batch(indices: Sequence[int]) -> tuple[list[list[int]], torch.Tensor]:
-        return [seqs[i] for i in indices], target_t[list(indices)]
+    def make_batch(indices: Sequence[int]) -> _Batch:
+        return [seqs[i] for i in indices], target_t[list(indices)], False
 
-    def step_loss(batch: tuple[list[list[int]], torch.Tensor], frac: float) -> torch.Tensor:
-        batch_seqs, batch_targets = batch
-        return loss(clf.logits_of(batch_seqs), batch_targets.to(clf.device), frac)
+    def prepare_step(batches: list[_Batch], frac: float) -> list[_Batch]:
+        """With accumulation, a `BatchLoss`'s targets over the whole optimizer step: one extra
+        forward pass without gradients gives the student's P(True) on every micro-batch (the
+        released code keeps every micro-batch's graph instead, holding the whole batch's
+        activations at once). One micro-batch is the whole step: the loss sees it all."""
+        if not isinstance(loss, BatchLoss) or len(batches) == 1:
+            return batches
+        with torch.no_grad():
+            p_true = torch.cat(
+                [torch.softmax(clf.logits_of(b[0]), dim=-1)[:, 1].cpu() for b in batches]
+            )
+        mixed = loss.step_targets(p_true, torch.cat([b[1] for b in batches]), frac).cpu()
+        parts = torch.split(mixed, [len(b[0]) for b in batches])
+        return [(b[0], part, True) for b, part in zip(batches, parts, strict=True)]
+
+    def step_loss(batch: _Batch, frac: float) -> torch.Tensor:
+        batch_seqs, batch_targets, final = batch
+        logits = clf.logits_of(batch_seqs)
+        if final:
+            return soft_cross_entropy(logits, batch_targets.to(clf.device), frac)
+        return loss(logits, batch_targets.to(clf.device), frac)
 
     out = Path(out_dir) if out_dir is not None else None
     result = fit(
@@ -267,6 +291,7 @@ def train_classifier(
         progress=progress,
         desc=f"fine-tuning ({clf.objective})",
         use_module=lambda module: setattr(clf, "module", module),
+        prepare_step=prepare_step,
     )
     if out is not None and is_peft(clf.module):
         save_adapter(clf.module, out / "adapter")

@@ -47,6 +47,8 @@ log = logging.getLogger("elicit")
 
 #: (batch, step_frac) -> scalar loss of that micro-batch.
 StepLoss = Callable[[Any, float], torch.Tensor]
+#: (micro-batches of one optimizer step, step_frac) -> the batches to train on (see `fit`).
+PrepareStep = Callable[[list[Any], float], Sequence[Any]]
 #: step -> metrics, called with the model in eval mode (see `fit`).
 EvalFn = Callable[[int], Mapping[str, float]]
 
@@ -161,6 +163,7 @@ def fit(
     progress: bool = True,
     desc: str = "training",
     use_module: Callable[[torch.nn.Module], None] | None = None,
+    prepare_step: PrepareStep | None = None,
 ) -> FitResult:
     """Train the parameters of `model` that require gradients; see the module docstring.
 
@@ -168,6 +171,9 @@ def fit(
     of the data and task, stored in checkpoints so that a resume with other data is refused.
     use_module: called with the module `step_loss` must run forward passes through (the DDP
     wrapper in a data-parallel job) before training, and with `model` again after it.
+    prepare_step: called with the micro-batches of each optimizer step (this process's share)
+    before any of them runs, returns the batches `step_loss` then gets: for losses whose targets
+    depend on the whole step (the confidence loss's threshold), see `losses.BatchLoss`.
     """
     if n_items < 1:
         raise ConfigError("nothing to train on: the training set is empty")
@@ -269,13 +275,17 @@ def fit(
                 torch.manual_seed(step_seed(seed, step))
                 frac = step / steps
                 total = 0.0
-                for m in range(options.grad_accum):
+                micro = []
+                for _ in range(options.grad_accum):
                     indices = next(batches)
                     if parallel is not None:  # every process needs items, even in a short batch
                         indices = parallel.shard(
                             (indices * processes)[: max(len(indices), processes)]
                         )
-                    batch = make_batch(indices)
+                    micro.append(make_batch(indices))
+                if prepare_step is not None:
+                    micro = list(prepare_step(micro, frac))
+                for m, batch in enumerate(micro):
                     with (
                         maybe_sync(parallel, wrapped, m == options.grad_accum - 1),
                         autocast_context(device, model),
@@ -331,6 +341,7 @@ __all__ = [
     "CHECKPOINT_FILE",
     "EvalFn",
     "FitResult",
+    "PrepareStep",
     "StepLoss",
     "autocast_context",
     "fit",

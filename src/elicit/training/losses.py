@@ -11,7 +11,7 @@ against the soft targets, which for hard targets is ordinary cross-entropy.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import torch
 
@@ -19,6 +19,22 @@ import torch
 class ClassifierLoss(Protocol):
     def __call__(
         self, logits: torch.Tensor, targets: torch.Tensor, step_frac: float
+    ) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class BatchLoss(ClassifierLoss, Protocol):
+    """A loss whose per-example targets depend on the whole optimizer batch (the confidence
+    loss hardens the student's predictions by a threshold over the batch).
+
+    `step_targets(p_true, targets, step_frac)` returns the targets of every example of one
+    optimizer batch, from the student's (detached) P(True) and the given targets; the loss of
+    any part of the batch is then soft cross-entropy against its share of them. Trainers that
+    split a batch into micro-batches use this, so the result does not depend on the split.
+    """
+
+    def step_targets(
+        self, p_true: torch.Tensor, targets: torch.Tensor, step_frac: float
     ) -> torch.Tensor: ...
 
 
@@ -47,4 +63,4 @@ def bradley_terry(
     return -(p * logsig(margin) + (1 - p) * logsig(-margin)).mean()
 
 
-__all__ = ["ClassifierLoss", "bradley_terry", "soft_cross_entropy"]
+__all__ = ["BatchLoss", "ClassifierLoss", "bradley_terry", "soft_cross_entropy"]

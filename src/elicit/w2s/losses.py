@@ -15,9 +15,13 @@ Cross-entropy against a target distribution is linear in the target, so the conf
     L = (1 - a) CE(f, f_w) + a CE(f, hard_t(f))
 
 is computed as one CE against the mixed target (1 - a) f_w + a hard_t(f). hard_t(f) hardens the
-student's own predictions with a threshold t chosen per batch so that the share predicted True
-matches the label prior (the weak labels' mean in the batch, or one half): this lets the
-student overrule its supervisor where it is confident, without collapsing onto one class.
+student's own predictions with a threshold t chosen over the optimizer's batch so that the share
+predicted True matches the label prior (the weak labels' mean in the batch, or one half): this
+lets the student overrule its supervisor where it is confident, without collapsing onto one
+class. The threshold needs the whole batch (`BatchLoss`): a loss call sees one micro-batch, so
+with gradient accumulation the trainer asks `step_targets` for the mixed targets of the whole
+optimizer step first (`training.classifier`), and the probe trainer makes its batches of an
+epoch equal in size instead of leaving a short last one (`probe.train_probe`).
 """
 
 from __future__ import annotations
@@ -79,14 +83,17 @@ class ConfidenceLoss:
 
     a_max: final weight of the self-certainty term (paper: 0.5; 0.75 for the largest students).
     warmup: "linear" (paper): a rises linearly from 0 to a_max over the first `warmup_frac`
-        (0.2) of training; "step" (released code): a is 0 until `warmup_frac` (0.1) and a_max
-        after.
+        (0.2) of training; "code" (released code, `logconf_loss_fn`): a = step_frac * a_max up
+        to `warmup_frac` (0.1), so it reaches only 0.1 * a_max, then a_max.
     prior: "weak" sets the threshold so the hardened predictions match the weak labels'
         share of True in the batch; "half" uses 0.5 (balanced tasks).
+
+    The released code hardens with `torch.quantile` of P(False) at the weak share; elicit ranks
+    (`harden_by_prior`), which gives the same share up to rounding and breaks ties by order.
     """
 
     a_max: float = 0.5
-    warmup: Literal["linear", "step"] = "linear"
+    warmup: Literal["linear", "code"] = "linear"
     warmup_frac: float = 0.2
     prior: Literal["weak", "half"] = "weak"
 
@@ -95,27 +102,37 @@ class ConfidenceLoss:
             raise ConfigError(f"confidence loss a_max must be in [0, 1], got {self.a_max}")
         if not 0.0 <= self.warmup_frac <= 1.0:
             raise ConfigError(f"warmup_frac must be in [0, 1], got {self.warmup_frac}")
+        if self.warmup not in ("linear", "code"):
+            raise ConfigError(f"unknown warm-up {self.warmup!r}; use linear or code")
 
     def weight(self, step_frac: float) -> float:
         """The weight a of the hardened-prediction term at this point of training."""
-        if self.warmup == "step":
-            return self.a_max if step_frac >= self.warmup_frac else 0.0
+        if self.warmup == "code":  # `coef = 1.0 if step_frac > warmup_frac else step_frac`
+            return self.a_max * (1.0 if step_frac > self.warmup_frac else step_frac)
         if self.warmup_frac == 0.0:
             return self.a_max
         return self.a_max * min(1.0, max(0.0, step_frac / self.warmup_frac))
 
+    def step_targets(
+        self, p_true: torch.Tensor, targets: torch.Tensor, step_frac: float
+    ) -> torch.Tensor:
+        """(B,) mixed targets (1 - a) f_w + a hard_t(f) of one whole optimizer batch, from the
+        student's P(True) and the weak targets of every example in it."""
+        a = self.weight(step_frac)
+        weak = targets.float().clamp(0.0, 1.0)
+        if a == 0.0:
+            return weak
+        prior = float(targets.float().mean()) if self.prior == "weak" else 0.5
+        hard = harden_by_prior(p_true.to(weak.device), prior)  # no gradient: a fixed target
+        return (1.0 - a) * weak + a * hard
+
     def __call__(
         self, logits: torch.Tensor, targets: torch.Tensor, step_frac: float
     ) -> torch.Tensor:
+        """The loss of a whole optimizer batch (the threshold is taken over these logits)."""
         _check(logits, targets)
-        a = self.weight(step_frac)
-        if a == 0.0:
-            return soft_cross_entropy(logits, targets, step_frac)
-        p_true = torch.softmax(logits.float(), dim=-1)[:, 1]
-        prior = float(targets.float().mean()) if self.prior == "weak" else 0.5
-        hard = harden_by_prior(p_true, prior)  # no gradient: a fixed target, like f_w
-        mixed = (1.0 - a) * targets.float().clamp(0.0, 1.0) + a * hard
-        return soft_cross_entropy(logits, mixed, step_frac)
+        p_true = torch.softmax(logits.detach().float(), dim=-1)[:, 1]
+        return soft_cross_entropy(logits, self.step_targets(p_true, targets, step_frac), step_frac)
 
 
 @dataclass(frozen=True)
@@ -145,7 +162,7 @@ def make_loss(name: str, *, a_max: float = 0.5) -> LossFn:
     if name == "confidence":
         return ConfidenceLoss(a_max=a_max, warmup="linear", warmup_frac=0.2)
     if name == "confidence-code":
-        return ConfidenceLoss(a_max=a_max, warmup="step", warmup_frac=0.1)
+        return ConfidenceLoss(a_max=a_max, warmup="code", warmup_frac=0.1)
     if name == "product":
         return ProductLoss()
     raise ConfigError(f"unknown weak-to-strong loss {name!r}; choose one of {', '.join(LOSSES)}")

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from elicit.errors import ConfigError
-from elicit.training.losses import ClassifierLoss, soft_cross_entropy
+from elicit.training.losses import BatchLoss, ClassifierLoss, soft_cross_entropy
 
 if TYPE_CHECKING:
     from elicit.training.classifier import Classifier
@@ -151,7 +151,14 @@ def train_probe(
     weight_decay: float = 0.0,
     seed: int = 0,
 ) -> ProbeHead:
-    """Train a copy of `init` on (x, P(True) targets) with Adam; `loss` sees step_frac."""
+    """Train a copy of `init` on (x, P(True) targets) with Adam; `loss` sees step_frac.
+
+    Each step is one batch of at most `batch_size` examples. For a loss that thresholds over
+    its batch (`BatchLoss`, the confidence loss) the batches of an epoch are made equal in size
+    (n = 100, batch_size = 32: four of 25) rather than three of 32 and a last one of 4, whose
+    threshold over 4 examples would mostly round the weak labels; other losses keep
+    `batch_size`-sized batches and a short last one.
+    """
     t = torch.as_tensor(np.asarray(targets, dtype=np.float32))
     if x.shape[0] != t.shape[0] or x.shape[0] == 0:
         raise ConfigError(f"probe: {x.shape[0]} feature rows and {t.shape[0]} targets")
@@ -166,10 +173,14 @@ def train_probe(
     total = epochs * steps_per_epoch
     step = 0
     xf = x.float()
+    balanced = isinstance(loss, BatchLoss)
     for _ in range(epochs):
         perm = torch.randperm(n, generator=gen)
-        for start in range(0, n, batch_size):
-            idx = perm[start : start + batch_size]
+        if balanced:
+            batches = list(torch.tensor_split(perm, steps_per_epoch))
+        else:
+            batches = [perm[s : s + batch_size] for s in range(0, n, batch_size)]
+        for idx in batches:
             logits = xf[idx] @ weight.T + bias
             value = loss(logits, t[idx], step / total)
             opt.zero_grad()

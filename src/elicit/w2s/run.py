@@ -195,6 +195,15 @@ class W2SConfig(RunOptions, FitOptions, DataOptions):
                 "model supervisor",
             ),
             (self.gen_steps < 1, f"--gen-steps must be at least 1, got {self.gen_steps}"),
+            (
+                fine_tuned
+                and any(name.startswith("confidence") for name in self.loss_list())
+                and self.train_batch_size * self.grad_accum < 2,
+                "the confidence loss hardens predictions by a threshold over each optimizer "
+                "batch, which one example cannot split (its hardened label is the rounded weak "
+                "label): raise --train-batch-size or --grad-accum so that their product is "
+                "at least 2 (the released code uses 32)",
+            ),
         ]
         for failed, message in checks:
             if failed:
