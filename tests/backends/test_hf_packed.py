@@ -244,6 +244,18 @@ def test_flex_attention_on_cpu_equals_dense(lm: HFBackend, monkeypatch: pytest.M
     assert lm.model.config._attn_implementation == "sdpa"  # restored
 
 
+def test_the_engines_pass_the_kv_cache_under_its_supported_name(lm: HFBackend) -> None:
+    # transformers 5.x renamed forward's `past_key_values` to `cache` and warns (FutureWarning)
+    # on every call that uses the old name; both engines must pass the name the model takes.
+    demos = make_demos(3, seed=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        packed, engine = packed_loo(lm, demos, attention="dense", max_tokens=100)
+        tree = tree_loo(lm, demos)
+    assert engine.prefills > 0 and engine.packed_calls > 1  # forward passes on a KV prefix
+    np.testing.assert_allclose(packed, tree, atol=1e-4)
+
+
 # ---------------------------------------------------------------- refusal and fallback
 
 

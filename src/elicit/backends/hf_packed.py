@@ -74,7 +74,13 @@ from typing import Any, Literal
 import torch
 
 from elicit.backends.base import FloatArray
-from elicit.backends.hf_prefix import KVPrefix, PrefixEngine, Request, read_scores
+from elicit.backends.hf_prefix import (
+    KVPrefix,
+    PrefixEngine,
+    Request,
+    cache_argument,
+    read_scores,
+)
 from elicit.errors import BackendError
 
 Attention = Literal["auto", "dense", "flex"]
@@ -432,7 +438,7 @@ class PackedEngine:
             "logits_to_keep": torch.tensor(chunk.reads, dtype=torch.long, device=self.device),
         }
         if prefix.length:
-            kwargs.update(past_key_values=prefix.cache(1), use_cache=True)
+            kwargs.update({cache_argument(self.model): prefix.cache(1), "use_cache": True})
         else:
             kwargs.update(use_cache=False)
         with torch.inference_mode(), self._implementation():

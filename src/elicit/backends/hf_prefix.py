@@ -68,7 +68,9 @@ nodes on the path being extended are pinned.
 
 from __future__ import annotations
 
+import functools
 import heapq
+import inspect
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -132,6 +134,26 @@ def read_scores(
     lp = torch.log_softmax(cols, dim=-1)
     target = torch.tensor(request.continuation, device=lp.device)
     return np.array([float(lp.gather(-1, target[:, None]).sum())])
+
+
+def cache_argument(model: Any) -> str:
+    """The keyword under which `model.forward` takes a KV cache.
+
+    transformers 5.x renamed `past_key_values` to `cache` and warns (FutureWarning) on every
+    call that still passes the old name, which it will remove; older releases know only
+    `past_key_values`. The signature says which one this model's forward takes.
+    """
+    forward: Any = getattr(type(model), "forward", None)
+    return _cache_argument(forward)
+
+
+@functools.cache
+def _cache_argument(forward: Any) -> str:
+    try:
+        params = inspect.signature(forward).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in params else "past_key_values"
 
 
 def positional_logits_supported() -> bool:
@@ -379,7 +401,8 @@ class KVPrefix:
 class PrefixEngine:
     """Scores requests on shared prefixes with one model.
 
-    model: a transformers causal LM whose forward takes `past_key_values`, `position_ids` and a
+    model: a transformers causal LM whose forward takes a KV cache (`cache`, or
+        `past_key_values` before transformers 5.x: `cache_argument`), `position_ids` and a
         2D `logits_to_keep` (see `positional_logits_supported`).
     count: called with the number of real tokens of every forward pass (the backend's
         `tokens_processed` counter).
@@ -537,7 +560,7 @@ class PrefixEngine:
                 self.model(
                     input_ids=torch.tensor([chunk], device=self.device),
                     position_ids=positions[None],
-                    past_key_values=cache,
+                    **{cache_argument(self.model): cache},
                     use_cache=True,
                     logits_to_keep=1,  # the logits are not needed; 0 would mean all of them
                 )
@@ -590,7 +613,7 @@ class PrefixEngine:
             logits = self.model(
                 input_ids=ids.to(self.device),
                 position_ids=positions.to(self.device),
-                past_key_values=prefix.cache(len(rows)),
+                **{cache_argument(self.model): prefix.cache(len(rows))},
                 use_cache=True,
                 logits_to_keep=keep.to(self.device),
             ).logits  # (rows, n_keep, vocabulary)
