@@ -60,9 +60,9 @@ def test_config_file_errors(tmp_path: Path) -> None:
 
 
 def test_build_config_type_errors() -> None:
-    with pytest.raises(ConfigError, match=r"'n'.*must be int"):
+    with pytest.raises(ConfigError, match=r"'n'.*must be a whole number"):
         build_config(Demo, {"n": "ten"})
-    with pytest.raises(ConfigError, match="must be int"):
+    with pytest.raises(ConfigError, match="must be a whole number"):
         build_config(Demo, {"n": 2.5})
     assert build_config(Demo, {"n": 3.0, "force": "yes"}) == Demo(n=3, force=True)
 

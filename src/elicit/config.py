@@ -13,6 +13,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
+import re
+import reprlib
 import types
 import typing
 from collections.abc import Mapping
@@ -46,16 +49,33 @@ def _base_type(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
-def _parse_scalar(tp: Any, optional: bool) -> Any:
+def _parse_scalar(tp: Any, optional: bool, allow_inf: bool = False) -> Any:
     def parse(text: str) -> Any:
         if optional and text.lower() in ("none", "null", ""):
             return None
         if tp is bool:
             return _parse_bool(text)
-        return tp(text)
+        value = tp(text)
+        if tp is float:
+            try:
+                _check_finite(value, allow_inf)
+            except ValueError as e:  # argparse shows an ArgumentTypeError's own words
+                raise argparse.ArgumentTypeError(str(e)) from None
+        return value
 
     parse.__name__ = getattr(tp, "__name__", "value")
     return parse
+
+
+def _check_finite(value: float, allow_inf: bool) -> None:
+    """NaN never means anything as an option; infinity only where the help says what it does."""
+    if math.isnan(value) or (math.isinf(value) and not allow_inf):
+        raise ValueError(f"{value} is not a finite number")
+
+
+def _allows_inf(f: dataclasses.Field[Any]) -> bool:
+    """Whether option `f` takes infinity: its help says what `inf` does (--anchor-weight)."""
+    return re.search(r"\binf\b", str(f.metadata.get("help", ""))) is not None
 
 
 def _parse_bool(text: str) -> bool:
@@ -94,7 +114,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type[Any]) -> Non
         parser.add_argument(
             _flag(f.name),
             dest=f.name,
-            type=_parse_scalar(tp, optional),
+            type=_parse_scalar(tp, optional, _allows_inf(f)),
             choices=f.metadata.get("choices"),
             default=argparse.SUPPRESS,
             metavar=None if "choices" in f.metadata else f.name.upper(),
@@ -102,15 +122,30 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type[Any]) -> Non
         )
 
 
+#: A config file holds a few dozen options; anything bigger is not one (or is an attack).
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as fh:  # read at most the cap: the path may be an endless device
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as e:
         raise ConfigError(f"cannot read config file {p}: {e.strerror}. Check the path.") from e
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config file {p} is larger than {MAX_CONFIG_BYTES >> 20} MiB, which no set of "
+            "options needs; pass the file of options you meant"
+        )
     try:
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
+        text = raw.decode("utf-8")
+        if p.suffix == ".json":
+            data = json.loads(text)
+        else:
+            _refuse_aliases(p, text)
+            data = yaml.safe_load(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as e:
         raise ConfigError(f"config file {p} is not valid {p.suffix or 'YAML'}: {e}") from e
     if data is None:
         return {}
@@ -120,6 +155,19 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
             f"got {type(data).__name__}"
         )
     return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def _refuse_aliases(p: Path, text: str) -> None:
+    """YAML aliases (*name) repeat a node; nested, a few lines expand to billions of values
+    when the options are used or printed. No option needs one."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            mark = event.start_mark
+            line = f", line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(
+                f"config file {p}{line}: YAML aliases (*{event.anchor}) are not accepted in "
+                "an options file; write the value out"
+            )
 
 
 def build_config(cls: type[C], values: Mapping[str, Any], source: str = "options") -> C:
@@ -132,6 +180,7 @@ def build_config(cls: type[C], values: Mapping[str, Any], source: str = "options
             f"unknown option(s) in {source}: {', '.join(unknown)}. "
             f"Known options: {', '.join(sorted(names))}."
         )
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}
     for name, value in values.items():
         tp, optional = _base_type(hints[name])
@@ -139,18 +188,44 @@ def build_config(cls: type[C], values: Mapping[str, Any], source: str = "options
             kwargs[name] = None
             continue
         try:
-            if tp is bool and isinstance(value, str):
-                value = _parse_bool(value)
-            elif tp in (int, float, str) and not isinstance(value, tp):
-                if tp is int and isinstance(value, float) and not value.is_integer():
-                    raise ValueError(value)
-                value = tp(value)
+            value = _coerce(tp, value, _allows_inf(fields[name]))
         except (TypeError, ValueError) as e:
+            shown = reprlib.repr(value)
             raise ConfigError(
-                f"option {name!r} in {source} must be {tp.__name__}, got {value!r}"
+                f"option {name!r} in {source} must be {_type_name(tp, optional)}, got {shown}"
+                + (f" ({e})" if "finite" in str(e) else "")
             ) from e
         kwargs[name] = value
     return cls(**kwargs)
+
+
+def _type_name(tp: Any, optional: bool) -> str:
+    name = {int: "a whole number", float: "a number", str: "a string", bool: "true or false"}
+    return name.get(tp, getattr(tp, "__name__", str(tp))) + (" or none" if optional else "")
+
+
+def _coerce(tp: Any, value: Any, allow_inf: bool) -> Any:
+    """`value` (from YAML, JSON or a flag) as scalar type `tp`. YAML's looser types are refused
+    rather than converted: `n: true` is not 1, a list is not a string, 2.5 is not an int."""
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            return _parse_bool(value)
+        raise TypeError(type(value).__name__)
+    if tp not in (int, float, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(type(value).__name__)  # a bool, list, mapping or date is no scalar
+    if tp is str:
+        return value if isinstance(value, str) else str(value)
+    if tp is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    number = float(value)
+    _check_finite(number, allow_inf)
+    return number
 
 
 def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
@@ -164,7 +239,21 @@ def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
     return build_config(cls, merged, source=config_path or "command line")
 
 
+#: "scheme://user:password@" in a URL; the password part is what `config_to_dict` hides.
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/@:\s]*:)[^/@\s]*@", re.IGNORECASE)
+
+
+def redact_passwords(text: str) -> str:
+    """`text` with the password of any URL in it replaced by ***."""
+    return _URL_PASSWORD.sub(r"\g<head>***@", text)
+
+
 def config_to_dict(config: Any) -> dict[str, Any]:
-    """JSON-ready dict of a config dataclass (for config.json in a run directory)."""
-    out: dict[str, Any] = dataclasses.asdict(config)
+    """JSON-ready dict of a config dataclass (for config.json in a run directory). Passwords
+    in URLs (--model openai:http://user:pw@host/...) are replaced by ***: a run directory is
+    shared and reported, and the server's password has no business in it."""
+    out: dict[str, Any] = {
+        k: redact_passwords(v) if isinstance(v, str) else v
+        for k, v in dataclasses.asdict(config).items()
+    }
     return out
