@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -600,9 +601,59 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ElicitError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        # The file system refused (read-only, full, a name too long, a file where a folder
+        # should be): the user's to fix, so one paragraph; -v keeps the traceback for bugs.
+        if args.verbose:
+            logging.getLogger("elicit").exception("%s failed", args.command)
+        print(f"error: {os_error_message(e, args.command)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("interrupted; no partial results were written", file=sys.stderr)
+        print(f"interrupted; {_after_interrupt(args.command)}", file=sys.stderr)
         return 130
+
+
+#: Commands that write their run in place with checkpoints, so an interrupted one continues.
+_RESUMABLE = ("label", "train")
+
+
+def _after_interrupt(command: str) -> str:
+    if command in _RESUMABLE:
+        return (
+            "the run keeps its checkpoints in its --out directory: rerun the same command with "
+            "--resume to continue from the last one (or --force to start over)"
+        )
+    if command == "demo":
+        return "rerun `elicit demo` with the same options to continue where it stopped"
+    return "no partial results were written"
+
+
+def os_error_message(e: OSError, command: str) -> str:
+    """One paragraph for an OSError: the file, what the system said, and the fix."""
+    where = f"{e.filename}" if e.filename is not None else "a file"
+    what = e.strerror or str(e)
+    rerun = (
+        "then rerun the same command with --resume: the run continues from its last checkpoint"
+        if command in _RESUMABLE
+        else "then rerun the command (nothing half-written was kept)"
+    )
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (
+            f"no space left on the device while writing {where} ({what}); free some space, {rerun}"
+        )
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (
+            f"cannot write {where} ({what}); choose an --out in a folder you can write to, or "
+            "fix its permissions"
+        )
+    if e.errno == errno.ENAMETOOLONG:
+        return f"the path {where} is too long for the file system ({what}); choose a shorter --out"
+    if e.errno in (errno.ENOTDIR, errno.EEXIST):
+        return (
+            f"{where}: part of the path is a file where a folder is needed ({what}); choose "
+            "another --out"
+        )
+    return f"{where}: {what}; check the path (--out, --data, --config) and the disk, {rerun}"
 
 
 if __name__ == "__main__":

@@ -18,13 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from elicit.errors import ConfigError
-from elicit.runs import atomic_write_json, atomic_write_jsonl, read_jsonl
+from elicit.runs import atomic_write_json, atomic_write_jsonl
 
 CHECKPOINT_FILE = "checkpoint.json"
 TRACE_FILE = "trace.jsonl"
@@ -55,15 +55,31 @@ class Checkpoint:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Checkpoint:
+        """Raises ValueError (or KeyError, TypeError) for anything a search could not resume
+        from: a negative count, a label other than 0/1, a uid listed twice."""
         version, internal, gauss = d["rng_state"]
-        return cls(
-            iteration=int(d["iteration"]),
-            accepted=int(d["accepted"]),
+        ckpt = cls(
+            iteration=_count(d["iteration"], "iteration"),
+            accepted=_count(d["accepted"], "accepted"),
             labels=tuple((str(uid), int(label)) for uid, label in d["labels"]),
             rng_state=(version, tuple(internal), gauss),
-            trace_length=int(d["trace_length"]),
+            trace_length=_count(d["trace_length"], "trace_length"),
             config_hash=str(d["config_hash"]),
         )
+        bad = [(u, y) for u, y in ckpt.labels if y not in (0, 1)]
+        if bad:
+            raise ValueError(f"label {bad[0][1]} of uid {bad[0][0]!r} is not 0 or 1")
+        if len({u for u, _ in ckpt.labels}) != len(ckpt.labels):
+            raise ValueError("a uid is labelled twice")
+        if ckpt.accepted > ckpt.iteration:
+            raise ValueError(f"{ckpt.accepted} accepted flips in {ckpt.iteration} iterations")
+        return ckpt
+
+
+def _count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} {value!r} is not a non-negative whole number")
+    return value
 
 
 def config_hash(parts: Mapping[str, Any]) -> str:
@@ -95,12 +111,12 @@ def save(
 
 
 def load(
-    directory: str | Path, expected_hash: str
+    directory: str | Path, expected_hash: str, uids: Collection[str] | None = None
 ) -> tuple[Checkpoint, list[dict[str, Any]]] | None:
     """The checkpoint in `directory` and its trace rows, or None when there is none.
 
     A checkpoint of a different configuration is a ConfigError: resuming it would silently mix
-    two searches.
+    two searches. So is one that labels a uid not in `uids` (the search's examples), when given.
     """
     d = Path(directory)
     path = d / CHECKPOINT_FILE
@@ -118,13 +134,54 @@ def load(
             f"(hash {ckpt.config_hash}, now {expected_hash}); resume with the original options, "
             "or pass --force to start over"
         )
-    rows = read_jsonl(d / TRACE_FILE) if (d / TRACE_FILE).is_file() else []
+    if uids is not None:
+        known = set(uids)
+        unknown = [u for u, _ in ckpt.labels if u not in known]
+        if unknown:
+            raise ConfigError(
+                f"checkpoint {path} labels {len(unknown)} uid(s) that are not in the data "
+                f"(first: {unknown[0]!r}); the run directory was modified. Pass --force to "
+                "start over."
+            )
+    rows, torn = _trace_rows(d / TRACE_FILE, ckpt.trace_length)
     if len(rows) < ckpt.trace_length:
         raise ConfigError(
             f"{d / TRACE_FILE} holds {len(rows)} rows but the checkpoint covers "
             f"{ckpt.trace_length}; the run directory was modified. Pass --force to start over."
         )
-    if len(rows) > ckpt.trace_length:
+    if len(rows) > ckpt.trace_length or torn:  # the next append must start on a clean line
         rows = rows[: ckpt.trace_length]
         atomic_write_jsonl(d / TRACE_FILE, rows)
     return ckpt, rows
+
+
+def _trace_rows(path: Path, covered: int) -> tuple[list[dict[str, Any]], bool]:
+    """The trace's rows, and whether the file must be rewritten before the next append.
+
+    A line past the `covered` ones that does not parse is the torn end of an append cut short
+    (a kill, a full disk): it and anything after it are dropped, as rows after the checkpoint
+    always are. A bad line among the covered rows is a ConfigError (the trace is fsynced before
+    the checkpoint that covers it, so only an edit makes one).
+    """
+    if not path.is_file():
+        return [], False
+    rows: list[dict[str, Any]] = []
+    unterminated = False
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for n, line in enumerate(fh, 1):
+            unterminated = not line.endswith("\n")
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                row = None
+            if not isinstance(row, dict):
+                if len(rows) >= covered:
+                    return rows, True
+                raise ConfigError(
+                    f"{path}, line {n}: not a trace row, inside the part the checkpoint covers; "
+                    "the run directory was modified. Pass --force to start over."
+                )
+            rows.append(row)
+    return rows, unterminated

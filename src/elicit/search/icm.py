@@ -500,7 +500,9 @@ def run_search(
         checkpoint.save(checkpoint_dir, ckpt, [r.to_dict() for r in pending])
         pending.clear()
 
-    loaded = checkpoint.load(checkpoint_dir, run_hash) if checkpoint_dir and resume else None
+    loaded = (
+        checkpoint.load(checkpoint_dir, run_hash, index_of) if checkpoint_dir and resume else None
+    )
     if loaded is not None:
         ckpt, rows = loaded
         labelling = {index_of[uid]: y for uid, y in ckpt.labels}
