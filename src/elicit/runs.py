@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -23,7 +24,6 @@ from elicit.errors import ConfigError
 
 #: The file whose presence marks a finished run.
 DONE_FILE = "metrics.json"
-
 #: Options that never change a run's results (how long to wait for a server), so a --resume
 #: may change them, and a run started before they existed resumes.
 OPERATIONAL_OPTIONS = ("connect_timeout", "read_timeout", "request_timeout")
@@ -56,12 +56,46 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write(path, write)
 
 
+def json_safe(obj: Any) -> Any:
+    """`obj` with every NaN or infinite float replaced by None, so the JSON written is strict
+    (Python writes bare `NaN`, which jq, JavaScript and most other parsers reject)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def _undefined(obj: Mapping[str, Any]) -> dict[str, str]:
+    """Why each top-level value of `obj` that is not a number will read as null."""
+    why = {}
+    for k, v in obj.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            why[str(k)] = (
+                "AUROC needs gold labels of both classes and this data has one"
+                if "auroc" in str(k)
+                else f"{v} for this data (undefined), written as null"
+            )
+    return why
+
+
+def dumps_strict(obj: Any, **kwargs: Any) -> str:
+    """json.dumps of `json_safe(obj)`: strict JSON, non-numbers as null."""
+    return json.dumps(json_safe(obj), allow_nan=False, default=str, **kwargs)
+
+
 def atomic_write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    """Write `obj` as strict JSON. A top-level value that is not a number (an AUROC on
+    one-class gold) is written as null, and an "undefined" entry says why."""
+    if isinstance(obj, Mapping) and (why := _undefined(obj)):
+        obj = {**obj, "undefined": why}
+    atomic_write_text(path, dumps_strict(obj, indent=2, sort_keys=True) + "\n")
 
 
 def atomic_write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    atomic_write_text(path, "".join(json.dumps(r, default=str) + "\n" for r in rows))
+    atomic_write_text(path, "".join(dumps_strict(r) + "\n" for r in rows))
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
@@ -71,6 +105,20 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 def is_finished(run_dir: str | Path) -> bool:
     return (Path(run_dir) / DONE_FILE).is_file()
+
+
+def _kind_words(run_dir: Path) -> str:
+    kind = run_kind(run_dir)
+    return "" if kind == "unknown" else f"{kind} "
+
+
+def run_kind(run_dir: str | Path) -> str:
+    """Which command wrote the run in `run_dir` (label, eval, train, ...), or "unknown"."""
+    from elicit.reporting.discover import detect_kind, read_json
+
+    run = Path(run_dir)
+    config = read_json(run / "config.json")
+    return detect_kind(run, config if isinstance(config, dict) else {})
 
 
 @contextlib.contextmanager
@@ -86,8 +134,8 @@ def staged_run_dir(out: str | Path, *, force: bool = False) -> Iterator[Path]:
             raise ConfigError(f"--out {target} exists and is not a directory; choose another path")
         if is_finished(target) and not force:
             raise ConfigError(
-                f"{target} already holds a finished run; pass --force to redo it "
-                "or --out to write elsewhere"
+                f"{target} already holds a finished {_kind_words(target)}run; pass --force "
+                "to redo it or --out to write elsewhere"
             )
         if any(target.iterdir()) and not (target / "config.json").exists():
             raise ConfigError(
@@ -197,6 +245,14 @@ def prepare_resumable(
             f"--out {out} is a non-empty directory that is not an elicit run; "
             "choose an empty or new directory"
         )
+    kind = run_kind(out)
+    if kind not in (command, "unknown"):
+        # --force clears only this command's files: the other run's would stay beside ours.
+        raise ConfigError(
+            f"--out {out} holds {'a finished' if is_finished(out) else 'an interrupted'} "
+            f"{kind} run, not a {command} run; {command} does not write into it, even with "
+            f"--force. Choose another --out, or delete {out} first."
+        )
     if config.force:
         for name in run_files:
             (out / name).unlink(missing_ok=True)
@@ -205,8 +261,8 @@ def prepare_resumable(
         return False
     if (out / DONE_FILE).is_file():
         raise ConfigError(
-            f"{out} already holds a finished run; pass --force to redo it or --out to write "
-            "elsewhere"
+            f"{out} already holds a finished {command} run; pass --force to redo it or --out to "
+            "write elsewhere"
         )
     if not config.resume:
         raise ConfigError(

@@ -87,7 +87,7 @@ def test_finished_foreign_and_interrupted_directories(tmp_path: Path) -> None:
     data = claims_file(tmp_path / "claims.jsonl", with_labels=True)
     out = tmp_path / "run"
     first = run_label(config(data, out), lm=lm())
-    with pytest.raises(ConfigError, match="finished run"):
+    with pytest.raises(ConfigError, match="finished label run"):
         run_label(config(data, out), lm=lm())
     assert run_label(config(data, out, force=True), lm=lm()).labels == first.labels
     foreign = tmp_path / "foreign"

@@ -58,7 +58,7 @@ def test_golden_run_rows_and_model_that_eval_loads(
     assert summary.result("zero-shot").accuracy == got[("finetune-golden", "accuracy")]
     # A finished run is not redone; --force redoes it.
     assert main(train_args(tiny_model_dir, data, out, "--label-source", "golden")) == 2
-    assert "already holds a finished run" in capsys.readouterr().err
+    assert "already holds a finished train run" in capsys.readouterr().err
     args = train_args(tiny_model_dir, data, out, "--label-source", "golden", "--force")
     assert main([*args, "--no-eval-before", "--no-save-model"]) == 0
     assert not (out / "model").exists() and ("zero-shot", "accuracy") not in rows(out)

@@ -40,6 +40,7 @@ from typing import Any
 from elicit import __version__
 from elicit.config import add_config_arguments, config_from_args
 from elicit.errors import ElicitError
+from elicit.runs import dumps_strict
 
 Handler = Callable[[argparse.Namespace], int]
 #: Where a handler leaves its machine-readable result for --json.
@@ -278,7 +279,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    import json
     import time
 
     from elicit.reporting import RunsConfig, find_runs
@@ -292,7 +292,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     ]
     if config.json or getattr(args, "json_output", False):  # one JSON object per run
         for r in runs:
-            print(json.dumps(r.to_dict()))
+            print(dumps_strict(r.to_dict()))
         return 0
     if not runs:
         print(f"no runs under {args.root}")
@@ -596,7 +596,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 status = handler(args)
         payload = getattr(args, RESULT, None)
         if payload is not None:
-            print(json.dumps(payload, default=str))
+            print(dumps_strict(payload))  # NaN as null: strict parsers (jq) reject bare NaN
         return status
     except ElicitError as e:
         print(f"error: {e}", file=sys.stderr)

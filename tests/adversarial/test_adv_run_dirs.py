@@ -1,0 +1,64 @@
+"""Issue 20, items 9 and 10: a run directory of another command is never written into (its
+files would be left beside ours), refusals say which kind of run is there, and what elicit
+writes or prints as JSON is strict JSON (no bare NaN), with the reason a value is null."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from adversary import claims_csv, cli, label_run, refused
+
+
+def _strict(text: str) -> Any:
+    def refuse(name: str) -> None:
+        raise ValueError(f"not strict JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_label_force_into_another_commands_run_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = claims_csv(tmp_path / "claims.csv")
+    score = tmp_path / "score"
+    assert cli(capsys, "score", "--task", "claims", "--data", str(data), "--backend", "fake",
+               "--out", str(score), "-q").status == 0  # fmt: skip
+    before = sorted(p.name for p in score.iterdir())
+    refused(label_run(capsys, data, score, "--force"), "score run", "not a label run", "--out")
+    assert sorted(p.name for p in score.iterdir()) == before  # nothing added, nothing deleted
+
+
+def test_finished_run_refusals_name_the_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = claims_csv(tmp_path / "claims.csv")
+    out = tmp_path / "label"
+    assert label_run(capsys, data, out).status == 0
+    refused(label_run(capsys, data, out), "finished label run", "--force")
+    score = tmp_path / "score"
+    args = ["score", "--task", "claims", "--data", str(data), "--backend", "fake", "-q"]
+    assert cli(capsys, *args, "--out", str(score)).status == 0
+    refused(cli(capsys, *args, "--out", str(score)), "finished score run", "--force")
+
+
+def test_one_class_gold_gives_null_auroc_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "claims.csv"
+    data.write_text("uid,text,label\n" + "".join(f"c{i},Claim {i}.,1\n" for i in range(6)))
+    out = tmp_path / "score"
+    done = cli(capsys, "score", "--task", "claims", "--data", str(data), "--backend", "fake",
+               "--out", str(out), "--json")  # fmt: skip
+    assert done.status == 0, done.err
+    printed = _strict(done.out)
+    metrics = _strict((out / "metrics.json").read_text())
+    assert metrics["auroc"] is None and "one" in metrics["undefined"]["auroc"]
+    assert printed["metrics"]["auroc"] is None
+    for line in (out / "results.jsonl").read_text().splitlines():
+        _strict(line)
+    listed = cli(capsys, "runs", str(tmp_path), "--json")
+    for line in listed.out.splitlines():
+        _strict(line)
