@@ -49,7 +49,8 @@ def parse_tasks(text: str) -> list[tuple[str, int, int]]:
 def coverage_curve(rows: list[dict[str, Any]]) -> dict[str, float | None]:
     """Agreement with gold of the most confident non-anchor labels, at each coverage."""
     scored = [r for r in rows if r.get("gold") is not None and "anchor" not in r]
-    scored.sort(key=lambda r: -float(r.get("confidence", 0.0)))
+    # The margin; runs labelled before it had its own name wrote it as "confidence".
+    scored.sort(key=lambda r: -float(r.get("margin", r.get("confidence", 0.0))))
     out: dict[str, float | None] = {}
     for c in COVERAGES:
         top = scored[: max(1, round(c * len(scored)))] if scored else []

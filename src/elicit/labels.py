@@ -1,8 +1,18 @@
 """Labels files: what `elicit label` writes and what `elicit eval --labels` and training read.
 
 One JSON object per line: {"uid": str, "label": 0 or 1, "gold": 0, 1 or null, ...}. Extra keys
-(e.g. "confidence") are kept by writers and ignored by readers. `gold` is written for the
+(e.g. "score", "margin") are kept by writers and ignored by readers. `gold` is written for the
 user's convenience only; readers never use it.
+
+Two numbers about a label that must not be confused:
+
+    margin       `elicit label --confidence`: the energy the label is worth over the other one
+                 (any real number; larger = more settled). Ranks labels; not a probability.
+    confidence   in a user's labels file: the probability in [0, 1] that the label is right
+                 (`elicit train` and `elicit w2s` turn it into a soft target).
+
+`elicit label` wrote the margin as "confidence" before it had its own name; `read_margins` and
+the training reader recognise such a run's file (`is_label_run`) and read it as a margin.
 """
 
 from __future__ import annotations
@@ -52,7 +62,7 @@ def read_labels(path: str | Path) -> dict[str, int]:
 
 
 def read_label_field(path: str | Path, name: str) -> dict[str, float]:
-    """uid -> a numeric field (e.g. "confidence") of a labels file, for rows that have it.
+    """uid -> a numeric field (e.g. "margin") of a labels file, for rows that have it.
 
     Call after `read_labels` has validated the file; rows without the field (or with a
     non-number) are left out.
@@ -88,6 +98,40 @@ def write_labels(
         for uid, label in labels.items()
     )
     atomic_write_jsonl(path, rows)
+
+
+#: The labels.jsonl field of `elicit label --confidence`'s label margins.
+MARGIN = "margin"
+#: What `elicit label` called the margin before it had its own name.
+OLD_MARGIN = "confidence"
+
+
+def _file(path: str | Path) -> Path:
+    p = Path(path)
+    return p / "labels.jsonl" if p.is_dir() else p
+
+
+def is_label_run(path: str | Path) -> bool:
+    """Whether a labels file is an `elicit label` run's labels.jsonl (its run directory holds
+    the search's config.json, with alpha and schedule)."""
+    p = _file(path)
+    config = p.parent / "config.json"
+    if p.name != "labels.jsonl" or not config.is_file():
+        return False
+    try:
+        saved = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(saved, dict) and {"alpha", "schedule"} <= saved.keys()
+
+
+def read_margins(path: str | Path) -> dict[str, float]:
+    """uid -> label margin (see the module docstring) for the rows that have one; an older
+    `elicit label` run's "confidence" counts as its margin."""
+    margins = read_label_field(path, MARGIN)
+    if not margins and is_label_run(path):
+        margins = read_label_field(path, OLD_MARGIN)
+    return margins
 
 
 #: The labels.jsonl field holding a hash of the claim's prompt when it was labelled, so a

@@ -1,4 +1,5 @@
-"""`elicit eval` with labels that carry confidences: coverage rows and --min-confidence."""
+"""`elicit eval` with labels that carry confidences (margins): coverage rows and
+--min-confidence."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from elicit.evaluation.evaluate import run_eval
 
 
 def confident_labels(path: Path) -> Path:
-    """Right labels with high confidence on even items, wrong ones with low confidence."""
+    """Right labels with high confidence (margin) on even items, wrong ones with low."""
     rows = []
     for i in range(60):
         right = i % 4 != 3
         label = i % 2 if right else 1 - i % 2
-        rows.append({"uid": f"c{i:02d}", "label": label, "confidence": 5.0 if right else 0.1})
+        rows.append({"uid": f"c{i:02d}", "label": label, "margin": 5.0 if right else 0.1})
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 

@@ -110,12 +110,13 @@ def test_cli_default_out_and_errors(
         ReportConfig(examples=-1)
 
 
-def test_least_confident_order_uses_signed_margins(tmp_path: Path, runs: Runs) -> None:
+@pytest.mark.parametrize("field", ["margin", "confidence"])  # confidence: older label runs
+def test_least_confident_order_uses_signed_margins(tmp_path: Path, runs: Runs, field: str) -> None:
     run = tmp_path / "conf"
     shutil.copytree(runs.label, run)
     (run / "energy_plot.png").unlink()  # the curves are then drawn from trace.jsonl
     margins = {"c01": 2.0, "c02": -0.5, "c03": 0.1, "c04": 5.0}
-    rows = [{"uid": u, "label": 1, "gold": 1, "score": 9.0, "confidence": m}
+    rows = [{"uid": u, "label": 1, "gold": 1, "score": 9.0, field: m}
             for u, m in margins.items()]  # fmt: skip
     write_jsonl(run / "labels.jsonl", rows)
     page = report(tmp_path, run, examples=3)

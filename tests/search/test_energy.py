@@ -122,3 +122,18 @@ def test_calibration_removes_the_copy_the_majority_optimum() -> None:
     cal = evaluator(lm, examples, order, mp="calibrated")
     assert cal.evaluate(planted).mp > cal.evaluate(flipped).mp > cal.evaluate(all_true).mp
     assert cal.evaluate(all_true).mp == pytest.approx(0.0)
+
+
+def test_the_docstring_names_the_real_default() -> None:
+    import importlib
+
+    from elicit.search.icm import SearchConfig
+    from elicit.search.label import LabelConfig
+
+    # The table of MP forms marks one as the default: the one the search and the CLI use.
+    marked = [
+        line.split()[0]
+        for line in (importlib.import_module("elicit.search.energy").__doc__ or "").splitlines()
+        if line.strip().endswith("elicit's default")
+    ]
+    assert marked == [SearchConfig().mp] == [LabelConfig.__dataclass_fields__["mp"].default]

@@ -9,7 +9,14 @@ from planted import agreement, planted_lm, pool
 
 from elicit.search.consistency import ConsistencyRule
 from elicit.search.energy import EnergyEvaluator
-from elicit.search.icm import SearchConfig, SearchResult, Step, default_iterations, run_search
+from elicit.search.icm import (
+    SearchConfig,
+    SearchResult,
+    Step,
+    TraceRow,
+    default_iterations,
+    run_search,
+)
 from elicit.tasks.base import Consistency, Example
 
 N = 48
@@ -78,7 +85,11 @@ def test_trace_rows_and_on_step() -> None:
     assert set(row) == {
         "iteration", "temperature", "energy", "mp", "inconsistencies", "accepted",
         "n_labelled", "uid", "proposed", "delta", "n_true",
+        # what the iteration cost (search.costs)
+        "forward_tokens", "loo_evaluations", "loo_memo_hits", "context_calls", "cache_hits",
+        "cache_misses",
     }  # fmt: skip
+    assert TraceRow.from_dict(row) == result.trace[-1]  # checkpoints keep the costs
     assert row["iteration"] == 30 and row["n_true"] == sum(seen[-1].labels.values())
     assert all(r.n_labelled == len(s.labels) for r, s in zip(result.trace, seen, strict=True))
     assert result.trace[0].temperature == 10.0

@@ -10,8 +10,10 @@ import pytest
 from test_label_run import EXAMPLES, PLANTED, claims_file, config, lm
 
 from elicit.errors import ConfigError
+from elicit.labels import read_margins
 from elicit.runs import read_jsonl
 from elicit.search.label import run_label
+from elicit.training.data import read_targets
 
 
 def anchors_file(path: Path, labels: dict[str, int]) -> Path:
@@ -28,7 +30,7 @@ def test_anchors_confidence_and_suggestions_are_written(tmp_path: Path) -> None:
     summary = run_label(config(data, out, anchors=str(anchors), suggest=3), lm=lm())
     rows = {r["uid"]: r for r in read_jsonl(out / "labels.jsonl")}
     assert all(rows[u]["anchor"] == y for u, y in {**right, **wrong}.items())
-    assert all("confidence" in r for r in rows.values())
+    assert all("margin" in r and "confidence" not in r for r in rows.values())
     assert summary.metrics["anchors"] == 6
     # The planted LM's evidence is strong: the wrong pair is overruled and reported.
     overruled = {o["uid"] for o in summary.metrics["overruled"]}
@@ -38,12 +40,24 @@ def test_anchors_confidence_and_suggestions_are_written(tmp_path: Path) -> None:
     assert len(suggestions) == 3
     suggested = {s["uid"] for s in suggestions}
     assert not suggested & (set(right) | set(wrong))
-    margins = [s["confidence"] for s in suggestions]
+    margins = [s["margin"] for s in suggestions]
     assert margins == sorted(margins)
-    others = [
-        r["confidence"] for u, r in rows.items() if u not in suggested | set(anchors_of(rows))
-    ]
+    others = [r["margin"] for u, r in rows.items() if u not in suggested | set(anchors_of(rows))]
     assert max(margins) <= min(others)
+
+
+def test_label_margins_are_not_read_as_probabilities(tmp_path: Path) -> None:
+    # A label run's margins are any real number; training reads "confidence" as the
+    # probability that a label is right, so the margin must not travel under that name: the
+    # run's labels train as the hard labels they are (no error on a margin above 1, and label 1
+    # with margin 0.2 stays target 1.0, not 0.2).
+    data = claims_file(tmp_path / "claims.jsonl", with_labels=True)
+    out = tmp_path / "run"
+    summary = run_label(config(data, out, confidence=True), lm=lm())
+    margins = [r["margin"] for r in read_jsonl(out / "labels.jsonl")]
+    assert any(m not in (0.0, 1.0) for m in margins)  # read as probabilities they would move
+    assert read_targets(out) == {u: float(y) for u, y in summary.labels.items()}
+    assert read_margins(out) == {r["uid"]: r["margin"] for r in read_jsonl(out / "labels.jsonl")}
 
 
 def anchors_of(rows: dict[str, dict[str, object]]) -> list[str]:
@@ -87,8 +101,8 @@ def test_context_anchors_from_the_cli(tmp_path: Path) -> None:
     # Anchors are written with their labels but, being context, with no score or confidence.
     for uid, y in known.items():
         assert rows[uid]["label"] == rows[uid]["anchor"] == y
-        assert "score" not in rows[uid] and "confidence" not in rows[uid]
-    assert all("score" in r and "confidence" in r for u, r in rows.items() if u not in known)
+        assert "score" not in rows[uid] and "margin" not in rows[uid]
+    assert all("score" in r and "margin" in r for u, r in rows.items() if u not in known)
     assert summary.metrics["anchor_mode"] == "context" and summary.metrics["overruled"] == []
     with pytest.raises(ConfigError, match="anchor-weight inf"):
         config(data, out, anchors=str(anchors), anchor_mode="context")

@@ -48,3 +48,12 @@ def test_bad_schedules_are_config_errors() -> None:
         Schedule("exp", beta=1.0)
     with pytest.raises(ValueError):
         Schedule().temperature(0, 0)
+
+
+def test_follows_credits_each_schedule_to_its_source() -> None:
+    from elicit.search.icm import SearchConfig
+
+    # The released code's "exp" scheduler counts accepted flips; elicit's counts iterations,
+    # so it follows neither the paper nor the code.
+    got = {k: SearchConfig(schedule=k).follows()["schedule"] for k in ("paper", "code", "exp")}  # type: ignore[arg-type]
+    assert got == {"paper": "paper", "code": "code", "exp": "elicit"}

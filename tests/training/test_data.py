@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from elicit.errors import ConfigError, DataError
+from elicit.labels import read_margins
 from elicit.tasks.base import Example, TaskData
 from elicit.tasks.icm import ALPACA_CLAIM, comparison_prompt
 from elicit.training.config import FitOptions
@@ -47,6 +48,32 @@ def test_read_targets_jsonl_csv_confidence_and_soft(tmp_path: Path) -> None:
     c = tmp_path / "weak.csv"
     c.write_text("uid,label,confidence\na,true,0.8\nb,0,\n", encoding="utf-8")
     assert read_targets(c) == pytest.approx({"a": 0.8, "b": 0.0})
+
+
+def test_an_older_label_runs_margins_are_not_read_as_confidence(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `elicit label --confidence` used to write its margins (any real number) as "confidence";
+    # such a run directory (config.json with the search's settings) trains on its hard labels.
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"alpha": 50.0, "schedule": "paper"}', encoding="utf-8")
+    (run / "labels.jsonl").write_text(
+        '{"uid": "a", "label": 1, "confidence": 0.2}\n{"uid": "b", "label": 0, "confidence": 2.5}\n'
+        '{"uid": "c", "label": 1, "confidence": -0.3}\n',
+        encoding="utf-8",
+    )
+    with caplog.at_level(logging.WARNING, logger="elicit"):
+        assert read_targets(run) == {"a": 1.0, "b": 0.0, "c": 1.0}
+    assert "older `elicit label`" in caplog.text and "margin" in caplog.text
+    assert read_margins(run) == {"a": 0.2, "b": 2.5, "c": -0.3}
+    # The same rows outside a label run are a user's probabilities, checked as such.
+    (tmp_path / "mine.jsonl").write_text(
+        (run / "labels.jsonl").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    with pytest.raises(DataError, match=r"confidence 2\.5 is not a probability"):
+        read_targets(tmp_path / "mine.jsonl")
+    assert read_margins(tmp_path / "mine.jsonl") == {}
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ from elicit.evaluation.summary import (
     metrics_record,
     tidy_rows,
 )
-from elicit.labels import check_prompts, read_label_field
+from elicit.labels import check_prompts, read_margins
 from elicit.options import DataOptions, LMOptions, RunOptions, run_dir
 from elicit.runs import atomic_write_json, atomic_write_jsonl, staged_run_dir
 from elicit.tasks.base import Example, TaskData
@@ -89,7 +89,7 @@ class EvalConfig(RunOptions, LMOptions, DataOptions):
     majority_shots: int = help_field(4, "majority-vote: few-shot demos per question")
     min_confidence: float | None = help_field(
         None,
-        "keep only --labels whose confidence (the 'confidence' field `elicit label "
+        "keep only --labels whose confidence (the 'margin' field `elicit label "
         "--confidence` writes) is at least this; every method then uses the remaining demos. "
         "Label agreement by coverage is reported for any source with confidences",
     )
@@ -199,7 +199,7 @@ def _sources(
                 len(labels),
                 config.pool_split,
             )
-        confidence = read_label_field(spec.path, "confidence")
+        confidence = read_margins(spec.path)
         if confidence and confidences is not None:
             confidences[spec.name] = confidence
         if config.min_confidence is not None:

@@ -8,7 +8,7 @@
 jsonl / csv / hf: one row per labelled claim: uid, prompt (the full claim prompt, ending in
 "I think this claim is"), completion (the label word, " True" or " False", so prompt +
 completion is the labelled text: TRL's prompt-completion format for SFT), label (1/0), and what
-labels.jsonl adds (gold where the data has it, score, confidence, anchor). labels.jsonl holds
+labels.jsonl adds (gold where the data has it, score, margin, anchor). labels.jsonl holds
 no text, so the task is reloaded from the run's config.json (`examples`); `--data` points at
 the data when it has moved.
 
@@ -49,7 +49,7 @@ from elicit.tasks.base import Consistency
 
 FORMATS = ("jsonl", "csv", "hf", "dpo")
 #: Columns of the jsonl/csv/hf rows, in order (extra labels.jsonl keys follow).
-COLUMNS = ("uid", "prompt", "completion", "label", "gold", "score", "confidence", "anchor")
+COLUMNS = ("uid", "prompt", "completion", "label", "gold", "score", "margin", "anchor")
 DPO_COLUMNS = ("prompt", "chosen", "rejected")
 
 

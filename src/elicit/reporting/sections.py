@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from elicit.errors import ElicitError
-from elicit.labels import check_prompts
+from elicit.labels import MARGIN, OLD_MARGIN, check_prompts
 from elicit.reporting import plots
 from elicit.reporting.discover import (
     RunInfo,
@@ -189,8 +189,10 @@ def least_confident(
     """The k labels the run is least sure of: smallest confidence margin, else smallest |score|."""
     if not labels or k <= 0:
         return ""
-    by_margin = any(isinstance(r.get("confidence"), int | float) for r in labels)
-    key = "confidence" if by_margin else "score"
+    # The margin's field; an older `elicit label` wrote it as "confidence".
+    margin = next((k for k in (MARGIN, OLD_MARGIN) if any(k in r for r in labels)), None)
+    by_margin = margin is not None and any(isinstance(r.get(margin), int | float) for r in labels)
+    key = margin if by_margin and margin is not None else "score"
 
     def sure(r: Mapping[str, Any]) -> float:
         # A margin is signed (negative: the other label would raise the energy), as in the

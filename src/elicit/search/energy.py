@@ -6,8 +6,8 @@ in context, i left out (`LM.loo_scores`). Three forms, chosen by `MPKind`:
 
     mean         mean_i (s_i if y_i = 1 else -s_i)                   the released ICM code
     sum-logprob  sum_i log P(y_i | x_i, D \\ i) = sum_i log sigmoid(+-s_i)   the paper's formula
-    calibrated   mean_i +-(s_i - mean_j s_j)                          elicit
-    calibrated-sum  sum_i +-(s_i - mean_j s_j)                        elicit's default
+    calibrated   mean_i +-(s_i - mean_j s_j)                          elicit's default
+    calibrated-sum  sum_i +-(s_i - mean_j s_j)                        elicit
 
 Why calibrated: a small base model mostly copies the majority label of its context, so with the
 raw forms a constant labelling is predicted best (measured on 32 SST-2 claims with gemma-3-270m:
@@ -203,6 +203,7 @@ class EnergyEvaluator:
         self._memo: OrderedDict[LabellingKey, Evaluation] = OrderedDict()
         self._context_memo: OrderedDict[tuple[LabellingKey, int], float] = OrderedDict()
         self.n_evaluations = 0  # LOO evaluations actually sent to the LM
+        self.n_memo_hits = 0  # LOO evaluations answered from the memo
         self.n_context_calls = 0
 
     def key(self, labelling: Mapping[int, int]) -> LabellingKey:
@@ -223,6 +224,7 @@ class EnergyEvaluator:
         hit = self._memo.get(key)
         if hit is not None:
             self._memo.move_to_end(key)
+            self.n_memo_hits += 1
             return hit
         scored = self.scored(key)
         if scored:

@@ -8,7 +8,9 @@ Gold never enters: callers that want agreement with gold compute it in `on_step`
 returned numbers go into the trace and the progress bar.
 
 Loop. Take `init_size` random examples with random labels (`init_balanced`: half True, as the
-released code does; the paper draws them freely, elicit's default), ConsistencyFix. Then for
+released code does; the paper draws them freely, elicit's default; the released code's initial
+examples are also whole consistency groups, the first 8 of a batch sorted by group, where elicit
+draws 8 examples regardless of group), ConsistencyFix. Then for
 n = 1..iterations: T from the schedule; sample an example (weight `group_weight` for unlabelled
 members of a group that already has a labelled member, 1 otherwise; labelled examples can be
 drawn again, to correct them); propose the label the model predicts from the current labelled
@@ -44,6 +46,14 @@ first whose best consistent relabelling (every consistent option is scored) does
 apply it. When no pair qualifies, stop. The paper samples one pair per round and applies its fix
 only if U improves; the released code walks the shuffled pairs like this and keeps a fix that
 does not lower U; elicit follows the code here, so a round is not wasted on an unfixable pair.
+One difference remains: the released code starts the ConsistencyFix of a proposal from a dummy
+energy of -1e6, so the proposal's first fix is applied whatever it costs; elicit compares every
+fix, the first included, with the proposal's own energy.
+
+Costs (`search.costs`): each trace row carries what its iteration cost (forward tokens, leave-
+one-out evaluations sent to the LM and answered from the memo, single predictions, result-cache
+hits); `SearchResult.costs` is the whole search in this process, including the initial
+labelling, the final fixes and the margins, which belong to no iteration.
 
 All randomness comes from one `random.Random` (passed in, or made from `seed`); with a
 deterministic LM the search is a pure function of its inputs, which is what makes checkpoints
@@ -66,6 +76,7 @@ from elicit.backends.base import LM, TRUE_FALSE, LabelSet, LooOrder
 from elicit.errors import ConfigError
 from elicit.search import checkpoint
 from elicit.search.consistency import ConsistencyRule
+from elicit.search.costs import CostMeter, Costs
 from elicit.search.energy import MP_KINDS, EnergyEvaluator, Evaluation, MPKind
 from elicit.search.order import CONTEXT_ORDERS, ContextOrder, context_order
 from elicit.search.schedule import Schedule, ScheduleKind
@@ -164,7 +175,9 @@ class SearchConfig:
                 "mean": "code",
                 "sum-logprob": "paper",
             }[self.mp],
-            "schedule": "paper" if self.schedule == "paper" else "code",
+            # "exp" is the released code's exp formula counted in iterations, where the code
+            # counts accepted flips: neither the paper's nor the code's schedule.
+            "schedule": {"paper": "paper", "code": "code", "exp": "elicit"}[self.schedule],
             "init_balanced": "code" if self.init_balanced else "paper",
             "skip_same": "code" if self.skip_same else "paper",
             "context_order": "code" if self.context_order == "grouped" else "elicit",
@@ -198,17 +211,24 @@ class TraceRow:
     proposed: int  # the label the model proposed for it
     delta: float | None  # U(proposal after ConsistencyFix) - U(current); None when skipped
     extra: Mapping[str, float] = field(default_factory=dict)
+    #: What this iteration cost (`search.costs`); written flat into the row.
+    costs: Costs = field(default_factory=Costs)
 
     def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
-        return {**d, **self.extra}
+        nested = ("extra", "costs")
+        d = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in nested
+        }
+        return {**d, **self.costs.to_dict(), **self.extra}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TraceRow:
-        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra", "costs"}
+        cost_names = {f.name for f in dataclasses.fields(Costs)}
         return cls(
             **{k: v for k, v in d.items() if k in names},
-            extra={k: v for k, v in d.items() if k not in names},
+            extra={k: v for k, v in d.items() if k not in names | cost_names},
+            costs=Costs(**{k: v for k, v in d.items() if k in cost_names}),
         )
 
 
@@ -229,6 +249,8 @@ class SearchResult:
     overruled: dict[str, tuple[int, int | None]] = field(default_factory=dict)
     #: uid -> label margin (see the module docs); empty unless `confidence` was on.
     margins: dict[str, float] = field(default_factory=dict)
+    #: What the whole search cost in this process (`search.costs`), post-passes included.
+    costs: Costs = field(default_factory=Costs)
 
     @property
     def n_labelled(self) -> int:
@@ -476,6 +498,7 @@ def run_search(
         anchor_weight=config.anchor_weight,
         anchors_in_context=config.anchor_mode == "context",
     )
+    meter = CostMeter(lm, evaluator)
     schedule = Schedule(config.schedule, config.t0, config.t_min, config.beta)
     index_of = {ex.uid: i for i, ex in enumerate(examples)}
 
@@ -519,6 +542,7 @@ def run_search(
         start = 0
         save(0)
 
+    meter.step()  # the initial labelling's cost counts in the total, not in a trace row
     with tqdm(
         total=n_iter, initial=start, desc=desc, disable=not progress, dynamic_ncols=True
     ) as bar:
@@ -558,6 +582,7 @@ def run_search(
                 proposed=proposed,
                 delta=delta,
                 extra=extra,
+                costs=meter.step(),
             )
             trace.append(row)
             pending.append(row)
@@ -598,4 +623,5 @@ def run_search(
         lm_evaluations=evaluator.n_evaluations,
         overruled={examples[i].uid: (anchor_index[i], labelling.get(i)) for i in current.overruled},
         margins={examples[i].uid: m for i, m in margins.items()},
+        costs=meter.total(),
     )

@@ -10,15 +10,22 @@ split into batches of at most `--batch-size` that keep groups whole, each search
 Ray (`search.workers`), with the same labels as the serial loop. The run directory (`--out`):
 
     config.json       the options
+    pool.jsonl        the sampled pool, in order: uid and the batch it was searched in (one
+                      line per example, labelled or not: run another tool on the same claims)
     labels.jsonl      uid, label, gold (where the data has it), score (final leave-one-out),
-                      anchor (the known label given, if any), confidence (label margin,
-                      with --confidence)
+                      anchor (the known label given, if any), margin (the energy the label
+                      is worth over the other one, with --confidence; not a probability)
     suggestions.jsonl with --suggest K: the K least confident examples that are not anchors,
-                      where a human label would help most (see below)
+                      where a human label would help most (see below), with their margin
     trace.jsonl       per iteration: batch, iteration, temperature, energy, mp,
-                      inconsistencies, accepted, n_labelled, uid, proposed, delta, agreement
+                      inconsistencies, accepted, n_labelled, uid, proposed, delta, agreement,
+                      and what the iteration cost (`search.costs`: forward_tokens,
+                      loo_evaluations, loo_memo_hits, context_calls, cache_hits, cache_misses)
     metrics.json      final energy, MP, inconsistencies, agreement with gold, the variant
-                      choices and which of paper / released code / elicit each follows, seconds
+                      choices and which of paper / released code / elicit each follows;
+                      seconds (the whole run) = load_seconds (loading the model; null when
+                      Ray workers load their own) + search_seconds; cost: the run's totals of
+                      the trace's cost counters, the initial labelling and margins included
     energy_plot.png   energy and agreement with gold against iterations
     checkpoints/      per batch, the search's checkpoint (see `search.checkpoint`)
 
@@ -47,7 +54,7 @@ from typing import Any, cast
 from elicit.backends.base import LM, LabelSet, LooOrder
 from elicit.config import config_to_dict, help_field
 from elicit.errors import ConfigError
-from elicit.labels import PROMPT_HASH, prompt_hash, read_labels, write_labels
+from elicit.labels import MARGIN, PROMPT_HASH, prompt_hash, read_labels, write_labels
 from elicit.options import DataOptions, LMOptions, RunOptions, run_dir
 from elicit.runs import (
     DONE_FILE,
@@ -57,6 +64,7 @@ from elicit.runs import (
     run_lock,
 )
 from elicit.search.batches import batch_seed, split_batches
+from elicit.search.costs import Costs
 from elicit.search.energy import MP_KINDS, MPKind
 from elicit.search.icm import (
     ANCHOR_MODES,
@@ -81,6 +89,7 @@ RUN_FILES = (
     DONE_FILE,
     "energy_plot.png",
     "suggestions.jsonl",
+    "pool.jsonl",
 )
 CHECKPOINTS = "checkpoints"
 #: Options that may differ between an interrupted run and its --resume.
@@ -168,8 +177,9 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
     )
     confidence: bool = help_field(
         False,
-        "write each label's confidence (its energy margin over the other label; one extra "
-        "leave-one-out evaluation per example)",
+        "write each label's confidence as its margin (field 'margin': the energy its label "
+        "is worth over the other label; not a probability; one extra leave-one-out evaluation "
+        "per example)",
     )
     suggest: int = help_field(
         0, "list this many least confident non-anchor examples in suggestions.jsonl"
@@ -291,7 +301,12 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
     search = config.search_config()
     label_set = LabelSet(words=data.label_words)
     batches = split_batches(data.examples, config.batch_size, config.seed)
+    batch_of = {data.examples[i].uid: b for b, indices in enumerate(batches) for i in indices}
+    atomic_write_jsonl(
+        out / "pool.jsonl", [{"uid": ex.uid, "batch": batch_of[ex.uid]} for ex in data.examples]
+    )
     start = time.perf_counter()
+    load_seconds: float | None = 0.0
     results: list[SearchResult] = []
     options = config.ray_options() if len(batches) > 1 else None  # None: the serial loop
     jobs = [
@@ -302,6 +317,7 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
     if options is not None:
         from elicit.search.workers import search_batches_on_ray
 
+        load_seconds = None  # each worker loads its own model, within the search's time
         results = search_batches_on_ray(
             jobs,
             options,
@@ -312,7 +328,9 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
         )
     else:
         if lm is None:
+            loading = time.perf_counter()
             lm = config.load_lm(progress=False)  # the search shows one bar of its own
+            load_seconds = time.perf_counter() - loading
         for b, job in enumerate(jobs):
             batch_lm = lm
             if config.iterative and b > 0:
@@ -341,7 +359,7 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
         if uid in anchors:
             extra[uid]["anchor"] = anchors[uid]
         if uid in margins:
-            extra[uid]["confidence"] = margins[uid]
+            extra[uid][MARGIN] = margins[uid]
         extra[uid][PROMPT_HASH] = hashes[uid]  # readers refuse the label if the text changes
     write_labels(out / "labels.jsonl", ordered, gold=data.gold, extra=extra)
     if config.suggest:
@@ -352,6 +370,9 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
     model_name = lm.name if lm is not None else config.model
     plot_trace(rows, out / "energy_plot.png", title=f"ICM on {config.task} ({model_name})")
     metrics = _metrics(config, model_name, results, ordered, data.gold, len(data), seconds, search)
+    metrics["load_seconds"] = load_seconds
+    metrics["search_seconds"] = seconds - (load_seconds or 0.0)
+    metrics["cost"] = sum((r.costs for r in results), Costs()).to_dict()
     if anchors:
         metrics["anchors"] = len(anchors)
         metrics["anchor_weight"] = config.anchor_weight
@@ -443,7 +464,7 @@ def _suggestions(
         {
             "uid": uid,
             "label": labels.get(uid),
-            "confidence": margins[uid],
+            MARGIN: margins[uid],
             "gold": data.gold.get(uid),
             "prompt": prompts[uid],
         }

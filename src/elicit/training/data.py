@@ -9,9 +9,11 @@ Targets. A classifier trains on (example, P(True)) pairs. The labels come from a
 
 A label is 0/1/true/false, or a probability in [0, 1] (a soft label, e.g. a weak model's
 prediction). With a confidence c (the probability that the label is right) the target is c for
-label 1 and 1 - c for label 0. Only claims whose uid is labelled are trained on; labels for
-uids not in the data are reported, and a file that matches none is an error that says which
-split to label.
+label 1 and 1 - c for label 0. The "margin" that `elicit label --confidence` writes is not a
+probability and is not read here (see `elicit.labels`); an older label run's file, which wrote
+the margin as "confidence", is recognised and trains on its hard labels, with a warning. Only
+claims whose uid is labelled are trained on; labels for uids not in the data are reported, and
+a file that matches none is an error that says which split to label.
 
 Comparisons. Comparison tasks (alpaca-comparison, hh-comparison, truthfulqa-preference) hold
 each pair twice, as the claims "Response 1 is better" in the orders "ab" and "ba". A reward
@@ -32,6 +34,7 @@ from typing import Any, Literal
 
 from elicit.errors import DataError
 from elicit.evaluation.baselines import random_labels
+from elicit.labels import MARGIN, OLD_MARGIN, is_label_run
 from elicit.tasks.base import CLAIM_SUFFIX, Example, TaskData
 from elicit.tasks.common import parse_label
 from elicit.tasks.rows import read_source
@@ -73,6 +76,18 @@ def read_targets(path: str | Path) -> dict[str, float]:
             "directory, or a .jsonl/.csv with columns uid,label[,confidence]"
         )
     source = read_source(p)
+    # An older `elicit label` wrote its label margins (any real number) as "confidence".
+    margins_as_confidence = is_label_run(p) and any(
+        OLD_MARGIN in row.data and MARGIN not in row.data for row in source.rows
+    )
+    if margins_as_confidence:
+        log.warning(
+            "%s was written by an older `elicit label`, whose 'confidence' field is the label's "
+            "energy margin, not the probability that the label is right; it is read as the "
+            "margin and ignored, so the labels train as hard 0/1 targets (newer runs write it "
+            "as 'margin')",
+            p,
+        )
     out: dict[str, float] = {}
     for row in source.rows:
         where = source.where(row)
@@ -83,7 +98,8 @@ def read_targets(path: str | Path) -> dict[str, float]:
         uid = str(row.data["uid"])
         if uid in out:
             raise DataError(f"{where}: duplicate uid {uid!r}; keep one label per uid")
-        target = _target(row.data["label"], row.data.get("confidence"), where)
+        confidence = None if margins_as_confidence else row.data.get("confidence")
+        target = _target(row.data["label"], confidence, where)
         if target is not None:
             out[uid] = target
     if not out:

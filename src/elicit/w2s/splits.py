@@ -1,9 +1,12 @@
 """The data of one weak-to-strong run: two training halves and a balanced test set.
 
 Burns et al.: the weak supervisor is trained on ground truth of half 1; its predictions on half
-2 are the weak labels the student learns from; the ceiling is the student trained on half 2's
-ground truth; everything is tested on a held-out set balanced between the classes (so 50% is
-chance and a constant predictor cannot look good).
+2 are the weak labels the student learns from; everything is tested on a held-out set balanced
+between the classes (so 50% is chance and a constant predictor cannot look good). The ceiling,
+the strong model trained on ground truth, is trained here on half 2's gold labels, as the
+released code does (`train_weak_to_strong.py` trains its strong ground-truth model on
+`train2_ds`), so the ceiling and the students see the same claims and differ only in their
+labels; the paper's text says only "ground truth labels" and does not name a half.
 
 Halves are split by consistency group, so two claims about the same question never sit on
 both sides (the supervisor would otherwise have seen the student's questions).
