@@ -108,27 +108,47 @@ _RAW = {"energy", "loss", "final loss"}
 # ---------------------------------------------------------------------- reading files
 
 
+#: The most bytes read from one run file for a report or listing: a run directory someone
+#: else wrote may hold a link to an endless device (/dev/zero) under a run file's name.
+MAX_RUN_FILE_BYTES = 256 * 2**20
+
+
+def read_run_text(path: Path) -> str | None:
+    """A run file's text, or None when it is missing, not a regular file, larger than
+    MAX_RUN_FILE_BYTES, or not UTF-8."""
+    try:
+        if not path.is_file():
+            return None
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_RUN_FILE_BYTES + 1)
+        if len(raw) > MAX_RUN_FILE_BYTES:
+            return None
+        return raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def read_json(path: Path) -> Any:
     """A JSON file's content, or None when it is missing or unreadable (a run being written)."""
+    text = read_run_text(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None if text is None else json.loads(text)
+    except (ValueError, RecursionError):
         return None
 
 
 def read_jsonl_lenient(path: Path) -> list[dict[str, Any]]:
     """Rows of a JSONL file; a torn last line (a run killed mid-write) is skipped, not fatal."""
     rows: list[dict[str, Any]] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+    text = read_run_text(path)
+    if text is None:
         return rows
-    for line in lines:
+    for line in text.splitlines():
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(row, dict):
             rows.append(row)

@@ -161,11 +161,25 @@ def _columns(rows: list[dict[str, Any]]) -> list[str]:
     return [c for c in COLUMNS if c in present] + [c for c in present if c not in COLUMNS]
 
 
+#: A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...),
+#: +cmd|...): claims text is untrusted, so such text cells get a leading apostrophe, which
+#: spreadsheets show as text and hide (OWASP's advice for CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Rows as CSV; text cells that a spreadsheet would run as a formula are made inert."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=_columns(rows), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)  # prompts span lines: the csv module quotes them
+    # prompts span lines: the csv module quotes them
+    writer.writerows({k: _inert(v) for k, v in r.items()} for r in rows)
     atomic_write_text(path, buf.getvalue())
 
 

@@ -13,6 +13,7 @@ import base64
 import html
 import math
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -95,8 +96,21 @@ def table(
     )
 
 
-def image(png: bytes, alt: str) -> str:
-    """An <img> with the PNG inline, or a note when the bytes are not a (small enough) PNG."""
+def read_image(path: Path) -> bytes:
+    """The bytes of a PNG file in a run, at most MAX_IMAGE_BYTES + 1 of them (`image` then says
+    it is too large), and nothing from what is not a regular file: a run directory someone
+    else wrote may hold a "plot" that is a link to an endless device such as /dev/zero."""
+    if not path.is_file():  # follows links: a link to a device is no regular file
+        return b""
+    with path.open("rb") as fh:
+        return fh.read(MAX_IMAGE_BYTES + 1)
+
+
+def image(png: bytes | Path, alt: str) -> str:
+    """An <img> with the PNG inline, or a note when the bytes are not a (small enough) PNG.
+    A path is read with `read_image`."""
+    if isinstance(png, Path):
+        png = read_image(png)
     if not png.startswith(PNG_MAGIC):
         return note(f"{alt}: not a PNG image, left out")
     if len(png) > MAX_IMAGE_BYTES:

@@ -138,7 +138,7 @@ def label_curves(info: RunInfo) -> str:
     title = "<h3>Energy and label agreement with gold</h3>"
     saved = info.path / "energy_plot.png"
     if saved.is_file():
-        return title + image(saved.read_bytes(), "energy and agreement against iterations")
+        return title + image(saved, "energy and agreement against iterations")
     rows = [r for r in label_trace(info.path) if "energy" in r]
     if not rows:
         return title + note("no trace yet: the search has not reached its first checkpoint")
@@ -260,7 +260,7 @@ def eval_sections(info: RunInfo) -> str:
     saved = info.path / "accuracy.png"
     title = "<h3>Method comparison</h3>"
     if saved.is_file():
-        out = title + image(saved.read_bytes(), "accuracy per method")
+        out = title + image(saved, "accuracy per method")
     else:
         acc = [(str(r["method"]), float(r["value"])) for r in rows
                if r.get("metric") == "accuracy" and isinstance(r.get("value"), float)]  # fmt: skip
@@ -295,7 +295,7 @@ def w2s_sections(info: RunInfo) -> str:
     saved = info.path / "w2s.png"
     if saved.is_file():
         out += "<h3>Accuracy and student-supervisor agreement</h3>"
-        out += image(saved.read_bytes(), "weak-to-strong accuracy and agreement")
+        out += image(saved, "weak-to-strong accuracy and agreement")
     for metric, what in (("pgr", "accuracy"), ("pgr_auroc", "AUROC")):
         values = [(str(r["method"]), float(r["value"])) for r in rows
                   if r.get("metric") == metric and isinstance(r.get("value"), int | float)]  # fmt: skip
@@ -321,7 +321,7 @@ def other_plots(run: Path) -> str:
     out = ""
     for p in sorted(run.glob("*.png")):
         if p.name not in SHOWN and not p.name.startswith("."):
-            out += f"<h3>{esc(p.name)}</h3>" + image(p.read_bytes(), p.name)
+            out += f"<h3>{esc(p.name)}</h3>" + image(p, p.name)
     return out
 
 
