@@ -41,7 +41,7 @@ from elicit.selfimprove.evaluate import AFTER_PREFIX, Evaluation, evaluate_model
 from elicit.selfimprove.plots import plot_agreement, plot_before_after
 from elicit.selfimprove.prompts import TrainingExample, training_examples
 from elicit.selfimprove.questions import (
-    TASKS,
+    QUESTION_SETS,
     Exemplar,
     QuestionSet,
     load_exemplars,
@@ -62,7 +62,7 @@ class SelfImproveConfig(FitOptions, RunOptions, LMOptions):
     """Options of `elicit self-improve` (model, run and fine-tuning options are shared)."""
 
     task: str | None = help_field(
-        None, "question set: " + ", ".join(sorted(TASKS)), choices=sorted(TASKS)
+        None, "question set: " + ", ".join(sorted(QUESTION_SETS)), choices=sorted(QUESTION_SETS)
     )
     n: int | None = help_field(100, "unlabeled training questions, sampled with --seed")
     test_n: int | None = help_field(100, "held-out test questions, sampled with --seed")
@@ -89,7 +89,9 @@ class SelfImproveConfig(FitOptions, RunOptions, LMOptions):
         FitOptions.__post_init__(self)
         self.check_lm()
         if not self.task:
-            raise ConfigError(f"no task given: pass --task NAME, one of {', '.join(sorted(TASKS))}")
+            raise ConfigError(
+                f"no task given: pass --task NAME, one of {', '.join(sorted(QUESTION_SETS))}"
+            )
         for name in ("n", "test_n"):
             value = getattr(self, name)
             if value is not None and value < 1:

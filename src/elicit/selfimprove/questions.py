@@ -77,7 +77,7 @@ class QuestionSet:
 
 
 @dataclass(frozen=True)
-class _Task:
+class _QuestionSource:
     kind: AnswerKind
     description: str
     # split -> (questions with gold, exemplars available in that split)
@@ -212,22 +212,25 @@ def _load_sciq(split: str) -> tuple[QuestionSet, list[Exemplar]]:
 
 # ---------------------------------------------------------------------- registry
 
-TASKS: dict[str, _Task] = {
-    "gsm8k": _Task(AnswerKind.NUMBER, "grade-school maths word problems (numeric)", _load_gsm8k),
-    "arithmetic": _Task(
+#: Self-improvement's question sets by task name (not `elicit.tasks.TASKS`, the claim tasks).
+QUESTION_SETS: dict[str, _QuestionSource] = {
+    "gsm8k": _QuestionSource(
+        AnswerKind.NUMBER, "grade-school maths word problems (numeric)", _load_gsm8k
+    ),
+    "arithmetic": _QuestionSource(
         AnswerKind.NUMBER, "generated one/two-step integer arithmetic (easy)", _load_arithmetic
     ),
-    "sciq": _Task(AnswerKind.CHOICE, "SciQ as 4-option multiple choice", _load_sciq),
+    "sciq": _QuestionSource(AnswerKind.CHOICE, "SciQ as 4-option multiple choice", _load_sciq),
 }
 
 
-def _task(name: str) -> _Task:
-    if name not in TASKS:
+def _source(name: str) -> _QuestionSource:
+    if name not in QUESTION_SETS:
         raise ConfigError(
             f"task {name!r} has no question set for self-improvement; choose one of "
-            f"{', '.join(sorted(TASKS))}"
+            f"{', '.join(sorted(QUESTION_SETS))}"
         )
-    return TASKS[name]
+    return QUESTION_SETS[name]
 
 
 def _check_split(split: str) -> None:
@@ -238,14 +241,14 @@ def _check_split(split: str) -> None:
 def load_questions(task: str, split: str) -> QuestionSet:
     """All questions of a task split, gold answers kept apart in `QuestionSet.gold`."""
     _check_split(split)
-    return _task(task).load(split)[0]
+    return _source(task).load(split)[0]
 
 
 def load_exemplars(task: str, k: int, seed: int) -> list[Exemplar]:
     """`k` worked exemplars drawn with `seed` from the task's train split."""
     if k < 0:
         raise ConfigError(f"--shots must be >= 0, got {k}")
-    pool = _task(task).load("train")[1]
+    pool = _source(task).load("train")[1]
     if k > len(pool):
         raise ConfigError(f"--shots {k} is more than the {len(pool)} exemplars of task {task!r}")
     return random.Random(f"elicit-exemplars-{seed}").sample(pool, k)
