@@ -581,26 +581,76 @@ def _resolve_max_length(config: Any, requested: int | None) -> int:
 
 
 def _load(model: str, dtype: torch.dtype, *, progress: bool) -> tuple[Any, Any]:
+    from safetensors import SafetensorError  # a truncated .safetensors file raises it
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     path = resolve_model(model, progress=progress)
+    hub_id = model not in MODELS and not Path(model).exists()
+    local_only = hub_id and not _hub_reachable()
+    if local_only and not _in_hub_cache(model):
+        # transformers would retry the unreachable hub for about a minute before saying so.
+        raise BackendError(
+            f"model {model!r} is neither a registered model ({', '.join(MODELS)}) nor a local "
+            "directory, nor in the Hugging Face cache, and the hub cannot be reached from here. "
+            "Pass a registered name or a local path, or download the model where the hub is "
+            "reachable."
+        )
     # transformers' own "Loading weights" bar interleaves with our output for a sub-second
     # step; loading from the safetensors cache is fast enough not to need one.
     bar_was_on = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
-        hf_model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-        tokenizer = AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as e:
-        if model not in MODELS and not Path(model).exists():
+        hf_model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=dtype, local_files_only=local_only
+        )
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local_only)
+    except (OSError, ValueError, RuntimeError, SafetensorError) as e:
+        if hub_id:
             raise BackendError(
                 f"model {model!r} is neither a registered model ({', '.join(MODELS)}) nor a "
                 "local directory, and loading it as a Hugging Face hub id failed (no hub is "
                 f"reachable offline). Pass a registered name or a local path. ({e})"
+            ) from e
+        if model in MODELS:  # elicit's own converted copy: damaged (a truncated file)
+            raise BackendError(
+                f"the cached copy of model {model!r} at {path} cannot be loaded ({e}); it is "
+                f"damaged (e.g. a file cut short). Delete it (rm -r '{path}') and rerun: elicit "
+                "converts it again."
             ) from e
         raise BackendError(f"could not load model {model!r} from {path}: {e}") from e
     finally:
         if bar_was_on:
             hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
     return hf_model, tokenizer
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub answers a TCP connection within `timeout` seconds
+    (False at once when HF_HUB_OFFLINE is set)."""
+    import os
+    import socket
+    import urllib.parse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    endpoint = urllib.parse.urlsplit(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((endpoint.hostname or "", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _in_hub_cache(model: str) -> bool:
+    """Whether hub id `model` has a config.json in the local Hugging Face cache."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    try:
+        found = try_to_load_from_cache(model, "config.json")
+    except Exception:  # an id that is not a valid repo name: not cached either
+        return False
+    return isinstance(found, str)

@@ -1,0 +1,46 @@
+"""Issue 20, items 6 and 11: a damaged model cache says how to clear it, and an unknown model id
+fails in seconds when the hub cannot be reached, not after a minute of retries."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("transformers")
+
+import elicit.backends.hf as hf
+from elicit.errors import BackendError
+
+
+def test_a_truncated_file_in_the_model_cache_says_how_to_clear_it(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cached = tmp_path / "models" / "gemma-3-270m"
+    shutil.copytree(tiny_model_dir, cached)
+    weights = next(cached.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 3])  # cut short
+    monkeypatch.setattr(hf, "resolve_model", lambda name, progress=True: str(cached))
+    with pytest.raises(BackendError) as e:
+        hf._load("gemma-3-270m", hf.torch.float32, progress=False)
+    message = str(e.value)
+    assert "damaged" in message and f"rm -r '{cached}'" in message
+
+
+def test_an_unknown_model_id_fails_fast_without_a_hub(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty hub cache
+    monkeypatch.setattr(hf, "_hub_reachable", lambda timeout=3.0: False)
+    t0 = time.monotonic()
+    with pytest.raises(BackendError, match="cannot be reached") as e:
+        hf._load("someone/no-such-model", hf.torch.float32, progress=False)
+    assert time.monotonic() - t0 < 5
+    assert "registered" in str(e.value)
+
+
+def test_hf_hub_offline_skips_the_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert hf._hub_reachable() is False
