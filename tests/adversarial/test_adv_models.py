@@ -8,10 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
+from adversary import claims_csv, cli, refused
 
 pytest.importorskip("transformers")
 
 import elicit.backends.hf as hf
+import elicit.models as models
 from elicit.errors import BackendError
 
 
@@ -44,3 +46,18 @@ def test_an_unknown_model_id_fails_fast_without_a_hub(
 def test_hf_hub_offline_skips_the_probe(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert hf._hub_reachable() is False
+
+
+def test_the_model_cache_deleted_during_conversion_is_one_paragraph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ELICIT_CACHE_DIR", str(tmp_path / "cache"))
+
+    def build(spec: object, recipe: object, out: Path) -> None:
+        shutil.rmtree(tmp_path / "cache")  # someone cleans the cache mid-conversion
+
+    monkeypatch.setattr(models, "_build", build)
+    data = claims_csv(tmp_path / "claims.csv")
+    outcome = cli(capsys, "score", "--task", "claims", "--data", str(data), "--model",
+                  "smollm2-135m-instruct", "--backend", "hf", "--out", str(tmp_path / "run"))  # fmt: skip
+    refused(outcome, "model cache changed", "rerun")

@@ -628,6 +628,15 @@ def _after_interrupt(command: str) -> str:
     return "no partial results were written"
 
 
+def _model_cache() -> str | None:
+    try:
+        from elicit.models import cache_dir
+
+        return str(cache_dir())
+    except Exception:  # the error message must not fail on a broken installation
+        return None
+
+
 def os_error_message(e: OSError, command: str) -> str:
     """One paragraph for an OSError: the file, what the system said, and the fix."""
     where = f"{e.filename}" if e.filename is not None else "a file"
@@ -637,6 +646,13 @@ def os_error_message(e: OSError, command: str) -> str:
         if command in _RESUMABLE
         else "then rerun the command (nothing half-written was kept)"
     )
+    cache = _model_cache()
+    if e.errno == errno.ENOENT and cache is not None and str(e.filename).startswith(cache):
+        return (
+            f"the model cache changed while elicit was using it ({where}: {what}); if it was "
+            f"deleted or cleaned up meanwhile, rerun: elicit fetches and converts the model "
+            f"again into {cache}"
+        )
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return (
             f"no space left on the device while writing {where} ({what}); free some space, {rerun}"
