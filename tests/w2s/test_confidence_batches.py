@@ -4,6 +4,11 @@ short last batch, and a batch of one (where the threshold is meaningless) is ref
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +98,54 @@ def test_a_confidence_loss_on_batches_of_one_is_refused(
         config(tmp_path, tiny_model_dir, losses="xent,confidence", train_batch_size=1)
     config(tmp_path, tiny_model_dir, losses="confidence", train_batch_size=1, grad_accum=2)
     config(tmp_path, tiny_model_dir, losses="xent", train_batch_size=1)
+
+
+ACCELERATE = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+
+#: Trains PROMPTS on WEAK with the confidence loss and writes the per-step losses (main process).
+SCRIPT = """
+import json, sys
+from elicit.training.classifier import train_classifier
+from elicit.training.config import FitOptions
+from elicit.training.distributed import is_main_process
+from elicit.training.model import load_causal_lm
+from elicit.w2s.losses import ConfidenceLoss
+
+model, out, batch, prompts, weak = sys.argv[1], sys.argv[2], int(sys.argv[3]), *json.loads(sys.argv[4])
+options = FitOptions(max_steps=3, train_batch_size=batch, lr=1e-2, lora=False)
+result = train_classifier(load_causal_lm(model), prompts, weak, options, seed=0,
+                         loss=ConfidenceLoss(a_max=0.75, warmup_frac=0.0), progress=False)
+if is_main_process():
+    open(out, "w").write(json.dumps(list(result.losses)))
+"""
+
+
+@pytest.mark.skipif(ACCELERATE is None, reason="accelerate is not installed")
+def test_data_parallel_processes_threshold_over_the_whole_step(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    # 2 gloo processes x 2 claims are the single process's step of 4: the threshold must be
+    # taken over all 4 (every process's share gathered), so the losses are the same.
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT, encoding="utf-8")
+    data = json.dumps([PROMPTS, WEAK])
+    env = {
+        **os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
+        "ACCELERATE_USE_CPU": "1",
+    }  # fmt: skip
+    single = tmp_path / "single.json"
+    subprocess.run(
+        [sys.executable, str(script), str(tiny_model_dir), str(single), "4", data],
+        env=env, check=True, timeout=600,
+    )  # fmt: skip
+    parallel = tmp_path / "parallel.json"
+    launch = [
+        str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no",
+        str(script), str(tiny_model_dir), str(parallel), "2", data,
+    ]  # fmt: skip
+    done = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    one, two = json.loads(single.read_text()), json.loads(parallel.read_text())
+    assert len(one) == len(two) == 3
+    assert two == pytest.approx(one, rel=1e-4, abs=1e-5)

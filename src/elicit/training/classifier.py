@@ -17,9 +17,9 @@ Two ways to read a class off a claim prompt (`objective`):
 
 Targets are P(True) per example; `loss(logits (B, 2), targets (B,), step_frac)` defaults to
 soft cross-entropy (`losses`). A loss that thresholds over its batch (`losses.BatchLoss`, the
-weak-to-strong confidence loss) gets the whole optimizer step: with `grad_accum` > 1 its
-targets are computed over all the step's micro-batches first, so the result does not depend on
-how the step is split. Training goes through the shared loop (`loop.fit`): LoRA or
+weak-to-strong confidence loss) gets the whole optimizer step: with `grad_accum` > 1, or
+several data-parallel processes, its targets are computed over all the step's micro-batches of
+all processes first, so the result does not depend on how the step is split. Training goes through the shared loop (`loop.fit`): LoRA or
 full, accumulation, checkpoints under `out_dir/checkpoints`, `resume`.
 """
 
@@ -38,6 +38,7 @@ from elicit.backends.hf import HFBackend
 from elicit.errors import ConfigError
 from elicit.tasks.base import Example
 from elicit.training.config import FitOptions
+from elicit.training.distributed import all_gather, group_rank, group_size
 from elicit.training.export import save_adapter
 from elicit.training.loop import FitResult, fit
 from elicit.training.losses import BatchLoss, ClassifierLoss, soft_cross_entropy
@@ -254,18 +255,27 @@ def train_classifier(
         return [seqs[i] for i in indices], target_t[list(indices)], False
 
     def prepare_step(batches: list[_Batch], frac: float) -> list[_Batch]:
-        """With accumulation, a `BatchLoss`'s targets over the whole optimizer step: one extra
-        forward pass without gradients gives the student's P(True) on every micro-batch (the
-        released code keeps every micro-batch's graph instead, holding the whole batch's
-        activations at once). One micro-batch is the whole step: the loss sees it all."""
-        if not isinstance(loss, BatchLoss) or len(batches) == 1:
+        """With accumulation or data parallelism, a `BatchLoss`'s targets over the whole
+        optimizer step: one extra forward pass without gradients gives the student's P(True)
+        on every micro-batch (the released code keeps every micro-batch's graph instead,
+        holding the whole batch's activations at once), and every process's share is gathered.
+        One micro-batch in one process is the whole step: the loss sees it all."""
+        if not isinstance(loss, BatchLoss):
+            return batches
+        if group_size() == 1 and len(batches) == 1:
             return batches
         with torch.no_grad():
             p_true = torch.cat(
                 [torch.softmax(clf.logits_of(b[0]), dim=-1)[:, 1].cpu() for b in batches]
             )
-        mixed = loss.step_targets(p_true, torch.cat([b[1] for b in batches]), frac).cpu()
-        parts = torch.split(mixed, [len(b[0]) for b in batches])
+        targets = torch.cat([b[1] for b in batches])
+        shares = all_gather((p_true, targets))  # every process's part of the step, rank order
+        mixed = loss.step_targets(
+            torch.cat([p for p, _ in shares]), torch.cat([t for _, t in shares]), frac
+        ).cpu()
+        start = sum(len(p) for p, _ in shares[: group_rank()])
+        own = mixed[start : start + len(p_true)]
+        parts = torch.split(own, [len(b[0]) for b in batches])
         return [(b[0], part, True) for b, part in zip(batches, parts, strict=True)]
 
     def step_loss(batch: _Batch, frac: float) -> torch.Tensor:

@@ -14,6 +14,8 @@ loop (`training.loop.fit`):
   so an optimizer step sees W times the data and the step count per epoch drops W-fold;
 - skips gradient synchronisation on all but the last micro-batch of an accumulation;
 - logs the loss averaged over processes;
+- lets a loss that needs the whole optimizer batch (the confidence loss's threshold) see every
+  process's share of it (`all_gather`, used by `training.classifier`);
 - loads a checkpoint on the main process and broadcasts it; only the main process writes.
 
 Run directories: only the main process writes the real one; the others write theirs into a
@@ -59,6 +61,29 @@ def process_rank() -> int:
         return int(os.environ.get("RANK", "0"))
     except ValueError:
         return 0
+
+
+def _group_initialised() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def group_size() -> int:
+    """Processes in the running job's process group (1 when there is none)."""
+    return torch.distributed.get_world_size() if _group_initialised() else 1
+
+
+def group_rank() -> int:
+    """This process's rank in the job's process group (its index in `all_gather`'s list)."""
+    return torch.distributed.get_rank() if _group_initialised() else 0
+
+
+def all_gather(obj: C) -> list[C]:
+    """`obj` from every process of the job, in rank order (`[obj]` when it runs alone)."""
+    if group_size() < 2:
+        return [obj]
+    out: list[Any] = [None] * group_size()
+    torch.distributed.all_gather_object(out, obj)
+    return out
 
 
 def is_main_process() -> bool:
