@@ -7,22 +7,23 @@ The search sees `Example`s only (no labels by type), the task's consistency rule
 Gold never enters: callers that want agreement with gold compute it in `on_step`, whose
 returned numbers go into the trace and the progress bar.
 
-Loop. Take `init_size` random examples with random labels (`init_balanced`: half True, as the
-released code does; the paper draws them freely, elicit's default; the released code's initial
-examples are also whole consistency groups, the first 8 of a batch sorted by group, where elicit
-draws 8 examples regardless of group), ConsistencyFix. Then for
-n = 1..iterations: T from the schedule; sample an example (weight `group_weight` for unlabelled
-members of a group that already has a labelled member, 1 otherwise; labelled examples can be
-drawn again, to correct them); propose the label the model predicts from the current labelled
-set (its leave-one-out score when labelled, else its score after all current demos; threshold
-per `energy.proposal_threshold`); optionally skip proposals equal to the current label (the
-released code does); ConsistencyFix the proposed set; accept if dU > 0, else with probability
-exp(dU / T). After the last iteration a final ConsistencyFix runs until no inconsistent pair
-can be fixed without lowering the energy (`final_fix`). With alpha = 50 a fix that costs more
-than 0.02 of mutual predictability is refused, so a few contradictions can survive;
-`strict_consistency` then fixes each of them anyway (the best-energy consistent relabelling of
-the pair, even if U drops) and, should a fix keep creating new contradictions in a group,
-leaves that pair unlabelled: the labels written are then logically consistent.
+Loop. Take `init_size` random examples with random labels and ConsistencyFix them
+(`init_balanced`: half of them True, as the released code does; the paper draws the labels
+freely, elicit's default. The released code's initial examples are also whole consistency
+groups, the first 8 of its batch, which it orders by group; elicit draws them regardless of
+group). Then for n = 1..iterations: T from the schedule; sample an example (weight
+`group_weight` for unlabelled members of a group that already has a labelled member, 1
+otherwise; labelled examples can be drawn again, to correct them); propose the label the model
+predicts from the current labelled set (its leave-one-out score when labelled, else its score
+after all current demos; threshold per `energy.proposal_threshold`); optionally skip proposals
+equal to the current label (the released code does); ConsistencyFix the proposed set; accept if
+dU > 0, else with probability exp(dU / T). After the last iteration a final ConsistencyFix runs
+until no inconsistent pair can be fixed without lowering the energy (`final_fix`). With
+alpha = 50 a fix that costs more than 0.02 of mutual predictability is refused, so a few
+contradictions can survive; `strict_consistency` then fixes each of them anyway (the
+best-energy consistent relabelling of the pair, even if U drops) and, should a fix keep
+creating new contradictions in a group, leaves that pair unlabelled: the labels written are
+then logically consistent.
 
 Anchors (`anchors`, uid -> known label): they start labelled, alongside `init_size - #anchors`
 random labels (none when there are at least `init_size` anchors), and each one the search
