@@ -4,12 +4,16 @@ per trace row and per run, and the pool and load time an `elicit label` run writ
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from planted import planted_lm, pool
 from test_label_run import EXAMPLES, claims_file, config, lm
 
+from elicit.backends.base import Demo, FloatArray
 from elicit.backends.cache import CachedLM
+from elicit.backends.fake import ScriptedLM
 from elicit.backends.hf import HFBackend
 from elicit.runs import read_jsonl
 from elicit.search.costs import Costs
@@ -56,10 +60,23 @@ def test_memo_and_result_cache_hits_are_counted(tmp_path: Path) -> None:
     assert second.loo_evaluations == first.loo_evaluations
 
 
+class CountingLM(ScriptedLM):
+    """The planted LM, counting N^2 "tokens" per leave-one-out evaluation of N demos."""
+
+    def __init__(self) -> None:
+        super().__init__(lm()._score_rule, name="planted")
+        self.tokens_processed = 0
+
+    def loo_scores(self, demos: Sequence[Demo], *args: Any, **kwargs: Any) -> FloatArray:
+        self.tokens_processed += len(demos) ** 2
+        return super().loo_scores(demos, *args, **kwargs)
+
+
 def test_a_label_run_writes_its_pool_costs_and_load_time(tmp_path: Path) -> None:
     data = claims_file(tmp_path / "claims.jsonl", with_labels=True)
     out = tmp_path / "run"
-    summary = run_label(config(data, out, n=16), lm=lm())
+    counting = CountingLM()
+    summary = run_label(config(data, out, n=16), lm=counting)
     pool_rows = read_jsonl(out / "pool.jsonl")
     uids = [r["uid"] for r in pool_rows]
     # The sampled pool in order, labelled or not, with the batch each was searched in.
@@ -71,6 +88,9 @@ def test_a_label_run_writes_its_pool_costs_and_load_time(tmp_path: Path) -> None
     assert metrics["search_seconds"] == metrics["seconds"]
     cost = metrics["cost"]
     assert cost["loo_evaluations"] == metrics["lm_evaluations"] and cost["loo_memo_hits"] > 0
+    # Summed over the two batches, as counted by the backend.
+    assert cost["forward_tokens"] == counting.tokens_processed > 0
     trace = read_jsonl(out / "trace.jsonl")
     assert all({"forward_tokens", "loo_evaluations", "loo_memo_hits"} <= r.keys() for r in trace)
+    assert sum(r["forward_tokens"] for r in trace) <= cost["forward_tokens"]
     assert sum(r["loo_evaluations"] for r in trace) <= cost["loo_evaluations"]

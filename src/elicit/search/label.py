@@ -372,7 +372,8 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
     metrics = _metrics(config, model_name, results, ordered, data.gold, len(data), seconds, search)
     metrics["load_seconds"] = load_seconds
     metrics["search_seconds"] = seconds - (load_seconds or 0.0)
-    metrics["cost"] = sum((r.costs for r in results), Costs()).to_dict()
+    costs = [r.costs for r in results]
+    metrics["cost"] = sum(costs[1:], costs[0]).to_dict() if costs else Costs().to_dict()
     if anchors:
         metrics["anchors"] = len(anchors)
         metrics["anchor_weight"] = config.anchor_weight
