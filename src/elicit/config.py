@@ -147,6 +147,11 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
             data = yaml.safe_load(text)
     except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as e:
         raise ConfigError(f"config file {p} is not valid {p.suffix or 'YAML'}: {e}") from e
+    except RecursionError:  # JSON nested thousands deep
+        raise ConfigError(
+            f"config file {p} nests lists or mappings thousands deep; an options file maps "
+            "option names to plain values"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -157,17 +162,32 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 
+#: How deep lists and mappings may nest in an options file (they nest 2 deep at most today).
+MAX_CONFIG_DEPTH = 16
+
+
 def _refuse_aliases(p: Path, text: str) -> None:
     """YAML aliases (*name) repeat a node; nested, a few lines expand to billions of values
-    when the options are used or printed. No option needs one."""
+    when the options are used or printed. No option needs one. Deep nesting is refused too:
+    PyYAML takes seconds per thousand levels, and fails with a RecursionError after that."""
+    depth = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        mark = event.start_mark
+        line = f", line {mark.line + 1}" if mark is not None else ""
         if isinstance(event, yaml.AliasEvent):
-            mark = event.start_mark
-            line = f", line {mark.line + 1}" if mark is not None else ""
             raise ConfigError(
                 f"config file {p}{line}: YAML aliases (*{event.anchor}) are not accepted in "
                 "an options file; write the value out"
             )
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_CONFIG_DEPTH:
+                raise ConfigError(
+                    f"config file {p}{line}: lists or mappings nested more than "
+                    f"{MAX_CONFIG_DEPTH} deep; an options file maps option names to plain values"
+                )
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
 
 
 def build_config(cls: type[C], values: Mapping[str, Any], source: str = "options") -> C:

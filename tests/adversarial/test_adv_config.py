@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 import typing
 from pathlib import Path
 from typing import Any
@@ -113,3 +114,21 @@ def test_a_password_in_a_server_url_stays_out_of_config_json() -> None:
     saved = json.dumps(config_to_dict(config))
     assert "hunter2" not in saved and "bob:***@h:8000" in saved
     assert config.model.endswith("bob:hunter2@h:8000/v1/m")  # the run itself still has it
+
+
+@pytest.mark.parametrize(("suffix", "text"), [
+    (".json", "[" * 100_000 + "]" * 100_000),
+    (".yaml", "n: " + "[" * 100_000 + "]" * 100_000),
+    (".yaml", "n:\n" + "".join("  " * i + "- \n" for i in range(1, 40))),
+])  # fmt: skip
+def test_deeply_nested_config_files_are_refused_quickly(
+    tmp_path: Path, suffix: str, text: str
+) -> None:
+    """PyYAML spends seconds per thousand levels (17 s for 8,000) and then overflows Python's
+    stack; JSON overflows at once. Both are refused, in well under a second."""
+    path = tmp_path / f"deep{suffix}"
+    path.write_text(text, encoding="utf-8")
+    t0 = time.monotonic()
+    with pytest.raises(ConfigError, match="deep") as e:
+        read_config_file(path)
+    assert time.monotonic() - t0 < 5 and str(path) in str(e.value)
