@@ -173,3 +173,41 @@ def test_the_timeout_flags_reach_the_server_backend_only() -> None:
     assert not set(flags) & set(local.backend_options())  # hf takes no timeouts
     with pytest.raises(ConfigError, match="--read-timeout"):
         build_config(ScoreConfig, {"task": "sst2", "read_timeout": -1})
+
+
+def _replying(body: bytes, status: str = "200 OK"):  # type: ignore[no-untyped-def]
+    def serve(conn: socket.socket, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                line, _ = _read_request(conn)
+                if not line:
+                    return
+                models = json.dumps({"data": [{"id": "m"}]}).encode()
+                data = models if "/models" in line else body
+                head = f"HTTP/1.1 {status}\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+                conn.sendall(head + data)
+        except OSError:
+            return
+
+    return serve
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        (b'{"choices": "' + b"x" * (3 << 20) + b'"}', "200 OK", "larger than 1 MiB"),
+        (b"[" * 200_000 + b"]" * 200_000, "200 OK", "not JSON"),
+        (b'{"error": ' + b"[" * 200_000 + b"]" * 200_000 + b"}", "400 Bad Request", "HTTP 400"),
+    ],
+    ids=["huge", "deep", "deep-error"],
+)
+def test_hostile_replies_are_backend_errors(
+    body: bytes, status: str, words: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reply far larger than any completion is cut off at MAX_REPLY_BYTES (1 MiB here), and
+    JSON nested 200,000 deep is "not JSON", not a RecursionError."""
+    monkeypatch.setattr(openai_module, "BACKOFF", 0.01)
+    monkeypatch.setattr(openai_module, "MAX_REPLY_BYTES", 1 << 20)
+    with raw_server(_replying(body, status)) as port, pytest.raises(BackendError) as e:
+        OpenAIBackend(f"openai:http://127.0.0.1:{port}/v1/m", max_retries=0)
+    assert words in str(e.value) and f"127.0.0.1:{port}" in str(e.value)

@@ -88,6 +88,9 @@ REQUEST_TIMEOUT = 600.0
 #: most and timeouts are not retried: a fresh server that accepts and never replies is broken
 #: (or not an HTTP server), not busy.
 FIRST_CONTACT_READ_TIMEOUT = 20.0
+#: The largest reply read: a completion with 20 log-probs is a few KiB; a server (or something
+#: posing as one) sending more is cut off instead of filling memory for --request-timeout.
+MAX_REPLY_BYTES = 64 * 2**20
 #: A request still waiting after this many seconds says so in the log (then every WAIT_NOTE_EVERY).
 WAIT_NOTE_AFTER = 10.0
 WAIT_NOTE_EVERY = 30.0
@@ -143,7 +146,7 @@ def _server_message(body: bytes) -> str:
     text = body.decode("utf-8", errors="replace").strip()
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return text[:500]
     if isinstance(data, dict):
         err = data.get("error", data.get("detail", data.get("message")))
@@ -234,7 +237,11 @@ class _Client:
                 watch.start(conn)
                 conn.request(method, self._path(path), body=body, headers=self.headers)
                 response = conn.getresponse()
-                data = response.read()
+                data = response.read(MAX_REPLY_BYTES + 1)
+                if watch.expired:  # the watcher shut the socket: read(n) returns what came
+                    raise TimeoutError("request timeout")
+                if len(data) <= MAX_REPLY_BYTES and response.length:
+                    raise http.client.IncompleteRead(data, response.length)  # cut off
                 status = response.status
                 retry_after = response.getheader("Retry-After")
             except (OSError, http.client.HTTPException) as e:
@@ -247,10 +254,15 @@ class _Client:
                     give_up = True
             else:
                 self.answered = True
+                if len(data) > MAX_REPLY_BYTES:
+                    self._drop_connection()  # the rest of the reply is never read
+                    raise _HTTPStatus(
+                        status, f"reply is larger than {MAX_REPLY_BYTES >> 20} MiB; not read"
+                    )
                 if 200 <= status < 300:
                     try:
                         return json.loads(data)
-                    except json.JSONDecodeError as e:
+                    except (ValueError, RecursionError) as e:  # not JSON, or nested too deep
                         raise _HTTPStatus(status, f"reply is not JSON ({e}): {data[:200]!r}") from e
                 message = _server_message(data)
                 if status not in _RETRY_STATUS:
