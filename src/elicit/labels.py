@@ -43,8 +43,9 @@ def read_labels(path: str | Path) -> dict[str, int]:
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{p}, line {n}: invalid JSON ({e.msg})") from e
+        except (ValueError, RecursionError) as e:  # not JSON, or nested too deep
+            why = e.msg if isinstance(e, json.JSONDecodeError) else "nested too deep"
+            raise DataError(f"{p}, line {n}: invalid JSON ({why})") from e
         if not isinstance(row, dict) or "uid" not in row or "label" not in row:
             raise DataError(f'{p}, line {n}: each line needs {{"uid": ..., "label": 0 or 1}}')
         label = row["label"]

@@ -271,7 +271,7 @@ def prepare_resumable(
         )
     try:
         saved = json.loads((out / "config.json").read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         saved = None
     if not isinstance(saved, dict):
         raise ConfigError(

@@ -62,3 +62,27 @@ def test_one_class_gold_gives_null_auroc_and_says_why(
     listed = cli(capsys, "runs", str(tmp_path), "--json")
     for line in listed.out.splitlines():
         _strict(line)
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def test_run_files_nested_thousands_deep_are_refused_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A labels file, a search checkpoint and a run's config.json, each one JSON value nested
+    100,000 deep (Python's decoder overflows its stack on it)."""
+    data = claims_csv(tmp_path / "claims.csv")
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(DEEP + "\n")
+    outcome = cli(capsys, "eval", "--task", "claims", "--data", str(data), "--backend", "fake",
+                  "--labels", str(labels), "--out", str(tmp_path / "eval"), "-q")  # fmt: skip
+    refused(outcome, str(labels), "line 1")
+    run = tmp_path / "label"
+    assert label_run(capsys, data, run).status == 0
+    (run / "metrics.json").unlink()  # now an interrupted run
+    (ckpt,) = (run / "checkpoints").glob("batch-*/checkpoint.json")
+    ckpt.write_text(DEEP)
+    refused(label_run(capsys, data, run, "--resume"), str(ckpt), "--force")
+    (run / "config.json").write_text(DEEP)
+    refused(label_run(capsys, data, run, "--resume"), "config.json", "--force")

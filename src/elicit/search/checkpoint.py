@@ -124,7 +124,7 @@ def load(
         return None
     try:
         ckpt = Checkpoint.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
         raise ConfigError(
             f"checkpoint {path} is unreadable ({e}); pass --force to start the run over"
         ) from e

@@ -140,7 +140,7 @@ def load_checkpoint(
         return None
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, ValueError, RecursionError) as e:  # unreadable, not JSON, too deep
         raise _refuse(path, f"is unreadable ({e})") from e
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise _refuse(path, f"is not an elicit training checkpoint (format {FORMAT!r})")
