@@ -105,6 +105,8 @@ def test_a_torn_trace_line_is_dropped_on_resume(
         ({"labels": [["not-a-uid", 1]]}, ["not-a-uid", "--force"]),
         ({"labels": [["c0", 7]]}, ["label 7", "--force"]),
         ({"trace_length": "many"}, ["trace_length", "--force"]),
+        ({"rng_state": [3, [1, 2, 3], None]}, ["unreadable", "--force"]),
+        ({"rng_state": "seed"}, ["unreadable", "--force"]),
     ],
 )
 def test_edited_checkpoints_are_refused_not_a_traceback(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,7 @@ class Checkpoint:
             raise ValueError("a uid is labelled twice")
         if ckpt.accepted > ckpt.iteration:
             raise ValueError(f"{ckpt.accepted} accepted flips in {ckpt.iteration} iterations")
+        random.Random().setstate(ckpt.rng_state)  # ValueError/TypeError if it is no RNG state
         return ckpt
 
 
