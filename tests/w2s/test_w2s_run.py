@@ -60,7 +60,7 @@ def test_run_writes_rows_for_every_method(tmp_path: Path, tiny_model_dir: Path) 
     assert len(metrics["losses"]["ceiling"]) == 2
     # The tf-idf supervisor picks up these word lists from 12 examples, roughly.
     assert metrics["weak_label_accuracy_half2"] > 0.5
-    with pytest.raises(ConfigError, match="finished run"):
+    with pytest.raises(ConfigError, match="finished w2s run"):
         run_w2s(config(tmp_path, tiny_model_dir))
 
 
