@@ -32,6 +32,8 @@ def test_unwritable_out_paths_are_one_paragraph(
     refused(_score(capsys, data, str(tmp_path / ("x" * 300))), "too long", "--out")
     nested = tmp_path / "a" / ("y" * 300) / "run"
     refused(_score(capsys, data, str(nested)), "--out")
+    if Path("/sys/kernel").is_dir():  # sysfs refuses new files, even to root (chmod would not)
+        refused(_score(capsys, data, "/sys/elicit-adversarial-run"), "cannot write", "--out")
 
 
 def _full_disk_after(monkeypatch: pytest.MonkeyPatch, writes: int) -> None:
