@@ -211,3 +211,21 @@ def test_hostile_replies_are_backend_errors(
     with raw_server(_replying(body, status)) as port, pytest.raises(BackendError) as e:
         OpenAIBackend(f"openai:http://127.0.0.1:{port}/v1/m", max_retries=0)
     assert words in str(e.value) and f"127.0.0.1:{port}" in str(e.value)
+
+
+@pytest.mark.parametrize("length", [True, 0, -5, "4096", 4096])
+def test_a_nonsense_context_length_from_the_server_is_not_trusted(length: object) -> None:
+    completion = {"choices": [{"text": " x", "logprobs": {"top_logprobs": [{" True": -0.5}]}}]}
+    models = {"data": [{"id": "m", "max_model_len": length}]}
+
+    def serve(conn: socket.socket, stop: threading.Event) -> None:
+        with contextlib.suppress(OSError):
+            while not stop.is_set():
+                line, _ = _read_request(conn)
+                if not line:
+                    return
+                _reply(conn, models if "/models" in line else completion)
+
+    with raw_server(serve) as port:
+        lm = OpenAIBackend(f"openai:http://127.0.0.1:{port}/v1/m", max_retries=0)
+    assert lm.max_length == (4096 if length == 4096 else None)

@@ -159,3 +159,22 @@ def test_a_torn_checkpoint_json_is_refused_not_a_traceback(tmp_path: Path) -> No
     (folder / CHECKPOINT_FILE).write_text(text[: len(text) // 2])
     with pytest.raises(ConfigError, match="unreadable"):
         _train(folder, max_steps=2, resume=True)
+
+
+def test_optimizer_tensors_of_the_wrong_shape_are_refused_on_load(tmp_path: Path) -> None:
+    """A consistent forgery (the hash updated) whose AdamW moments do not fit the model would
+    otherwise fail only mid-training, with a traceback."""
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path / "checkpoints"
+    _train(folder, max_steps=2, resume=False)
+    meta = json.loads((folder / CHECKPOINT_FILE).read_text())
+    path = folder / meta["tensors"]
+    tensors = load_file(str(path))
+    key = next(k for k in tensors if k.startswith("optimizer/") and k.endswith("/exp_avg"))
+    tensors[key] = torch.zeros(7, 3)
+    save_file(tensors, str(path))
+    meta["tensors_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (folder / CHECKPOINT_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match="optimizer state does not fit"):
+        _train(folder, max_steps=2, resume=True)

@@ -524,7 +524,9 @@ class OpenAIBackend(LM):
         )
         server_len = info.get("max_model_len")
         self.max_length: int | None = max_length or (
-            int(server_len) if isinstance(server_len, int) else None
+            int(server_len)
+            if isinstance(server_len, int) and not isinstance(server_len, bool) and server_len > 0
+            else None  # absent, or nonsense (a bool, zero, negative): not trusted
         )
         if require_logprobs:
             self._probe_logprobs()

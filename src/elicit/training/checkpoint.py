@@ -188,12 +188,27 @@ def load_checkpoint(
         groups.append(
             {k: tuple(v) if isinstance(live.get(k), tuple) else v for k, v in group.items()}
         )
+    params = [p for group in live_groups for p in group["params"]]
     state: dict[int, dict[str, Any]] = {}
-    for idx, plain in dict(saved.get("state") or {}).items():
-        entry = dict(plain)
-        prefix = f"optimizer/{idx}/"
-        entry.update({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
-        state[int(idx)] = entry
+    try:
+        for idx, plain in dict(saved.get("state") or {}).items():
+            entry = dict(plain)
+            prefix = f"optimizer/{idx}/"
+            entry.update({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
+            i = int(idx)
+            shape = tuple(params[i].shape)
+            # AdamW's moments have their parameter's shape; a wrong one would fail only in
+            # the middle of training, with a traceback.
+            bad = [
+                k
+                for k, v in entry.items()
+                if k != "step" and isinstance(v, torch.Tensor) and tuple(v.shape) != shape
+            ]
+            if bad:
+                raise ValueError(f"optimizer state {bad[0]!r} of parameter {i} has another shape")
+            state[i] = entry
+    except (ValueError, TypeError, IndexError) as e:
+        raise _refuse(path, f"its optimizer state does not fit this model ({e})") from e
     return {
         "step": step,
         "trainable": trainable,
