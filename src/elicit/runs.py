@@ -33,6 +33,12 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Create `path` through `write(tmp)`, a temp file beside it, then rename it into place:
     readers see the old file or the new one, never part of one. Returns the path."""
     p = Path(path)
+    if p.exists() and not p.is_file():
+        # The rename would replace it: as root, `--out /dev/null` would become a file.
+        raise ConfigError(
+            f"{p} exists and is not a regular file (a folder, device or pipe); elicit writes "
+            "files only. Choose another path."
+        )
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     os.close(fd)

@@ -86,3 +86,22 @@ def test_run_files_nested_thousands_deep_are_refused_not_a_traceback(
     refused(label_run(capsys, data, run, "--resume"), str(ckpt), "--force")
     (run / "config.json").write_text(DEEP)
     refused(label_run(capsys, data, run, "--resume"), "config.json", "--force")
+
+
+def test_a_device_or_pipe_as_an_output_file_is_never_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Outputs are written to a temp file and renamed over the target: as root, `elicit report
+    --out /dev/null` replaced /dev/null with the report. A pipe stands in for the device."""
+    import os
+    import stat
+
+    data = claims_csv(tmp_path / "claims.csv")
+    run = tmp_path / "label"
+    assert label_run(capsys, data, run).status == 0
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    refused(cli(capsys, "report", str(run), "--out", str(pipe)), str(pipe), "not a regular file")
+    refused(cli(capsys, "export", str(run), "--format", "jsonl", "--out", str(pipe), "--force"),
+            str(pipe), "not a regular file")  # fmt: skip
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
