@@ -70,3 +70,16 @@ def test_unedited_data_still_exports(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = tmp_path / "export.jsonl"
     assert cli(capsys, "export", str(run), "--format", "jsonl", "--out", str(out)).status == 0
     assert len(read_jsonl(out)) == len(read_jsonl(run / "labels.jsonl"))
+
+
+def test_train_refuses_labels_of_edited_claims(edited: tuple[Path, Path]) -> None:
+    """`elicit train --labels RUN` reads the same labels: it must not fine-tune on them either."""
+    from elicit.errors import DataError
+    from elicit.tasks import load_task
+    from elicit.tasks.base import LoadOptions
+    from elicit.training.data import label_targets
+
+    data, run = edited
+    task = load_task("claims", LoadOptions(data=str(data), split="train"))
+    with pytest.raises(DataError, match="changed since"):
+        label_targets(task, "file", path=str(run))

@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 from elicit.errors import DataError
 from elicit.evaluation.baselines import random_labels
-from elicit.labels import MARGIN, OLD_MARGIN, is_label_run
+from elicit.labels import MARGIN, OLD_MARGIN, check_prompts, is_label_run
 from elicit.tasks.base import CLAIM_SUFFIX, Example, TaskData
 from elicit.tasks.common import parse_label
 from elicit.tasks.rows import read_source
@@ -192,7 +192,11 @@ def label_targets(
         raise DataError(
             "--label-source file needs --labels PATH (a labels.jsonl or a run directory)"
         )
-    return select(data.examples, read_targets(path), what=f"--labels {path}")
+    targets = read_targets(path)
+    # An `elicit label` run's labels carry a hash of each claim's prompt: never train on a
+    # label paired with text that changed since (labels.check_prompts).
+    check_prompts(path, {ex.uid: ex.prompt for ex in data.examples}, f"--labels {path}")
+    return select(data.examples, targets, what=f"--labels {path}")
 
 
 def _named(t: Targets, name: str) -> Targets:
