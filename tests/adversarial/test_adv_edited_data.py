@@ -83,3 +83,24 @@ def test_train_refuses_labels_of_edited_claims(edited: tuple[Path, Path]) -> Non
     task = load_task("claims", LoadOptions(data=str(data), split="train"))
     with pytest.raises(DataError, match="changed since"):
         label_targets(task, "file", path=str(run))
+
+
+def test_label_anchors_refuse_labels_of_edited_claims(
+    edited: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, run = edited
+    outcome = label_run(capsys, data, tmp_path / "again", "--anchors", str(run / "labels.jsonl"))
+    refused(outcome, "--anchors", "changed since")
+
+
+def test_w2s_weak_labels_refuse_labels_of_edited_claims(
+    edited: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from elicit.errors import DataError
+    from elicit.w2s.run import W2SConfig, load_data, weak_predictions
+
+    data, run = edited
+    config = W2SConfig(task="claims", data=str(data), weak=f"labels:{run}", n=None,
+                       out=str(tmp_path / "w2s"))  # fmt: skip
+    with pytest.raises(DataError, match="changed since"):
+        weak_predictions(config, load_data(config), tmp_path / "w2s")

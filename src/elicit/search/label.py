@@ -54,7 +54,14 @@ from typing import Any, cast
 from elicit.backends.base import LM, LabelSet, LooOrder
 from elicit.config import config_to_dict, help_field
 from elicit.errors import ConfigError
-from elicit.labels import MARGIN, PROMPT_HASH, prompt_hash, read_labels, write_labels
+from elicit.labels import (
+    MARGIN,
+    PROMPT_HASH,
+    check_prompts,
+    prompt_hash,
+    read_labels,
+    write_labels,
+)
 from elicit.options import DataOptions, LMOptions, RunOptions, run_dir
 from elicit.runs import (
     DONE_FILE,
@@ -293,6 +300,8 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
     anchors: dict[str, int] = {}
     if config.anchors:
         anchors = read_labels(config.anchors)
+        # Anchors from an earlier run must still label the text they were given for.
+        check_prompts(config.anchors, {ex.uid: ex.prompt for ex in full.examples}, "--anchors")
         data = _with_anchors(full, data, anchors, config.anchors, config.split)
     out.mkdir(parents=True, exist_ok=True)
     if not resuming:

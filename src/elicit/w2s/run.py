@@ -357,10 +357,13 @@ def weak_predictions(
         sup = TfidfSupervisor(seed=config.seed).fit(_prompts(data.half1), _gold(data.half1))
         return sup.predict_proba(_prompts(data.half2)), sup.predict_proba(_prompts(data.test))
     if config.weak.startswith("labels:"):
+        from elicit.labels import check_prompts
         from elicit.training.data import read_targets
 
         path = config.weak.removeprefix("labels:")
         labels = read_targets(path)
+        prompts = {ex.uid: ex.prompt for ex in (*data.half1.examples, *data.half2.examples)}
+        check_prompts(path, prompts, f"--weak labels:{path}")  # no labels of edited claims
         covered = [ex for ex in data.half2.examples if ex.uid in labels]
         if not covered:
             raise ConfigError(
