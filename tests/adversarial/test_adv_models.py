@@ -61,3 +61,15 @@ def test_the_model_cache_deleted_during_conversion_is_one_paragraph(
     outcome = cli(capsys, "score", "--task", "claims", "--data", str(data), "--model",
                   "smollm2-135m-instruct", "--backend", "hf", "--out", str(tmp_path / "run"))  # fmt: skip
     refused(outcome, "model cache changed", "rerun")
+
+
+def test_an_unusable_model_cache_names_elicit_cache_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """$ELICIT_CACHE_DIR naming a file: the fix is the cache setting, not --out."""
+    data = claims_csv(tmp_path / "claims.csv")
+    monkeypatch.setenv("ELICIT_CACHE_DIR", str(data))
+    outcome = cli(capsys, "score", "--task", "claims", "--data", str(data), "--model",
+                  "smollm2-135m-instruct", "--backend", "hf", "--out", str(tmp_path / "run"))  # fmt: skip
+    message = refused(outcome, "$ELICIT_CACHE_DIR", str(data))
+    assert "--out" not in message

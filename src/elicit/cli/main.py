@@ -647,27 +647,30 @@ def os_error_message(e: OSError, command: str) -> str:
         else "then rerun the command (nothing half-written was kept)"
     )
     cache = _model_cache()
-    if e.errno == errno.ENOENT and cache is not None and str(e.filename).startswith(cache):
+    in_cache = cache is not None and e.filename is not None and str(e.filename).startswith(cache)
+    if e.errno == errno.ENOENT and in_cache:
         return (
             f"the model cache changed while elicit was using it ({where}: {what}); if it was "
             f"deleted or cleaned up meanwhile, rerun: elicit fetches and converts the model "
             f"again into {cache}"
         )
+    # The setting that chose the path: the model cache's, or the run's.
+    flag = "$ELICIT_CACHE_DIR (the model cache)" if in_cache else "--out"
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return (
             f"no space left on the device while writing {where} ({what}); free some space, {rerun}"
         )
     if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return (
-            f"cannot write {where} ({what}); choose an --out in a folder you can write to, or "
-            "fix its permissions"
+            f"cannot write {where} ({what}); set {flag} to a folder you can write to, or fix "
+            "its permissions"
         )
     if e.errno == errno.ENAMETOOLONG:
-        return f"the path {where} is too long for the file system ({what}); choose a shorter --out"
+        return f"the path {where} is too long for the file system ({what}); choose a shorter {flag}"
     if e.errno in (errno.ENOTDIR, errno.EEXIST):
         return (
             f"{where}: part of the path is a file where a folder is needed ({what}); choose "
-            "another --out"
+            f"another {flag}"
         )
     return f"{where}: {what}; check the path (--out, --data, --config) and the disk, {rerun}"
 
