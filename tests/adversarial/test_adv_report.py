@@ -90,3 +90,25 @@ def test_csv_export_leaves_no_formula_live(
     live = [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r") and not _number(c)]
     assert not live, live
     assert any(c.startswith("'=HYPERLINK") for c in cells)  # kept, as inert text
+
+
+def test_a_password_in_an_older_runs_config_never_reaches_a_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Runs written before config.json hid URL passwords still hold them: report and runs
+    show the URL with the password replaced."""
+    import json
+
+    data = tmp_path / "claims.csv"
+    data.write_text("uid,text,label\n" + "".join(f"c{i},Claim {i}.,{i % 2}\n" for i in range(8)))
+    run = tmp_path / "runs" / "label"
+    assert label_run(capsys, data, run).status == 0
+    config = json.loads((run / "config.json").read_text())
+    config["model"] = "openai:http://carol:s3cr3t@10.0.0.1:8000/v1/m"
+    (run / "config.json").write_text(json.dumps(config))
+    page = tmp_path / "report.html"
+    assert cli(capsys, "report", str(run), "--out", str(page)).status == 0
+    html = page.read_text(encoding="utf-8")
+    assert "s3cr3t" not in html and "carol:***@10.0.0.1" in html
+    listed = cli(capsys, "runs", str(tmp_path / "runs"), "--json")
+    assert "s3cr3t" not in listed.out and "carol:***@" in listed.out

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from elicit.config import help_field
+from elicit.config import help_field, redact_passwords
 from elicit.errors import ConfigError
 from elicit.runs import DONE_FILE
 
@@ -159,7 +159,8 @@ def read_config(run: Path) -> dict[str, Any] | None:
     """The run's config.json if `run` is an elicit run directory, else None."""
     data = read_json(run / "config.json")
     if isinstance(data, dict) and "out" in data:
-        return data
+        # A run written before config.json hid URL passwords must not show them in a report.
+        return {k: redact_passwords(v) if isinstance(v, str) else v for k, v in data.items()}
     return None
 
 
