@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -229,3 +230,34 @@ def test_a_nonsense_context_length_from_the_server_is_not_trusted(length: object
     with raw_server(serve) as port:
         lm = OpenAIBackend(f"openai:http://127.0.0.1:{port}/v1/m", max_retries=0)
     assert lm.max_length == (4096 if length == 4096 else None)
+
+
+def test_a_password_in_the_model_url_is_in_no_output_of_a_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`elicit score --model openai:http://user:pw@host/...`: the printed result line, the log,
+    config.json and metrics.json all show user:***@."""
+    from elicit.cli.main import main
+
+    completion = {"choices": [{"text": " x", "logprobs": {"top_logprobs": [{" True": -0.5}]}}]}
+
+    def serve(conn: socket.socket, stop: threading.Event) -> None:
+        with contextlib.suppress(OSError):
+            while not stop.is_set():
+                line, _ = _read_request(conn)
+                if not line:
+                    return
+                _reply(conn, {"data": [{"id": "m"}]} if "/models" in line else completion)
+
+    data = tmp_path / "claims.csv"
+    data.write_text("uid,text,label\n" + "".join(f"c{i},Claim {i}.,{i % 2}\n" for i in range(4)))
+    out = tmp_path / "run"
+    with raw_server(serve) as port:
+        url = f"openai:http://dave:pa55word@127.0.0.1:{port}/v1/m"
+        status = main(["score", "--task", "claims", "--data", str(data), "--model", url,
+                       "--out", str(out)])  # fmt: skip
+    printed = capsys.readouterr()
+    assert status == 0, printed.err
+    assert "pa55word" not in printed.out + printed.err
+    assert not [p.name for p in out.iterdir() if b"pa55word" in p.read_bytes()]
+    assert "dave:***@" in printed.out and "dave:***@" in (out / "config.json").read_text()

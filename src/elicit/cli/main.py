@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from elicit import __version__
-from elicit.config import add_config_arguments, config_from_args
+from elicit.config import add_config_arguments, config_from_args, redact_passwords
 from elicit.errors import ElicitError
 from elicit.runs import dumps_strict
 
@@ -148,7 +148,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     summary = run_score(config)
     m = summary.metrics
     print(
-        f"{config.task} ({config.split}, n={summary.n}, model={config.model}): "
+        f"{config.task} ({config.split}, n={summary.n}, model={redact_passwords(config.model)}): "
         f"accuracy {_pct(m['accuracy'])} "
         f"[95% CI {_pct(m['accuracy_ci_low'])}-{_pct(m['accuracy_ci_high'])}], "
         f"calibrated accuracy {_pct(m['calibrated_accuracy'])}, AUROC {_num(m['auroc'])}, "
@@ -237,7 +237,8 @@ def _cmd_w2s(args: argparse.Namespace) -> int:
     summary = run_w2s(config)
     m = summary.metrics
     print(
-        f"{config.task}: weak {config.weak} -> strong {config.strong} "
+        f"{config.task}: weak {redact_passwords(config.weak)} -> strong "
+        f"{redact_passwords(config.strong)} "
         f"(half 1: {m['n_half1']}, half 2: {m['n_half2']}, balanced test: {m['n_test']})"
     )
     from elicit.w2s.pgr import MIN_GAP
@@ -266,7 +267,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"elicit demo: ICM on {config.n} {config.task} training claims ({config.iterations} "
         f"iterations), then {config.test_n} test claims scored by each method, "
-        f"model {config.model}. A few minutes on a CPU."
+        f"model {redact_passwords(config.model)}. A few minutes on a CPU."
     )
     summary = run_demo(config)
     print(format_demo(summary))
