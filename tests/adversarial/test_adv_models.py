@@ -73,3 +73,24 @@ def test_an_unusable_model_cache_names_elicit_cache_dir(
                   "smollm2-135m-instruct", "--backend", "hf", "--out", str(tmp_path / "run"))  # fmt: skip
     message = refused(outcome, "$ELICIT_CACHE_DIR", str(data))
     assert "--out" not in message
+
+
+def test_a_malicious_pickle_as_a_local_models_weights_runs_nothing(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """transformers loads a pytorch_model.bin with torch.load(weights_only=True): the planted
+    payload must not run, and the refusal is a BackendError, not an UnpicklingError traceback."""
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (exec, (f"open({str(marker)!r}, 'w').write('ran')",))
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    for weights in model.glob("*.safetensors"):
+        weights.unlink()
+    hf.torch.save({"model.embed_tokens.weight": Payload()}, model / "pytorch_model.bin")
+    with pytest.raises(BackendError, match="nothing in it ran"):
+        hf._load(str(model), hf.torch.float32, progress=False)
+    assert not marker.exists()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import pickle
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -605,6 +606,13 @@ def _load(model: str, dtype: torch.dtype, *, progress: bool) -> tuple[Any, Any]:
             path, dtype=dtype, local_files_only=local_only
         )
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local_only)
+    except pickle.UnpicklingError as e:  # torch.load(weights_only=True) refused the file
+        raise BackendError(
+            f"model {model!r}: a weights file in {path} is a pickle holding more than tensors, "
+            "so torch refused to load it and nothing in it ran. Use a copy saved as "
+            "safetensors (save_pretrained's default), or re-save it yourself if you trust "
+            f"where it came from. ({str(e).splitlines()[0]})"
+        ) from e
     except (OSError, ValueError, RuntimeError, SafetensorError) as e:
         if hub_id:
             raise BackendError(
