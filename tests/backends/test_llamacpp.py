@@ -269,6 +269,28 @@ def test_loo_equals_text_prompts(llama_lm: LlamaCppBackend) -> None:
 
 @pytest.mark.slow
 @needs_llama_cpp
+def test_many_shot_after_loo_reuses_its_last_prompt(llama_lm: LlamaCppBackend) -> None:
+    """Leave-one-out ends on the last query, whose context is every other demo in order, so an
+    ICM proposal's many-shot call over the same demos evaluates only the last demo and its
+    query, and still scores exactly the text prompt."""
+    labels = LabelSet()
+    query = CLAIMS[0]
+    for order in ("given", "tree"):
+        llama_lm.loo_scores(DEMOS, labels, order=order)
+        llama_lm.tokens_processed = 0
+        many = llama_lm.context_scores(DEMOS, [query], labels)
+        last = llama_lm.count_tokens(render_demo(DEMOS[-1], labels))
+        assert llama_lm.tokens_processed == last + llama_lm.count_tokens(query)
+        llama_lm.prefix_cache = False
+        try:
+            fresh = llama_lm.score([render_context(DEMOS, query, labels)], labels)
+            np.testing.assert_array_equal(many, fresh)
+        finally:
+            llama_lm.prefix_cache = True
+
+
+@pytest.mark.slow
+@needs_llama_cpp
 def test_prefix_reuse_evaluates_fewer_tokens(llama_lm: LlamaCppBackend) -> None:
     labels = LabelSet()
     fed: dict[str, int] = {}

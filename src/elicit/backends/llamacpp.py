@@ -24,6 +24,10 @@ prefix tree: every distinct prefix is evaluated once. So many-shot scoring (`con
 once, tree-ordered leave-one-out (`loo_scores(order="tree")`, see
 `prompting.tree_loo_orders`) evaluates O(N L log N) tokens instead of O(N^2 L), and "given"
 order about half of N^2 L. `tokens_processed` counts the tokens actually evaluated.
+(Leave-one-out prompts go in query order, also a depth-first walk, which ends on the prompt
+whose context is all other demos in order: ICM's next many-shot proposal over the same demos
+then reuses it.) Where the time goes on a CPU, and why OpenMP threads are told to sleep
+rather than spin: docs/BENCHMARKS.md, "llama.cpp leave-one-out".
 
     cache: BOS d2 d3 d1 q0        score q0
            BOS d2 d3 | d0 q1      cut back after d3, evaluate d0 q1: score q1
@@ -93,8 +97,7 @@ class LlamaCppTokenizer:
     """
 
     def __init__(self, llm: Any) -> None:
-        import llama_cpp
-
+        llama_cpp = _llama_cpp()
         self._llm = llm
         vocab = llama_cpp.llama_model_get_vocab(llm.model)
         adds_bos = bool(llama_cpp.llama_vocab_get_add_bos(vocab))
@@ -252,7 +255,11 @@ class LlamaCppBackend(LM):
             start + [t for j in others for t in demo_ids[j]] + query_ids[i]
             for i, others in enumerate(loo_orders(len(demos), order))
         ]
-        lp = self._score_contexts(contexts, variants)
+        # In query order: already a depth-first walk of the prompts' prefix tree (see
+        # `_score_contexts`), and one that ends on the last query, whose context is every other
+        # demo in the given order. A following `context_scores` over the same demos (ICM's next
+        # proposal) then finds all but the last demo in the cache.
+        lp = self._score_contexts(contexts, variants, in_order=True)
         lp = check_finite(lp, self.name, queries, what="leave-one-out prompt of demo")
         return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
 
@@ -289,18 +296,28 @@ class LlamaCppBackend(LM):
         return [bos] if bos is not None else []
 
     def _score_contexts(
-        self, contexts: Sequence[list[int]], variants: list[list[tuple[int, ...]]]
+        self,
+        contexts: Sequence[list[int]],
+        variants: list[list[tuple[int, ...]]],
+        *,
+        in_order: bool = False,
     ) -> FloatArray:
         """(n, k) log-probs of each label word (summing its variants) after each context.
 
         Contexts are evaluated in lexicographic order of their tokens, a depth-first walk of
-        their prefix tree, so each shared prefix stays in the KV cache while it is needed.
+        their prefix tree, so each shared prefix stays in the KV cache while it is needed;
+        `in_order`: in the given order instead, which the caller knows to be such a walk
+        (leave-one-out prompts in query order, in "given" and in "tree" order alike).
         """
         if any(not c for c in contexts):
             raise ConfigError("an empty prompt cannot be scored by a model without a BOS token")
         singles = sorted({s[0] for seqs in variants for s in seqs if len(s) == 1})
         multis = sorted({s for seqs in variants for s in seqs if len(s) > 1})
-        order = sorted(range(len(contexts)), key=lambda i: contexts[i])
+        order = (
+            list(range(len(contexts)))
+            if in_order
+            else sorted(range(len(contexts)), key=lambda i: contexts[i])
+        )
         out = np.zeros((len(contexts), len(variants)))
         for i in self._progress(order, len(order)):
             ctx = contexts[i]
@@ -448,7 +465,23 @@ class LlamaCppBackend(LM):
             self._llm = None
 
 
+#: OpenMP's wait policy for llama.cpp's CPU threads, unless the user set OMP_WAIT_POLICY.
+_OMP_WAIT_POLICY = "PASSIVE"
+
+
 def _llama_cpp() -> Any:
+    """Import llama_cpp, first telling its OpenMP threads to sleep rather than spin at barriers.
+
+    llama.cpp's CPU build runs each decode call on an OpenMP team (2 threads on a 2-core
+    machine) that meets at a barrier after every operation. By default a waiting thread spins;
+    when other processes share the cores, the thread it waits for is often descheduled, and
+    each barrier costs a scheduler slice. Measured on this project's 2-core machine with two
+    other jobs running (`benchmarks/llamacpp_loo.py --wait-policies`, docs/BENCHMARKS.md): a
+    leave-one-out evaluation ran 3-5x faster with PASSIVE. libgomp reads the variable once,
+    when it is loaded, i.e. at the first `import llama_cpp`: so it is set here, only if unset
+    (OMP_WAIT_POLICY=ACTIVE keeps spinning, e.g. on cores of one's own).
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", _OMP_WAIT_POLICY)
     import llama_cpp
 
     return llama_cpp
@@ -491,8 +524,7 @@ def _n_gpu_layers(device: str) -> int:
 def _load(
     path: Any, device: str, max_length: int | None, n_threads: int | None, n_batch: int
 ) -> Any:
-    from llama_cpp import Llama
-
+    Llama = _llama_cpp().Llama
     main_gpu = int(device.split(":", 1)[1]) if device.startswith("cuda:") else 0
     n_gpu_layers = _n_gpu_layers(device)
     try:
