@@ -390,7 +390,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="also convert it for --backend hf (safetensors, fp32; one time)",
     )
     _add_output_flags(pull_p)
-    p = sub.add_parser("tasks", help="list registered tasks")
+    p = sub.add_parser(
+        "tasks",
+        help="list tasks, where their data comes from now and how many claims it holds",
+        description=(
+            "List every task with its consistency rule, where its data would be read from now "
+            "and how many train/test claims that source holds. The order: --data, then "
+            "$ELICIT_DATA_DIR (a folder laid out like the full data), then the Hugging Face Hub "
+            "at pinned revisions (`pip install 'elicit[hub]'`; a cached copy needs no network), "
+            "then the sample that ships with elicit (NOTICE.md in elicit/data/samples). Nothing "
+            "is downloaded to list them."
+        ),
+    )
     p.set_defaults(handler=_cmd_tasks)
     p = sub.add_parser(
         "score",
