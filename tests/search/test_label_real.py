@@ -14,7 +14,9 @@ from elicit.search.label import LabelConfig, run_label
 @pytest.mark.slow
 def test_label_real_model(gemma_lm: LM, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    config = LabelConfig(task="ethics-justice", n=8, iterations=6, seed=0, out=str(out), progress=False)
+    config = LabelConfig(
+        task="ethics-justice", n=8, iterations=6, seed=0, out=str(out), progress=False
+    )
     summary = run_label(config, lm=gemma_lm)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["mp"] == "calibrated" and metrics["n_labelled"] == 8
