@@ -23,7 +23,7 @@ def test_importing_backends_does_not_import_torch() -> None:
 def test_registry_and_fake() -> None:
     assert set(BACKENDS) >= {"hf", "fake"}
     lm = load_lm("my-fake", backend="fake", score=lambda p: 1.0)
-    assert isinstance(lm, ScriptedLM) and lm.name == "my-fake"
+    assert isinstance(lm, ScriptedLM) and lm.name == "fake:my-fake"  # never a real name
     assert lm.score(["x"])[0] == pytest.approx(1.0)
 
 

@@ -10,7 +10,8 @@ import pytest
 from elicit.backends.base import LM
 from elicit.evaluation.score import ScoreConfig, run_score
 
-#: Movie-review claims the test writes itself (no data folder needed), half of them true.
+#: Movie reviews the test writes itself (no data folder needed), in SST-2's claim format:
+#: every claim says "positive", so half of them are true.
 POSITIVE = (
     "A wonderful film, I loved every minute of it.",
     "Brilliant acting and a moving story.",
@@ -18,6 +19,12 @@ POSITIVE = (
     "Funny, warm and beautifully shot.",
     "A delightful, charming comedy.",
     "The performances are superb and the script is sharp.",
+    "A gripping thriller with a great cast.",
+    "I laughed and cried; a truly lovely film.",
+    "An inspiring, beautiful masterpiece.",
+    "Smart, exciting and a joy to watch.",
+    "The director has made a fantastic, moving film.",
+    "Great fun from start to finish.",
 )
 NEGATIVE = (
     "A boring, tedious mess of a film.",
@@ -26,16 +33,25 @@ NEGATIVE = (
     "Dull, lifeless and far too long.",
     "An awful, painful waste of time.",
     "The script is lazy and the jokes fall flat.",
+    "A dreary, pointless sequel.",
+    "I walked out; it was unbearable.",
+    "Ugly, loud and completely incoherent.",
+    "A tiresome film with nothing to say.",
+    "The director has made a clumsy, boring film.",
+    "Bad from start to finish.",
 )
 
 
 def sentiment_claims(path: Path) -> Path:
-    rows = []
-    for i, (good, bad) in enumerate(zip(POSITIVE, NEGATIVE, strict=True)):
-        for review, label in ((good, 1), (bad, 0)):
-            for claim, truth in (("positive", label), ("negative", 1 - label)):
-                text = f"Review: {review}\nClaim: The sentiment of this review is {claim}."
-                rows.append({"uid": f"r{i}-{label}-{claim}", "text": text, "label": truth})
+    rows = [
+        {
+            "uid": f"r{i}-{label}",
+            "text": f"Review: {review}\nClaim: The sentiment of this review is positive.",
+            "label": label,
+        }
+        for label, reviews in ((1, POSITIVE), (0, NEGATIVE))
+        for i, review in enumerate(reviews)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
