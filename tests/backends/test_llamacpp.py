@@ -36,6 +36,9 @@ from elicit.cli.main import main
 from elicit.errors import BackendError, ConfigError
 from elicit.models import gguf_file
 
+#: A task whose sample ships with elicit, with short claims.
+TASK = "ethics-justice"
+
 HAVE_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None
 needs_llama_cpp = pytest.mark.skipif(
     not HAVE_LLAMA_CPP and not os.environ.get("ELICIT_REQUIRE_LLAMACPP"),
@@ -399,21 +402,11 @@ def test_label_and_eval_commands_with_llamacpp(
 ) -> None:
     label = tmp_path / "label"
     backend = ["--backend", "llamacpp", "--no-progress"]
-    args = [
-        "label",
-        "--task",
-        "ethics-justice",
-        "--n",
-        "3",
-        "--iterations",
-        "1",
-        "--init-size",
-        "3",
-    ]
+    args = ["label", "--task", TASK, "--n", "3", "--iterations", "1", "--init-size", "3"]
     assert main([*args, *backend, "--out", str(label)]) == 0
     labels = (label / "labels.jsonl").read_text().splitlines()
     assert len(labels) == 3
-    args = ["eval", "--task", "ethics-justice", "--n", "2", "--pool-n", "2", "--labels", str(label)]
+    args = ["eval", "--task", TASK, "--n", "2", "--pool-n", "2", "--labels", str(label)]
     args += ["--methods", "zero-shot,golden", *backend, "--out", str(tmp_path / "eval")]
     assert main(args) == 0
     results = json.loads((tmp_path / "eval" / "results.json").read_text())

@@ -40,6 +40,9 @@ from elicit.backends.openai import (
 from elicit.backends.prompting import loo_prompts
 from elicit.errors import BackendError, ConfigError
 
+#: A task whose sample ships with elicit, with short claims.
+TASK = "ethics-justice"
+
 # ---------------------------------------------------------------------- a stub server
 
 
@@ -562,21 +565,11 @@ def test_label_and_eval_commands_through_the_server(
 
     model = f"openai:{llama_server.url}/gemma"
     label = tmp_path / "label"
-    args = [
-        "label",
-        "--task",
-        "ethics-justice",
-        "--n",
-        "3",
-        "--iterations",
-        "1",
-        "--init-size",
-        "3",
-    ]
+    args = ["label", "--task", TASK, "--n", "3", "--iterations", "1", "--init-size", "3"]
     assert main([*args, "--model", model, "--out", str(label), "--no-progress"]) == 0
     labels = [json.loads(x) for x in (label / "labels.jsonl").read_text().splitlines()]
     assert len(labels) == 3
-    args = ["eval", "--task", "ethics-justice", "--n", "2", "--pool-n", "2", "--labels", str(label)]
+    args = ["eval", "--task", TASK, "--n", "2", "--pool-n", "2", "--labels", str(label)]
     args += ["--methods", "zero-shot,golden", "--model", model, "--no-progress"]
     assert main([*args, "--out", str(tmp_path / "eval")]) == 0
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
