@@ -187,6 +187,12 @@ def test_a_cached_hub_file_is_read_without_network(hub_cache: Path) -> None:
     assert sorted(data.gold.values()) in ([0, 1], [0, 0], [1, 1])
     # The train split is not cached: it comes from the bundled sample.
     assert load_task("boolq", LoadOptions(split="train")).origin == Origin.BUNDLED
+    assert data_availability("boolq").origin == Origin.BUNDLED
+    # With both splits cached, `elicit tasks` reports the Hub and counts its claims.
+    _cache_file(hub_cache, HUB_FILES["boolq/train_no_context.jsonl"], _write_parquet(rows))
+    found = data_availability("boolq")
+    assert found.origin == Origin.HUB and "(cached)" in found.where
+    assert (found.train, found.test) == (2, 2)
     # A cached copy of a CSV file (ETHICS) reads like the local file.
     _cache_file(
         hub_cache,

@@ -11,8 +11,9 @@ they come from the train split and are removed from the question pool.
     exemplars = load_exemplars("gsm8k", k=8, seed=0)
 
 Tasks:
-- gsm8k: grade-school maths (gsm8k/{train,test}.jsonl; a sample ships with the package). Gold = the number after "####". Exemplar
-  rationales are the dataset's own worked solutions with the <<calculator>> notes removed.
+- gsm8k: grade-school maths (gsm8k/{train,test}.jsonl; a sample ships with the package).
+  Gold = the number after "####". Exemplar rationales are the dataset's own worked solutions
+  with the <<calculator>> notes removed.
 - arithmetic: one- or two-step integer arithmetic ("What is 23 + 48 - 15?") generated from a
   seed, so it needs no file. Easy enough for a 270M base model to solve part of the time.
 - sciq: SciQ science questions as four-option multiple choice. The files hold no distractors,

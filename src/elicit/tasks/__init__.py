@@ -147,17 +147,16 @@ def data_availability(name: str) -> DataAvailability:
     spec = get_task(name)
     if not spec.data_files:
         return DataAvailability(name, "", "your own file, through --data", None, None)
-    origin, where = describe(_all_files(spec))
-    if origin is None:
-        return DataAvailability(
-            name, "", "none here. " + not_bundled_why(_all_files(spec)[0]), None, None
-        )
-    if origin == Origin.HUB and "(cached)" not in where:
-        return DataAvailability(name, origin, where, None, None)
+    found = describe(_all_files(spec))
+    if found.origin is None:
+        why = "none here. " + not_bundled_why(_all_files(spec)[0])
+        return DataAvailability(name, "", why, None, None)
+    if not found.local:
+        return DataAvailability(name, found.origin, found.where, None, None)
     # The bundled sample is read directly, so a data folder without this task warns nothing.
-    data = BUNDLED if origin == Origin.BUNDLED else None
+    data = BUNDLED if found.origin == Origin.BUNDLED else None
     counts = [len(load_task(name, LoadOptions(data=data, split=s))) for s in ("train", "test")]
-    return DataAvailability(name, origin, where, counts[0], counts[1])
+    return DataAvailability(name, found.origin, found.where, counts[0], counts[1])
 
 
 for _spec in (*icm.SPECS, *hh.SPECS, *benchmarks.SPECS, *ethics.SPECS, claims.SPEC):

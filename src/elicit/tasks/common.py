@@ -230,18 +230,17 @@ def resolve_sources(spec: TaskSpec, options: LoadOptions) -> tuple[Located, bool
         # hf:<id>:<split> names the hub split; without one, a split task reads the hub split of
         # the same name, a pooled task (or split="all") reads "train" and carves it as usual.
         fallback = "train" if pooled or options.split == "all" else options.split
-        source = read_hf(options.data, fallback)
-        return Located(Origin.FLAG, (source,), source.name), pooled
+        return Located(Origin.FLAG, (read_hf(options.data, fallback),)), pooled
     relatives = _relatives(spec, options.split)
     if not options.data or options.data == BUNDLED:
         return locate(spec.name, relatives, bundled_only=options.data == BUNDLED), pooled
     path = Path(options.data).expanduser()
     if path.is_file():
-        return Located(Origin.FLAG, (read_source(path),), str(path)), pooled
+        return Located(Origin.FLAG, (read_source(path),)), pooled
     if not path.exists():
         raise DataError(f"{path}: no such file or directory. Check the --data path.")
     sources = tuple(read_source(_find_in_dir(path, r)) for r in relatives)
-    return Located(Origin.FLAG, sources, str(path)), pooled
+    return Located(Origin.FLAG, sources), pooled
 
 
 def file_loader(

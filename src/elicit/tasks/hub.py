@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from elicit.tasks.rows import Row, Source, file_stem, read_source
+from elicit.tasks.rows import Row, Source, file_stem, make_source, read_source
 
 Adapter = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
@@ -220,8 +220,5 @@ def load_hub_file(relative: str, ref: HubFile, *, allow_download: bool = True) -
     raw = _parquet_rows(path, ref)
     if not raw:
         raise HubUnavailable(f"{ref.label} is empty")
-    rows = tuple(Row(index=i, line=i + 1, data=dict(r)) for i, r in enumerate(raw))
-    columns: dict[str, None] = {}
-    for row in rows:
-        columns.update(dict.fromkeys(row.data))
-    return Source(f"hf:{ref.label}", stem, tuple(columns), rows, "row")
+    rows = [Row(index=i, line=i + 1, data=dict(r)) for i, r in enumerate(raw)]
+    return make_source(f"hf:{ref.label}", stem, rows, "row")

@@ -362,12 +362,15 @@ def read_source(path: Path) -> Source:
         ]
     if not rows:
         raise DataError(f"{path}: the file has no records. Point --data at a non-empty file.")
+    return make_source(str(path), file_stem(path), rows, unit)
+
+
+def make_source(name: str, stem: str, rows: Sequence[Row], unit: str) -> Source:
+    """A `Source` whose columns are every field name of `rows`, in first-seen order."""
     columns: dict[str, None] = {}
     for row in rows:
         columns.update(dict.fromkeys(row.data))
-    return Source(
-        name=str(path), stem=file_stem(path), columns=tuple(columns), rows=tuple(rows), unit=unit
-    )
+    return Source(name=name, stem=stem, columns=tuple(columns), rows=tuple(rows), unit=unit)
 
 
 def parse_hf(spec: str) -> tuple[str, str | None]:

@@ -28,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 
 from elicit.errors import DataError
-from elicit.tasks.hub import HUB_FILES, HubUnavailable, hub_reachable, load_hub_file
+from elicit.tasks.hub import HUB_FILES, HubUnavailable, fetch, hub_reachable, load_hub_file
 from elicit.tasks.rows import Source, read_source
 
 log = logging.getLogger("elicit")
@@ -49,11 +49,10 @@ class Origin(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Located:
-    """The sources of one read, where they came from, and a place name for messages."""
+    """The sources of one read and where they came from."""
 
     origin: Origin
     sources: tuple[Source, ...]
-    where: str
 
 
 def samples_dir() -> Path:
@@ -63,9 +62,7 @@ def samples_dir() -> Path:
 
 def sample_path(relative: str) -> Path | None:
     """The bundled sample of a data file, or None when the package carries none."""
-    name = relative if relative.endswith(".gz") else relative + ".gz"
-    path = samples_dir() / name
-    return path if path.is_file() else None
+    return find_file(samples_dir(), relative)
 
 
 def env_root() -> Path | None:
@@ -91,7 +88,8 @@ def find_file(root: Path, relative: str) -> Path | None:
     return None
 
 
-def _env_paths(root: Path, relatives: Sequence[str]) -> list[Path] | None:
+def _paths_in(root: Path, relatives: Sequence[str]) -> list[Path] | None:
+    """Every file of `relatives` under `root` (see `find_file`), or None if one is missing."""
     paths = [find_file(root, r) for r in relatives]
     return [p for p in paths if p is not None] if all(paths) else None
 
@@ -125,8 +123,8 @@ def not_bundled_why(relative: str) -> str:
     return NOT_BUNDLED.get(relative.split("/", 1)[0], "")
 
 
-def how_to_get(name: str, relatives: Sequence[str], note: str = "") -> str:
-    """The three ways to get a task's data, for error messages."""
+def how_to_get(name: str, relatives: Sequence[str]) -> str:
+    """The three ways to get a task's data (and why no sample ships), for error messages."""
     hubs = sorted({HUB_FILES[r].repo for r in relatives if r in HUB_FILES})
     hub = (
         f"connect to the Hugging Face Hub with `datasets` installed (it reads {', '.join(hubs)} "
@@ -135,6 +133,7 @@ def how_to_get(name: str, relatives: Sequence[str], note: str = "") -> str:
         else "the Hub has no copy registered for this task"
     )
     files = ", ".join(relatives)
+    note = not_bundled_why(relatives[0])
     why = f" {note}" if note else ""
     return (
         f"task {name}: no data found.{why} Get it one of three ways: pass --data FILE or DIR; "
@@ -149,9 +148,9 @@ def locate(name: str, relatives: Sequence[str], *, bundled_only: bool = False) -
     if not bundled_only:
         root = env_root()
         if root is not None:
-            paths = _env_paths(root, relatives)
+            paths = _paths_in(root, relatives)
             if paths is not None:
-                return Located(Origin.ENV, tuple(read_source(p) for p in paths), str(root))
+                return Located(Origin.ENV, tuple(read_source(p) for p in paths))
             log.warning(
                 "%s=%s has no %s; looking on the Hub and in the bundled samples",
                 ENV,
@@ -159,41 +158,47 @@ def locate(name: str, relatives: Sequence[str], *, bundled_only: bool = False) -
                 ", ".join(r for r in relatives if find_file(root, r) is None),
             )
         try:
-            sources = _hub_sources(relatives, allow_download=True)
-            return Located(Origin.HUB, sources, sources[0].name)
+            return Located(Origin.HUB, _hub_sources(relatives, allow_download=True))
         except HubUnavailable as err:
             log.debug("task %s: Hub not used: %s", name, err)
-    samples = [sample_path(r) for r in relatives]
-    if all(samples):
-        paths = [p for p in samples if p is not None]
-        return Located(Origin.BUNDLED, tuple(read_source(p) for p in paths), str(samples_dir()))
+    samples = _paths_in(samples_dir(), relatives)
+    if samples is not None:
+        return Located(Origin.BUNDLED, tuple(read_source(p) for p in samples))
     if bundled_only:
         raise DataError(
             f"task {name}: no sample of it ships with elicit. {not_bundled_why(relatives[0])} "
             "Pick a task with a bundled sample (`elicit tasks`), or drop --data bundled."
         )
-    raise DataError(how_to_get(name, relatives, not_bundled_why(relatives[0])))
+    raise DataError(how_to_get(name, relatives))
 
 
-def describe(relatives: Sequence[str]) -> tuple[Origin | None, str]:
-    """Where a read of these files would come from now, without downloading anything.
+@dataclass(frozen=True)
+class Described:
+    """Where a read would come from now (`origin` None: nowhere), a short place name, and
+    whether the files are on this machine already (False: the Hub would download them)."""
 
-    Returns the origin (None: nowhere) and a short place name. The Hub counts only when the
-    files are in the local cache or the Hub answers.
-    """
+    origin: Origin | None
+    where: str
+    local: bool
+
+
+def describe(relatives: Sequence[str]) -> Described:
+    """Where a read of these files would come from now, in `locate`'s order, reading and
+    downloading nothing: the Hub counts when the files are in its local cache or it answers."""
     root = env_root()
-    if root is not None and _env_paths(root, relatives) is not None:
-        return Origin.ENV, str(root)
+    if root is not None and _paths_in(root, relatives) is not None:
+        return Described(Origin.ENV, str(root), local=True)
     refs = [HUB_FILES.get(r) for r in relatives]
-    if all(refs):
+    hub_refs = [ref for ref in refs if ref is not None]
+    if hub_refs and len(hub_refs) == len(refs):
         try:
-            sources = _hub_sources(relatives, allow_download=False)
-            return Origin.HUB, f"{sources[0].name} (cached)"
+            for ref in hub_refs:
+                fetch(ref, allow_download=False)
+            return Described(Origin.HUB, f"hf:{hub_refs[0].label} (cached)", local=True)
         except HubUnavailable:
             if hub_reachable():
-                first = refs[0]
-                assert first is not None
-                return Origin.HUB, f"hf:{first.label} (downloaded on first use)"
-    if all(sample_path(r) for r in relatives):
-        return Origin.BUNDLED, "elicit/data/samples"
-    return None, ""
+                where = f"hf:{hub_refs[0].label} (downloaded on first use)"
+                return Described(Origin.HUB, where, local=False)
+    if _paths_in(samples_dir(), relatives) is not None:
+        return Described(Origin.BUNDLED, "elicit/data/samples", local=True)
+    return Described(None, "", local=False)
