@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from elicit.config import help_field, redact_passwords
-from elicit.errors import ConfigError
+from elicit.errors import ConfigError, DataError
+from elicit.evaluation.results import ResultRow
 from elicit.runs import DONE_FILE
 
 KINDS = ("label", "eval", "train", "w2s", "self-improve", "score", "unknown")
@@ -223,9 +224,16 @@ def _number(value: Any) -> float | None:
     return float(value) if value == value else None  # NaN is no number to show
 
 
-def result_rows(run: Path) -> list[dict[str, Any]]:
-    """The run's tidy `ResultRow` dicts (results.jsonl), or [] when it has none."""
-    return read_jsonl_lenient(run / "results.jsonl")
+def result_rows(run: Path) -> list[ResultRow]:
+    """The run's tidy rows (results.jsonl), or [] when it has none. A line that is not a row
+    (torn by a kill, or written by hand) is skipped, as `read_jsonl_lenient` skips bad JSON."""
+    rows = []
+    for d in read_jsonl_lenient(run / "results.jsonl"):
+        try:
+            rows.append(ResultRow.from_dict(d))
+        except DataError:
+            continue
+    return rows
 
 
 def label_checkpoints(run: Path) -> list[dict[str, Any]]:
@@ -255,21 +263,21 @@ def _label_numbers(run: Path, metrics: Mapping[str, Any] | None) -> list[tuple[s
     return out
 
 
-def _row_numbers(rows: list[dict[str, Any]], kind: str) -> list[tuple[str, float]]:
+def _row_numbers(rows: list[ResultRow], kind: str) -> list[tuple[str, float]]:
     """Accuracy per method (pairwise accuracy for reward models); PGR per w2s student."""
     out: list[tuple[str, float]] = []
     for metric in ("accuracy", "pairwise_accuracy"):
         for r in rows:
-            value = _number(r.get("value"))
-            if r.get("metric") == metric and value is not None:
-                out.append((str(r.get("method")), value))
+            value = _number(r.value)
+            if r.metric == metric and value is not None:
+                out.append((r.method, value))
         if out:
             break
     if kind == "w2s":
         out += [
-            (f"PGR {r.get('method')}", v)
+            (f"PGR {r.method}", v)
             for r in rows
-            if r.get("metric") == "pgr" and (v := _number(r.get("value"))) is not None
+            if r.metric == "pgr" and (v := _number(r.value)) is not None
         ]
     return out
 

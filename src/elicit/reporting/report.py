@@ -17,14 +17,15 @@ file. All text from the runs is HTML-escaped (`page.esc`).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from elicit.config import help_field
 from elicit.errors import ConfigError
+from elicit.evaluation.results import ResultRow
 from elicit.reporting import plots, sections
 from elicit.reporting.discover import (
     RunInfo,
@@ -90,30 +91,51 @@ def default_out(runs: Sequence[RunInfo]) -> Path:
     return runs[0].path / REPORT_FILE if len(runs) == 1 else Path(REPORT_FILE)
 
 
-def combined_rows(runs: Sequence[RunInfo]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class RunRow:
+    """One tidy row of the combined table, with the run it came from."""
+
+    run: str
+    row: ResultRow
+
+
+def combined_rows(runs: Sequence[RunInfo]) -> list[RunRow]:
     """Every run's tidy rows tagged with the run; a label run adds its agreement with gold."""
-    rows: list[dict[str, Any]] = []
+    rows: list[RunRow] = []
     for info in runs:
-        for r in result_rows(info.path):
-            rows.append({**r, "run": str(info.path)})
+        rows += [RunRow(str(info.path), r) for r in result_rows(info.path)]
         if info.kind == "label":
-            m = read_json(info.path / "metrics.json")
-            if isinstance(m, dict):
-                for metric in ("agreement", "coverage"):
-                    value = m.get(metric)
-                    if isinstance(value, int | float):
-                        rows.append({"run": str(info.path), "task": info.task, "model": info.model,
-                                     "method": "icm-labels", "n": m.get("n"),
-                                     "metric": f"label_{metric}", "value": float(value)})  # fmt: skip
+            rows += _label_rows(info)
     return rows
 
 
-def combined_table(rows: Sequence[dict[str, Any]]) -> str:
-    metrics = sections.order_metrics({str(r["metric"]) for r in rows})
-    cells: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+def _label_rows(info: RunInfo) -> list[RunRow]:
+    """A label run's agreement with gold and coverage as rows of method "icm-labels", read from
+    its metrics.json (any version: a missing or non-numeric value is left out)."""
+    m = read_json(info.path / "metrics.json")
+    if not isinstance(m, dict) or isinstance(m.get("n"), bool) or not isinstance(m.get("n"), int):
+        return []
+    seed = info.config.get("seed")
+    out = []
+    for metric in ("agreement", "coverage"):
+        value = m.get(metric)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            row = ResultRow(
+                task=info.task or "", model=info.model or "", method="icm-labels",
+                split=str(info.config.get("split", "train")), n=m["n"],
+                seed=seed if isinstance(seed, int) else 0, metric=f"label_{metric}",
+                value=float(value),
+            )  # fmt: skip
+            out.append(RunRow(str(info.path), row))
+    return out
+
+
+def combined_table(rows: Sequence[RunRow]) -> str:
+    metrics = sections.order_metrics({r.row.metric for r in rows})
+    cells: dict[tuple[str, str, str, str], dict[str, ResultRow]] = {}
     for r in rows:
-        key = (str(r["run"]), str(r.get("task")), str(r.get("model")), str(r.get("method")))
-        cells.setdefault(key, {})[str(r["metric"])] = r
+        key = (r.run, r.row.task, r.row.model, r.row.method)
+        cells.setdefault(key, {})[r.row.metric] = r.row
     body = [
         [*key, *(sections.value_text(found.get(m), m) for m in metrics)]
         for key, found in cells.items()
@@ -121,13 +143,13 @@ def combined_table(rows: Sequence[dict[str, Any]]) -> str:
     return table(("run", "task", "model", "method", *metrics), body, cls="wide")
 
 
-def combined_bars(runs: Sequence[RunInfo], rows: Sequence[dict[str, Any]]) -> str:
-    acc = [r for r in rows if r.get("metric") == "accuracy" and isinstance(r.get("value"), float)]
-    groups = list(dict.fromkeys(str(r["run"]) for r in acc))
+def combined_bars(runs: Sequence[RunInfo], rows: Sequence[RunRow]) -> str:
+    acc = [r for r in rows if r.row.metric == "accuracy" and not math.isnan(r.row.value)]
+    groups = list(dict.fromkeys(r.run for r in acc))
     if len(groups) < 2:
         return ""
-    methods = list(dict.fromkeys(str(r["method"]) for r in acc))
-    value = {(str(r["run"]), str(r["method"])): float(r["value"]) for r in acc}
+    methods = list(dict.fromkeys(r.row.method for r in acc))
+    value = {(r.run, r.row.method): r.row.value for r in acc}
     series = {m: [value.get((g, m), float("nan")) for g in groups] for m in methods}
     short = _short_names(groups)
     png = plots.grouped_bars_png(short, series, "test accuracy per run and method", "accuracy")

@@ -19,11 +19,13 @@ reason the reader should know (no gold, data moved) becomes a note instead.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from elicit.errors import ElicitError
+from elicit.evaluation.results import ResultRow
 from elicit.labels import MARGIN, OLD_MARGIN, check_prompts
 from elicit.reporting import plots
 from elicit.reporting.discover import (
@@ -83,15 +85,14 @@ def _cell(value: Any) -> str:
     return fmt(value)
 
 
-def pivot(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+def pivot(rows: Sequence[ResultRow]) -> tuple[list[str], list[list[Any]]]:
     """(header, rows) of a methods x metrics table from tidy result rows."""
-    metric_names = order_metrics({str(r.get("metric")) for r in rows})
-    by_method: dict[str, dict[str, Any]] = {}
-    n: dict[str, Any] = {}
+    metric_names = order_metrics({r.metric for r in rows})
+    by_method: dict[str, dict[str, ResultRow]] = {}
+    n: dict[str, int] = {}
     for r in rows:
-        method = str(r.get("method"))
-        by_method.setdefault(method, {})[str(r.get("metric"))] = r
-        n.setdefault(method, r.get("n"))
+        by_method.setdefault(r.method, {})[r.metric] = r
+        n.setdefault(r.method, r.n)
     out = []
     for method, cells in by_method.items():
         line: list[Any] = [method, n[method]]
@@ -101,15 +102,21 @@ def pivot(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]
     return ["method", "n", *metric_names], out
 
 
-def value_text(row: Mapping[str, Any] | None, metric: str) -> str:
+def value_text(row: ResultRow | None, metric: str) -> str:
     if row is None:
         return ""
-    value, low, high = row.get("value"), row.get("ci_low"), row.get("ci_high")
+    # NaN is what a null value reads as (`ResultRow.from_dict`): shown as missing, as before.
+    value = None if math.isnan(row.value) else row.value
+    low, high = row.ci_low, row.ci_high
     pct = is_percent(metric)
     text = fmt(value, percent=pct)
-    if isinstance(low, float) and isinstance(high, float):
+    if low is not None and high is not None:
         text += f" [{fmt(low, percent=pct)}, {fmt(high, percent=pct)}]"
     return text
+
+
+def _known(row: ResultRow) -> bool:
+    return not math.isnan(row.value)
 
 
 def results(run: Path) -> str:
@@ -262,8 +269,7 @@ def eval_sections(info: RunInfo) -> str:
     if saved.is_file():
         out = title + image(saved, "accuracy per method")
     else:
-        acc = [(str(r["method"]), float(r["value"])) for r in rows
-               if r.get("metric") == "accuracy" and isinstance(r.get("value"), float)]  # fmt: skip
+        acc = [(r.method, r.value) for r in rows if r.metric == "accuracy" and _known(r)]
         out = (
             title + image(plots.bars_png(acc, f"{info.task}", "test accuracy"), "accuracy")
             if acc
@@ -297,8 +303,7 @@ def w2s_sections(info: RunInfo) -> str:
         out += "<h3>Accuracy and student-supervisor agreement</h3>"
         out += image(saved, "weak-to-strong accuracy and agreement")
     for metric, what in (("pgr", "accuracy"), ("pgr_auroc", "AUROC")):
-        values = [(str(r["method"]), float(r["value"])) for r in rows
-                  if r.get("metric") == metric and isinstance(r.get("value"), int | float)]  # fmt: skip
+        values = [(r.method, r.value) for r in rows if r.metric == metric and _known(r)]
         if values:
             out += f"<h3>Performance gap recovered ({esc(what)})</h3>"
             out += image(plots.bars_png(values, f"PGR on {what}: (w2s - weak) / (ceiling - weak)",
