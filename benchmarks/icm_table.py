@@ -95,7 +95,7 @@ def run_table(args: argparse.Namespace) -> None:
             if is_finished(run / "label"):
                 metrics = json.loads((run / "label" / "metrics.json").read_text("utf-8"))
             else:
-                metrics = run_label(label_config, lm=lm).metrics
+                metrics = run_label(label_config, lm=lm).metrics.to_dict()
             label_seconds = time.perf_counter() - start
             labels = read_labels(run / "label")
             # What every row of this (task, seed) carries: the run and its ICM outcome.

@@ -17,7 +17,6 @@ whole demo finishes in minutes on a 2-core CPU; raise --n / --iterations / --tes
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,6 @@ from elicit.config import help_field
 from elicit.errors import ConfigError
 from elicit.evaluation.evaluate import EvalConfig, run_eval
 from elicit.evaluation.summary import EvalSummary, format_table
-from elicit.labels import read_labels
 from elicit.options import LMOptions
 from elicit.runs import is_finished
 from elicit.search.label import LabelConfig, LabelSummary, run_label
@@ -126,10 +124,7 @@ def run_demo(config: DemoConfig, lm: LM | None = None, chat_lm: LM | None = None
     if is_finished(label_dir) and not config.force:
         # Running the demo again reuses its finished ICM run; evaluation is redone (it is
         # deterministic and takes a minute), so the printed table is always complete.
-        metrics = json.loads((label_dir / "metrics.json").read_text(encoding="utf-8"))
-        label = LabelSummary(
-            out=label_dir, n=int(metrics["n"]), labels=read_labels(label_dir), metrics=metrics
-        )
+        label = LabelSummary.read(label_dir)
         eval_config = dataclasses.replace(config.eval_config(), force=True)
     else:
         label = run_label(label_config, lm=lm)
@@ -140,9 +135,9 @@ def run_demo(config: DemoConfig, lm: LM | None = None, chat_lm: LM | None = None
 
 def format_demo(summary: DemoSummary) -> str:
     m = summary.label.metrics
-    agreement = m.get("agreement")
+    agreement = m.agreement
     lines = [
-        f"ICM labelled {m.get('n_labelled', '?')} of {summary.label.n} training claims"
+        f"ICM labelled {m.n_labelled} of {m.n} training claims"
         + (f"; agreement with gold {100 * agreement:.1f}%" if agreement is not None else ""),
         "",
         format_table(summary.eval),

@@ -31,9 +31,10 @@ def test_anchors_confidence_and_suggestions_are_written(tmp_path: Path) -> None:
     rows = {r["uid"]: r for r in read_jsonl(out / "labels.jsonl")}
     assert all(rows[u]["anchor"] == y for u, y in {**right, **wrong}.items())
     assert all("margin" in r and "confidence" not in r for r in rows.values())
-    assert summary.metrics["anchors"] == 6
+    anchored = summary.metrics.anchors
+    assert anchored is not None and anchored.anchors == 6
     # The planted LM's evidence is strong: the wrong pair is overruled and reported.
-    overruled = {o["uid"] for o in summary.metrics["overruled"]}
+    overruled = {o.uid for o in anchored.overruled}
     assert overruled == set(wrong)
     assert all(summary.labels[u] == y for u, y in right.items())
     suggestions = read_jsonl(out / "suggestions.jsonl")
@@ -75,7 +76,7 @@ def test_anchors_outside_the_sample_join_the_pool(tmp_path: Path) -> None:
     partner = next(ex.uid for ex in EXAMPLES if ex.group == far.group and ex.uid != far.uid)
     pool = json.loads((out / "metrics.json").read_text())["n"]
     assert pool == summary.n >= 8
-    assert partner in summary.labels or summary.metrics["coverage"] < 1
+    assert partner in summary.labels or summary.metrics.coverage < 1
 
 
 def test_unknown_anchor_uids_are_refused(tmp_path: Path) -> None:
@@ -103,6 +104,7 @@ def test_context_anchors_from_the_cli(tmp_path: Path) -> None:
         assert rows[uid]["label"] == rows[uid]["anchor"] == y
         assert "score" not in rows[uid] and "margin" not in rows[uid]
     assert all("score" in r and "margin" in r for u, r in rows.items() if u not in known)
-    assert summary.metrics["anchor_mode"] == "context" and summary.metrics["overruled"] == []
+    anchored = summary.metrics.anchors
+    assert anchored is not None and anchored.anchor_mode == "context" and not anchored.overruled
     with pytest.raises(ConfigError, match="anchor-weight inf"):
         config(data, out, anchors=str(anchors), anchor_mode="context")

@@ -147,7 +147,7 @@ def test_search_inputs_do_not_depend_on_gold(tmp_path: Path) -> None:
     sa = run_label(config(with_gold, tmp_path / "a"), lm=lm())
     sb = run_label(config(without, tmp_path / "b"), lm=lm())
     assert sa.labels == sb.labels
-    assert sb.metrics["agreement"] is None
+    assert sb.metrics.agreement is None
     assert all(r["gold"] is None for r in read_jsonl(tmp_path / "b" / "labels.jsonl"))
     assert all("agreement" not in r for r in read_jsonl(tmp_path / "b" / "trace.jsonl"))
 

@@ -43,9 +43,9 @@ def test_two_workers_give_the_serial_labels(tmp_path: Path, cluster: None) -> No
     data = claims_file(tmp_path / "claims.jsonl", with_labels=True)
     serial = run_label(config(data, tmp_path / "serial"), lm=lm())
     parallel = run_label(config(data, tmp_path / "parallel", workers=2), lm=lm())
-    assert len(parallel.metrics["batches"]) == 2
+    assert len(parallel.metrics.batches) == 2
     assert parallel.labels == serial.labels
-    assert parallel.metrics["batches"] == serial.metrics["batches"]
+    assert parallel.metrics.batches == serial.metrics.batches
     assert read_jsonl(tmp_path / "parallel" / "trace.jsonl") == read_jsonl(
         tmp_path / "serial" / "trace.jsonl"
     )
@@ -84,7 +84,7 @@ def test_one_batch_runs_without_a_cluster(tmp_path: Path, monkeypatch: pytest.Mo
     data = claims_file(tmp_path / "claims.jsonl", with_labels=True)
     monkeypatch.setitem(sys.modules, "ray", None)  # a cluster would fail to start
     cfg: LabelConfig = replace(config(data, tmp_path / "one", workers=2), batch_size=64)
-    assert len(run_label(cfg, lm=lm()).metrics["batches"]) == 1
+    assert len(run_label(cfg, lm=lm()).metrics.batches) == 1
 
 
 def even_items_true(prompt: str) -> dict[str, float]:
@@ -108,4 +108,4 @@ def test_workers_load_a_server_model_themselves(tmp_path: Path, cluster: None) -
         parallel = run_label(config(data, tmp_path / "parallel", workers=2, **kw))
     assert served > 0 and len(stub.requests) > served  # the workers asked the server
     assert parallel.labels == serial.labels
-    assert parallel.metrics["model"] == serial.metrics["model"]
+    assert parallel.metrics.model == serial.metrics.model

@@ -164,14 +164,8 @@ def _cmd_label(args: argparse.Namespace) -> int:
 
     config = config_from_args(LabelConfig, args)
     summary = run_label(config)
-    m = summary.metrics
-    agreement = m.get("agreement")
-    print(
-        f"{config.task} ({config.split}): ICM labelled {m.get('n_labelled')} of {summary.n} "
-        f"claims, energy {_num(m.get('energy'))}, inconsistencies {m.get('inconsistencies')}"
-        + (f", agreement with gold {_pct(agreement)}" if agreement is not None else "")
-    )
-    print(f"labels written to {summary.out}/labels.jsonl")
+    for line in summary.describe():
+        print(line)
     _run_result(args, summary.out)
     return 0
 
@@ -273,7 +267,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(format_demo(summary))
     _result(args, {
         "command": "demo", "seconds": summary.seconds,
-        "label": {"out": str(summary.label.out), "metrics": summary.label.metrics},
+        "label": {"out": str(summary.label.out), "metrics": summary.label.metrics.to_dict()},
         "eval": {"out": str(summary.eval.out)},
     })  # fmt: skip
     return 0

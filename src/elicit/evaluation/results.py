@@ -15,9 +15,11 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from elicit.errors import DataError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -98,4 +100,24 @@ def num(x: float | None) -> str:
     return "n/a" if x is None or x != x else f"{x:.3f}"
 
 
-__all__ = ["ResultRow", "num", "pct"]
+def known_fields(cls: type, d: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of `d` named like a field of dataclass `cls`: what a metrics class's
+    `from_dict` starts from. Keys of no field (written by another version) are dropped; a
+    field the file lacks keeps its default, so a metrics.json from before the field existed
+    still reads."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
+def build(cls: type[T], values: Mapping[str, Any], what: str) -> T:
+    """`cls(**values)`, with a missing required field a `DataError` naming `what` (a file)."""
+    try:
+        return cls(**values)
+    except TypeError as e:
+        raise DataError(
+            f"{what} is not a {cls.__name__} this version can read ({e}); rerun the command "
+            "with --force to write it again"
+        ) from None
+
+
+__all__ = ["ResultRow", "build", "known_fields", "num", "pct"]

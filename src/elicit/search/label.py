@@ -45,15 +45,18 @@ outside the sampled pool are an error; sample with --n none or pass them with th
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
 from elicit.backends.base import LM, LabelSet, LooOrder
 from elicit.config import config_to_dict, help_field
 from elicit.errors import ConfigError
+from elicit.evaluation.results import build, known_fields, num, pct
 from elicit.labels import (
     MARGIN,
     PROMPT_HASH,
@@ -115,7 +118,8 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
     mp: str = help_field(
         "calibrated",
         "mutual predictability: calibrated (mean of centred signed scores; elicit), "
-        "calibrated-sum (their sum), mean (released code), "
+        "calibrated-sum (their sum), balanced / balanced-sum (the same on balanced "
+        "leave-one-out: every context holds as many True as False demos), mean (released code), "
         "sum-logprob (the paper's formula)",
         choices=list(MP_KINDS),
     )
@@ -254,11 +258,159 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
 
 
 @dataclass(frozen=True)
-class LabelSummary:
-    out: Path
+class BatchMetrics:
+    """One independently searched batch's outcome."""
+
     n: int
+    n_labelled: int
+    energy: float
+    mp: float
+    inconsistencies: int
+    iterations: int
+    accepted: int
+
+
+@dataclass(frozen=True)
+class Overruled:
+    """An anchor the final labels contradict (label None: left unlabelled)."""
+
+    uid: str
+    anchor: int
+    label: int | None
+    gold: int | None
+
+
+@dataclass(frozen=True)
+class AnchorMetrics:
+    """What anchored ICM did with the known labels (`--anchors`)."""
+
+    anchors: int
+    anchor_weight: float
+    anchor_mode: str
+    overruled: tuple[Overruled, ...]
+
+
+#: metrics.json keys of the variant choices (`SearchConfig.variants`), written at top level.
+VARIANT_KEYS = tuple(SearchConfig().variants())
+
+
+@dataclass(frozen=True)
+class LabelMetrics:
+    """metrics.json of a label run (see the module docs), typed.
+
+    Energies and MP are per batch; the top-level values weight batches by size. The JSON
+    layout is the one every version wrote: the variant choices (`variants`) and the anchor
+    fields sit at top level, so "mp" there names the MP kind (a variant) and the weighted MP
+    value is "mp_value" (absent before this field existed, then None here)."""
+
+    task: str
+    model: str
+    split: str
+    seed: int
+    n: int
+    n_labelled: int
+    coverage: float
+    frac_true: float | None
+    energy: float
+    inconsistencies: int
+    agreement: float | None
+    iterations: int
+    accepted: int
+    seconds: float
+    mp_value: float | None = None
+    agreement_n: int = 0
+    lm_evaluations: int = 0
+    batches: tuple[BatchMetrics, ...] = ()
+    alpha: float | None = None
+    variants: Mapping[str, Any] = field(default_factory=dict)
+    follows: Mapping[str, str] = field(default_factory=dict)
+    load_seconds: float | None = None  # None: Ray workers loaded their own models
+    search_seconds: float | None = None
+    cost: Costs = field(default_factory=Costs)
+    anchors: AnchorMetrics | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "task": self.task,
+            "model": self.model,
+            "split": self.split,
+            "seed": self.seed,
+            "n": self.n,
+            "n_labelled": self.n_labelled,
+            "coverage": self.coverage,
+            "frac_true": self.frac_true,
+            "energy": self.energy,
+            "mp_value": self.mp_value,
+            "inconsistencies": self.inconsistencies,
+            "agreement": self.agreement,
+            "agreement_n": self.agreement_n,
+            "iterations": self.iterations,
+            "accepted": self.accepted,
+            "lm_evaluations": self.lm_evaluations,
+            "seconds": self.seconds,
+            "batches": [asdict(b) for b in self.batches],
+            "alpha": self.alpha,
+            **self.variants,
+            "follows": dict(self.follows),
+            "load_seconds": self.load_seconds,
+            "search_seconds": self.search_seconds,
+            "cost": self.cost.to_dict(),
+        }
+        if self.anchors is not None:
+            d.update(asdict(self.anchors))
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], what: str = "metrics.json") -> LabelMetrics:
+        """Read what `to_dict` (or an older version) wrote; `what` names it in errors."""
+        values = known_fields(cls, d)
+        values["batches"] = tuple(
+            build(BatchMetrics, known_fields(BatchMetrics, b), what) for b in d.get("batches", ())
+        )
+        values["variants"] = {k: d[k] for k in VARIANT_KEYS if k in d}
+        values["cost"] = build(Costs, known_fields(Costs, d.get("cost") or {}), what)
+        if "anchors" in d:
+            overruled = tuple(
+                build(Overruled, known_fields(Overruled, o), what) for o in d.get("overruled", ())
+            )
+            values["anchors"] = AnchorMetrics(
+                anchors=d["anchors"],
+                anchor_weight=d.get("anchor_weight", math.inf),
+                anchor_mode=d.get("anchor_mode", "labelled"),
+                overruled=overruled,
+            )
+        return build(cls, values, what)
+
+
+@dataclass(frozen=True)
+class LabelSummary:
+    """What `run_label` returns: the run directory, its labels (uid -> label) and metrics."""
+
+    out: Path
     labels: dict[str, int]
-    metrics: dict[str, Any]
+    metrics: LabelMetrics
+
+    @property
+    def n(self) -> int:
+        """Examples in the pool (labelled or not)."""
+        return self.metrics.n
+
+    @classmethod
+    def read(cls, out: Path) -> LabelSummary:
+        """The summary of the finished run in `out`, from its files."""
+        what = str(out / DONE_FILE)
+        metrics = json.loads((out / DONE_FILE).read_text(encoding="utf-8"))
+        return cls(out=out, labels=read_labels(out), metrics=LabelMetrics.from_dict(metrics, what))
+
+    def describe(self) -> list[str]:
+        """The command's result lines."""
+        m = self.metrics
+        agreement = f", agreement with gold {pct(m.agreement)}" if m.agreement is not None else ""
+        return [
+            f"{m.task} ({m.split}): ICM labelled {m.n_labelled} of {m.n} claims, energy "
+            f"{num(m.energy)}, inconsistencies {m.inconsistencies}{agreement}",
+            f"labels written to {self.out}/labels.jsonl",
+        ]
 
 
 def _prepare_out(out: Path, config: LabelConfig) -> bool:
@@ -378,21 +530,27 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
     atomic_write_jsonl(out / "trace.jsonl", rows)
     model_name = lm.name if lm is not None else config.model
     plot_trace(rows, out / "energy_plot.png", title=f"ICM on {config.task} ({model_name})")
-    metrics = _metrics(config, model_name, results, ordered, data.gold, len(data), seconds, search)
-    metrics["load_seconds"] = load_seconds
-    metrics["search_seconds"] = seconds - (load_seconds or 0.0)
     costs = [r.costs for r in results]
-    metrics["cost"] = sum(costs[1:], costs[0]).to_dict() if costs else Costs().to_dict()
+    anchor_metrics = None
     if anchors:
-        metrics["anchors"] = len(anchors)
-        metrics["anchor_weight"] = config.anchor_weight
-        metrics["anchor_mode"] = config.anchor_mode
-        metrics["overruled"] = [
-            {"uid": uid, "anchor": a, "label": y, "gold": data.gold.get(uid)}
-            for uid, (a, y) in overruled.items()
-        ]
-    atomic_write_json(out / DONE_FILE, metrics)
-    return LabelSummary(out=out, n=len(data), labels=ordered, metrics=metrics)
+        anchor_metrics = AnchorMetrics(
+            anchors=len(anchors),
+            anchor_weight=config.anchor_weight,
+            anchor_mode=config.anchor_mode,
+            overruled=tuple(
+                Overruled(uid=uid, anchor=a, label=y, gold=data.gold.get(uid))
+                for uid, (a, y) in overruled.items()
+            ),
+        )
+    metrics = replace(
+        _metrics(config, model_name, results, ordered, data.gold, len(data), seconds, search),
+        load_seconds=load_seconds,
+        search_seconds=seconds - (load_seconds or 0.0),
+        cost=sum(costs[1:], costs[0]) if costs else Costs(),
+        anchors=anchor_metrics,
+    )
+    atomic_write_json(out / DONE_FILE, metrics.to_dict())
+    return LabelSummary(out=out, labels=ordered, metrics=metrics)
 
 
 def _batch_job(
@@ -491,45 +649,54 @@ def _metrics(
     n: int,
     seconds: float,
     search: SearchConfig,
-) -> dict[str, Any]:
+) -> LabelMetrics:
     known = [uid for uid in labels if uid in gold]
     weights = [r.n_labelled for r in results]
     total = sum(weights) or 1
-    return {
-        "task": config.task,
-        "model": model_name,
-        "split": config.split,
-        "seed": config.seed,
-        "n": n,
-        "n_labelled": len(labels),
-        "coverage": len(labels) / n,
-        "frac_true": sum(labels.values()) / len(labels) if labels else None,
+    assert config.task is not None  # checked in __post_init__
+    return LabelMetrics(
+        task=config.task,
+        model=model_name,
+        split=config.split,
+        seed=config.seed,
+        n=n,
+        n_labelled=len(labels),
+        coverage=len(labels) / n,
+        frac_true=sum(labels.values()) / len(labels) if labels else None,
         # Energies and MP are per batch; the top-level values weight batches by size.
-        "energy": sum(r.energy * w for r, w in zip(results, weights, strict=True)) / total,
-        "mp": sum(r.mp * w for r, w in zip(results, weights, strict=True)) / total,
-        "inconsistencies": sum(r.inconsistencies for r in results),
-        "agreement": (sum(labels[u] == gold[u] for u in known) / len(known)) if known else None,
-        "agreement_n": len(known),
-        "iterations": sum(r.iterations for r in results),
-        "accepted": sum(r.accepted for r in results),
-        "lm_evaluations": sum(r.lm_evaluations for r in results),
-        "seconds": seconds,
-        "batches": [
-            {
-                "n": r.n_examples,
-                "n_labelled": r.n_labelled,
-                "energy": r.energy,
-                "mp": r.mp,
-                "inconsistencies": r.inconsistencies,
-                "iterations": r.iterations,
-                "accepted": r.accepted,
-            }
+        energy=sum(r.energy * w for r, w in zip(results, weights, strict=True)) / total,
+        mp_value=sum(r.mp * w for r, w in zip(results, weights, strict=True)) / total,
+        inconsistencies=sum(r.inconsistencies for r in results),
+        agreement=(sum(labels[u] == gold[u] for u in known) / len(known)) if known else None,
+        agreement_n=len(known),
+        iterations=sum(r.iterations for r in results),
+        accepted=sum(r.accepted for r in results),
+        lm_evaluations=sum(r.lm_evaluations for r in results),
+        seconds=seconds,
+        batches=tuple(
+            BatchMetrics(
+                n=r.n_examples,
+                n_labelled=r.n_labelled,
+                energy=r.energy,
+                mp=r.mp,
+                inconsistencies=r.inconsistencies,
+                iterations=r.iterations,
+                accepted=r.accepted,
+            )
             for r in results
-        ],
-        "alpha": search.alpha,
-        **search.variants(),
-        "follows": search.follows(),
-    }
+        ),
+        alpha=search.alpha,
+        variants=search.variants(),
+        follows=search.follows(),
+    )
 
 
-__all__ = ["LabelConfig", "LabelSummary", "run_label"]
+__all__ = [
+    "AnchorMetrics",
+    "BatchMetrics",
+    "LabelConfig",
+    "LabelMetrics",
+    "LabelSummary",
+    "Overruled",
+    "run_label",
+]
