@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import random
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -79,12 +79,16 @@ def _default_name(path: str) -> str:
     return p.stem or "labels"
 
 
-def parse_label_specs(text: str | None) -> list[LabelSpec]:
+def parse_label_specs(
+    text: str | None, reserved: Collection[str] = BUILTIN_METHODS
+) -> list[LabelSpec]:
     """Parse `--labels`: comma-separated PATH or NAME=PATH entries.
 
     Without NAME, an ICM run directory is called "icm", a labels.jsonl inside a directory is
     named after the directory, any other file after its stem. Derived names that repeat get
-    "-2", "-3", ...; explicit names must be unique and must not shadow a built-in method.
+    "-2", "-3", ...; explicit names must be unique and must not shadow a built-in method
+    (`reserved`: `elicit eval` passes its whole method registry); a derived one that would
+    gets "-labels".
     """
     specs: list[LabelSpec] = []
     for raw in (text or "").split(","):
@@ -97,7 +101,7 @@ def parse_label_specs(text: str | None) -> list[LabelSpec]:
             name, path = name.strip(), path.strip()
             if not path:
                 raise ConfigError(f"--labels {item!r}: no path after '='; use NAME=PATH")
-            if name in BUILTIN_METHODS:
+            if name in reserved:
                 raise ConfigError(
                     f"--labels {item!r}: {name!r} is a built-in method; choose another name"
                 )
@@ -106,7 +110,7 @@ def parse_label_specs(text: str | None) -> list[LabelSpec]:
         else:
             path = item
             base = _default_name(path)
-            if base in BUILTIN_METHODS:
+            if base in reserved:
                 base = f"{base}-labels"
             name, k = base, 2
             while any(s.name == name for s in specs):

@@ -4,11 +4,12 @@
     elicit eval --task truthfulqa --labels runs/label/truthfulqa-...   # adds "icm"
     elicit eval --task alpaca-comparison --labels human=human.jsonl,weak=weak.jsonl
 
-Test claims: `--split` (test) of the task, `--n` sampled with `--seed`. Methods (see
-`baselines`): zero-shot, zero-shot-chat (`--chat-model`), and many-shot in context with labels
-from golden, random, majority-vote (`majority`: each demo labelled by the model's independent
-consensus; added by default next to an ICM run), or each `--labels` source. Demos come from `--pool-split` (train), never
-share a consistency group with a test claim, and are identical across many-shot methods
+Test claims: `--split` (test) of the task, `--n` sampled with `--seed`. Methods (one entry
+each in the registry of `methods`; the scoring itself is in `baselines`): zero-shot,
+zero-shot-chat (`--chat-model`), and many-shot in context with labels from golden, random,
+majority-vote (`majority`: each demo labelled by the model's independent consensus; added by
+default next to an ICM run), or each `--labels` source. Demos come from `--pool-split` (train),
+never share a consistency group with a test claim, and are identical across many-shot methods
 except for their labels. For every label source the run also reports its agreement with gold
 on the pool examples it labels (for an ICM run: its label accuracy).
 
@@ -21,7 +22,6 @@ metrics.json and accuracy.png (our bars beside the paper's Figure 1 numbers wher
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,9 +30,19 @@ from typing import Any
 
 from elicit.backends.base import LM, FloatArray, LabelSet
 from elicit.config import config_to_dict, help_field
-from elicit.errors import ConfigError, DataError, ElicitError
+from elicit.errors import ConfigError
 from elicit.evaluation import baselines as bl
-from elicit.evaluation.majority import MAJORITY, majority_labels
+from elicit.evaluation.majority import MAJORITY
+from elicit.evaluation.methods import (
+    METHODS,
+    EvalMethod,
+    LabelSource,
+    Scoring,
+    check_pool_gold,
+    default_methods,
+    label_order,
+    resolve_methods,
+)
 from elicit.evaluation.metrics import median_predictions
 from elicit.evaluation.paper import paper_result
 from elicit.evaluation.score import summarize
@@ -43,7 +53,6 @@ from elicit.evaluation.summary import (
     metrics_record,
     tidy_rows,
 )
-from elicit.labels import check_prompts, read_margins
 from elicit.options import DataOptions, LMOptions, RunOptions, run_dir
 from elicit.runs import atomic_write_json, atomic_write_jsonl, staged_run_dir
 from elicit.tasks.base import Example, TaskData
@@ -52,7 +61,8 @@ log = logging.getLogger("elicit")
 
 __all__ = ["EvalConfig", "EvalSummary", "MethodResult", "format_table", "run_eval"]
 
-DEFAULT_METHODS = ",".join(bl.BUILTIN_METHODS)
+#: The --methods default: the registered methods marked default (see `methods`).
+DEFAULT_METHODS = default_methods()
 PLOT_FILE = "accuracy.png"
 
 
@@ -62,8 +72,8 @@ class EvalConfig(RunOptions, LMOptions, DataOptions):
 
     methods: str = help_field(
         DEFAULT_METHODS,
-        "comma-separated methods: zero-shot, zero-shot-chat, golden, random, majority-vote; "
-        "every --labels source is added, and majority-vote next to an ICM run by default",
+        f"comma-separated methods: {', '.join(METHODS)}; every --labels source is added, "
+        f"and {MAJORITY} next to an ICM run by default",
     )
     labels: str | None = help_field(
         None,
@@ -111,12 +121,12 @@ class EvalConfig(RunOptions, LMOptions, DataOptions):
         self.method_list()  # validates names
 
     def label_specs(self) -> list[bl.LabelSpec]:
-        return bl.parse_label_specs(self.labels)
+        return bl.parse_label_specs(self.labels, reserved=METHODS)
 
     def method_list(self) -> list[str]:
         """Requested methods in order, then every --labels source not already listed."""
         sources = [s.name for s in self.label_specs()]
-        known = [*bl.BUILTIN_METHODS, MAJORITY, *sources]
+        known = [*METHODS, *sources]
         names = [m.strip() for m in self.methods.split(",") if m.strip()]
         for m in names:
             if m not in known:
@@ -135,6 +145,10 @@ class EvalConfig(RunOptions, LMOptions, DataOptions):
             raise ConfigError("no methods to run: pass --methods zero-shot,golden,... or --labels")
         return out
 
+    def eval_methods(self) -> list[EvalMethod]:
+        """The methods of `method_list`, registered ones and one per --labels source."""
+        return resolve_methods(self.method_list(), self.label_specs())
+
     def out_dir(self) -> Path:
         return run_dir(self, "eval")
 
@@ -151,87 +165,6 @@ class EvalConfig(RunOptions, LMOptions, DataOptions):
         )
 
 
-# ---------------------------------------------------------------------- data
-
-
-def _load_test(config: EvalConfig) -> TaskData:
-    return config.load_gold_sample("eval")
-
-
-def _sources(
-    config: EvalConfig,
-    methods: Sequence[str],
-    pool: TaskData,
-    confidences: dict[str, dict[str, float]] | None = None,
-) -> dict[str, Mapping[str, int]]:
-    """uid -> label for each many-shot method except random (labelled once demos are known).
-
-    `confidences` receives each label file's confidences (uid -> value), when it has any;
-    with --min-confidence, labels below it are dropped here.
-    """
-    out: dict[str, Mapping[str, int]] = {}
-    if bl.GOLDEN in methods:
-        if not pool.gold:
-            raise ConfigError(
-                f"method golden needs gold labels on the {config.pool_split} split of task "
-                f"{config.task!r}, which has none; drop golden from --methods"
-            )
-        out[bl.GOLDEN] = pool.gold
-    pool_uids = {ex.uid for ex in pool.examples}
-    pool_prompts = {ex.uid: ex.prompt for ex in pool.examples}
-    for spec in config.label_specs():
-        labels = bl.read_label_spec(spec)
-        check_prompts(spec.path, pool_prompts, f"--labels {spec.name}={spec.path}")
-        matched = sum(uid in pool_uids for uid in labels)
-        if matched == 0:
-            example = next(iter(labels))
-            raise DataError(
-                f"--labels {spec.name}={spec.path}: none of its {len(labels)} uids (e.g. "
-                f"{example!r}) is in the {config.pool_split} split of task {config.task!r}. "
-                f"Label that split of the same task (elicit label --task {config.task} "
-                "--split train) or pass --pool-split to match the labels."
-            )
-        if matched < len(labels):
-            log.warning(
-                "--labels %s: %d of %d uids are not in the %s split and are ignored",
-                spec.name,
-                len(labels) - matched,
-                len(labels),
-                config.pool_split,
-            )
-        confidence = read_margins(spec.path)
-        if confidence and confidences is not None:
-            confidences[spec.name] = confidence
-        if config.min_confidence is not None:
-            if not confidence:
-                log.warning(
-                    "--labels %s has no confidences (label with --confidence); "
-                    "--min-confidence does not filter it",
-                    spec.name,
-                )
-            else:
-                kept = {
-                    u: y
-                    for u, y in labels.items()
-                    if confidence.get(u, -math.inf) >= config.min_confidence
-                }
-                if not kept:
-                    raise ConfigError(
-                        f"--min-confidence {config.min_confidence}: no label of --labels "
-                        f"{spec.name} is that confident (highest: {max(confidence.values()):.3g}); "
-                        "lower it"
-                    )
-                log.info(
-                    "--labels %s: %d of %d labels kept by --min-confidence",
-                    spec.name,
-                    len(kept),
-                    len(labels),
-                )
-                labels = kept
-        out[spec.name] = labels
-    return out
-
-
 # ---------------------------------------------------------------------- the run
 
 
@@ -241,32 +174,19 @@ def run_eval(config: EvalConfig, lm: LM | None = None, chat_lm: LM | None = None
     lm overrides the base model, chat_lm the chat model (e.g. scripted LMs in tests).
     """
     from elicit.evaluation.plots import plot_accuracy
-    from elicit.tasks import load_task
 
     assert config.task is not None
     start = time.perf_counter()
-    methods = config.method_list()
+    methods = config.eval_methods()
     out = config.out_dir()
-    test = _load_test(config)
+    test = config.load_gold_sample("eval")
     gold = test.gold_of(test.examples)
     queries = [ex.prompt for ex in test.examples]
     labelset = LabelSet(words=test.label_words)
-    many_shot = [m for m in methods if m not in (bl.ZERO_SHOT, bl.ZERO_SHOT_CHAT)]
-    pool_all = load_task(config.task, config.load_options(config.pool_split)) if many_shot else None
-    confidences: dict[str, dict[str, float]] = {}
-    sources = _sources(config, methods, pool_all, confidences) if pool_all is not None else {}
-    ordered: tuple[Example, ...] = ()
-    if pool_all is not None:
-        ordered = bl.build_pool(
-            pool_all, test, [s.keys() for s in sources.values()], config.pool_n, config.seed
-        )
-        if not ordered:
-            raise ConfigError(
-                f"no example of the {config.pool_split} split of task {config.task!r} is "
-                f"labelled by every source ({', '.join(sources) or 'none'}) and outside the "
-                "test claims' groups; check that the --labels files label this task's "
-                f"{config.pool_split} split"
-            )
+    pool = _load_pool(config) if any(m.uses_demos for m in methods) else None
+    # Labels known from the pool alone are read before the model loads: a bad file fails fast.
+    sources = _pool_sources(config, methods, pool) if pool is not None else {}
+    ordered = _demo_pool(config, pool, test, sources) if pool is not None else ()
 
     # The run directory is checked (finished? foreign?) before the model loads: fail fast.
     with staged_run_dir(out, force=config.force) as stage:
@@ -281,64 +201,19 @@ def run_eval(config: EvalConfig, lm: LM | None = None, chat_lm: LM | None = None
             context_tokens=config.context_tokens,
             max_demos=config.max_demos,
         )
-        demos = fit.examples
-        if bl.RANDOM in methods:
-            sources[bl.RANDOM] = bl.random_labels([ex.uid for ex in demos], config.seed)
-        if MAJORITY in methods:
-            sources[MAJORITY] = majority_labels(
-                lm,
-                demos,
-                labelset,
-                votes=config.majority_votes,
-                shots=config.majority_shots,
-                seed=config.seed,
-            )
+        scoring = Scoring(config, lm, chat_lm, queries, labelset, fit.examples)
+        for method in label_order(methods):
+            if method.demo_labels is not None:
+                sources[method.name] = LabelSource(method.demo_labels(scoring))
+        pool_gold = pool.gold if pool is not None else {}
         results: list[MethodResult] = []
         predictions: list[dict[str, Any]] = []
         for method in methods:
-            t0 = time.perf_counter()
-            kind = "zero-shot" if method == bl.ZERO_SHOT else "many-shot"
-            scored_by, scores, skipped = lm.name, None, None
-            if method == bl.ZERO_SHOT:
-                scores = bl.zero_shot_scores(lm, queries, labelset)
-            elif method == bl.ZERO_SHOT_CHAT:
-                kind = "chat"
-                scored_by, scores, skipped = _run_chat(config, lm, chat_lm, queries)
-            else:
-                scores = bl.many_shot_scores(lm, demos, sources[method], queries, labelset)
-            seconds = time.perf_counter() - t0
-            if scores is None:
-                log.warning("%s skipped: %s", method, skipped)
-                results.append(MethodResult(method, kind, scored_by, len(gold), skipped=skipped))
-                continue
-            agreement = demo_agreement = None
-            coverage: tuple[tuple[float, float, int], ...] = ()
-            if method in sources:
-                pool_gold = pool_all.gold if pool_all is not None else {}
-                agreement = bl.label_agreement(sources[method], pool_gold)
-                demo_agreement = bl.label_agreement(
-                    sources[method], pool_gold, [ex.uid for ex in demos]
-                )
-                if method in confidences:
-                    coverage = bl.coverage_agreement(
-                        sources[method], confidences[method], pool_gold
-                    )
-            results.append(
-                MethodResult(
-                    method,
-                    kind,
-                    scored_by,
-                    len(gold),
-                    n_demos=len(demos) if kind == "many-shot" else 0,
-                    seconds=seconds,
-                    metrics=summarize(scores, gold),
-                    label_agreement=agreement,
-                    demo_agreement=demo_agreement,
-                    coverage=coverage,
-                )
-            )
-            predictions += _predictions(method, test.examples, scores, gold)
-            log.info("%s: accuracy %.3f (%.1f s)", method, results[-1].accuracy or 0.0, seconds)
+            source = sources.get(method.name)
+            result, scores = _run_method(method, scoring, source, pool_gold, gold)
+            results.append(result)
+            if scores is not None:
+                predictions += _predictions(method.name, test.examples, scores, gold)
 
         summary = EvalSummary(
             out=out,
@@ -349,7 +224,7 @@ def run_eval(config: EvalConfig, lm: LM | None = None, chat_lm: LM | None = None
             seed=config.seed,
             results=tuple(results),
             n_pool=len(ordered),
-            n_demos=len(demos),
+            n_demos=len(fit.examples),
             prompt_tokens=fit.prompt_tokens,
             context_limit=fit.limit,
             demos_stopped_by=fit.stopped_by,
@@ -358,19 +233,16 @@ def run_eval(config: EvalConfig, lm: LM | None = None, chat_lm: LM | None = None
             paper=paper_result(config.task),
             seconds=time.perf_counter() - start,
         )
-        pool_gold = pool_all.gold if pool_all is not None else {}
-        atomic_write_jsonl(
-            stage / "demos.jsonl",
-            (
-                {
-                    "position": i,
-                    "uid": ex.uid,
-                    "gold": pool_gold.get(ex.uid),
-                    "labels": {name: src.get(ex.uid) for name, src in sources.items()},
-                }
-                for i, ex in enumerate(demos)
-            ),
+        demo_rows = (
+            {
+                "position": i,
+                "uid": ex.uid,
+                "gold": pool_gold.get(ex.uid),
+                "labels": {name: src.labels.get(ex.uid) for name, src in sources.items()},
+            }
+            for i, ex in enumerate(fit.examples)
         )
+        atomic_write_jsonl(stage / "demos.jsonl", demo_rows)
         atomic_write_jsonl(stage / "predictions.jsonl", predictions)
         atomic_write_json(stage / "results.json", summary.rows())
         atomic_write_jsonl(stage / "results.jsonl", (r.to_dict() for r in tidy_rows(summary)))
@@ -379,30 +251,88 @@ def run_eval(config: EvalConfig, lm: LM | None = None, chat_lm: LM | None = None
     return summary
 
 
-def _run_chat(
-    config: EvalConfig, lm: LM, chat_lm: LM | None, queries: Sequence[str]
-) -> tuple[str, FloatArray | None, str | None]:
-    """(scored_by, scores or None, skip reason or None) for zero-shot-chat."""
-    loaded = False
-    if chat_lm is None:
-        if config.chat_model == config.model:
-            chat_lm = lm
-        else:
-            try:
-                chat_lm = config.chat_options().load_lm(config.progress)
-                loaded = True
-            # The chat baseline is optional: a model that will not load is a recorded skip,
-            # not a failed run (transformers raises plain OSError/ValueError/RuntimeError).
-            except (ElicitError, ImportError, OSError, RuntimeError, ValueError) as e:
-                reason = f"chat model {config.chat_model!r} could not load: {e}"
-                return config.chat_model, None, reason
-    try:
-        return chat_lm.name, bl.chat_scores(chat_lm, queries), None
-    except ElicitError as e:
-        return chat_lm.name, None, str(e)
-    finally:
-        if loaded:
-            chat_lm.close()
+# ---------------------------------------------------------------------- its parts
+
+
+def _load_pool(config: EvalConfig) -> TaskData:
+    from elicit.tasks import load_task
+
+    assert config.task is not None
+    return load_task(config.task, config.load_options(config.pool_split))
+
+
+def _pool_sources(
+    config: EvalConfig, methods: Sequence[EvalMethod], pool: TaskData
+) -> dict[str, LabelSource]:
+    """name -> demo labels of every method whose labels the pool alone decides."""
+    out: dict[str, LabelSource] = {}
+    for method in label_order(methods):
+        if method.pool_labels is not None:
+            check_pool_gold(method, config, pool)
+            out[method.name] = method.pool_labels(config, pool)
+    return out
+
+
+def _demo_pool(
+    config: EvalConfig, pool: TaskData, test: TaskData, sources: Mapping[str, LabelSource]
+) -> tuple[Example, ...]:
+    """The pool examples every source labels, outside the test claims' groups, in demo order."""
+    ordered = bl.build_pool(
+        pool, test, [s.labels.keys() for s in sources.values()], config.pool_n, config.seed
+    )
+    if not ordered:
+        raise ConfigError(
+            f"no example of the {config.pool_split} split of task {config.task!r} is "
+            f"labelled by every source ({', '.join(sources) or 'none'}) and outside the "
+            "test claims' groups; check that the --labels files label this task's "
+            f"{config.pool_split} split"
+        )
+    return ordered
+
+
+def _run_method(
+    method: EvalMethod,
+    scoring: Scoring,
+    source: LabelSource | None,
+    pool_gold: Mapping[str, int],
+    gold: list[int],
+) -> tuple[MethodResult, FloatArray | None]:
+    """Score the test claims with one method; its result row and scores (None if skipped).
+
+    A many-shot method is scored after the shared demos with its own labels (`source`), and
+    its labels are compared with the pool's gold: over every pool example they label, over the
+    demos, and, when they carry confidences, at each coverage."""
+    t0 = time.perf_counter()
+    scored = method.run(scoring, source)
+    seconds = time.perf_counter() - t0
+    if scored.scores is None:
+        log.warning("%s skipped: %s", method.name, scored.skipped)
+        skip = MethodResult(
+            method.name, method.kind, scored.scored_by, len(gold), skipped=scored.skipped
+        )
+        return skip, None
+    agreement = demo_agreement = None
+    coverage: tuple[tuple[float, float, int], ...] = ()
+    if source is not None:
+        agreement = bl.label_agreement(source.labels, pool_gold)
+        demo_uids = [ex.uid for ex in scoring.demos]
+        demo_agreement = bl.label_agreement(source.labels, pool_gold, demo_uids)
+        if source.confidence:
+            coverage = bl.coverage_agreement(source.labels, source.confidence, pool_gold)
+    result = MethodResult(
+        method.name,
+        method.kind,
+        scored.scored_by,
+        len(gold),
+        n_demos=len(scoring.demos) if method.uses_demos else 0,
+        seconds=seconds,
+        metrics=summarize(scored.scores, gold),
+        label_agreement=agreement,
+        demo_agreement=demo_agreement,
+        coverage=coverage,
+    )
+    log.info("%s: accuracy %.3f (%.1f s)", method.name, result.accuracy or 0.0, seconds)
+    return result, scored.scores
 
 
 def _predictions(
