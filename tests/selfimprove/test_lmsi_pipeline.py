@@ -73,7 +73,7 @@ def test_min_agreement_keeps_only_confident_questions(tmp_path: Path) -> None:
     strict = run_self_improve(
         config(tmp_path, out=str(tmp_path / "b"), min_agreement=1.0), lm=arithmetic_lm()
     )
-    assert strict.metrics["n_kept"] < everything.metrics["n_kept"]
+    assert strict.metrics.n_kept < everything.metrics.n_kept
     for p in read_jsonl(strict.out / "paths.jsonl"):
         if p["agreement"] < 1.0:
             assert not any(t["uid"] == p["uid"] for t in read_jsonl(strict.out / "train.jsonl"))
@@ -102,7 +102,7 @@ def test_gold_answers_do_not_steer_training_data(
     monkeypatch.setattr(pipeline, "load_questions", wrong_gold)
     second = run_self_improve(config(tmp_path, out=str(tmp_path / "b")), lm=arithmetic_lm())
     assert (first.out / "train.jsonl").read_text() == (second.out / "train.jsonl").read_text()
-    assert second.metrics["majority-vote/label_accuracy"] == 0.0
+    assert second.metrics.results["majority-vote/label_accuracy"] == 0.0
 
 
 def test_nothing_kept_skips_training(tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_nothing_kept_skips_training(tmp_path: Path) -> None:
 
     silent = ScriptedLM(generate=lambda p, c: " I cannot say.")
     summary = run_self_improve(config(tmp_path, finetune=True), lm=silent)
-    assert summary.metrics["n_kept"] == 0 and summary.metrics["skipped"] == "no training examples"
+    assert summary.metrics.n_kept == 0 and summary.metrics.after.skipped == "no training examples"
     assert summary.accuracy("greedy") == 0.0
 
 
@@ -157,8 +157,8 @@ def test_finetunes_with_the_training_code_and_evaluates_after(
     summary = run_self_improve(cfg, lm=arithmetic_lm())
     methods = {r.method for r in summary.rows}
     assert {"lmsi-greedy", "lmsi-self-consistency"} <= methods
-    assert summary.metrics["finetuned"] is True and summary.metrics["train_steps"] == 2
-    assert summary.metrics["adapter"] == "sft/adapter"
+    assert summary.metrics.after.finetuned is True and summary.metrics.after.train_steps == 2
+    assert summary.metrics.after.adapter == "sft/adapter"
     assert (summary.out / "sft" / "adapter").is_dir()
     stages = {p["stage"] for p in read_jsonl(summary.out / "predictions.jsonl")}
     assert stages == {"before", "after"}

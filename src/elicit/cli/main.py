@@ -29,17 +29,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import importlib
 import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from elicit import __version__
 from elicit.config import add_config_arguments, config_from_args, redact_passwords
 from elicit.errors import ElicitError
+from elicit.evaluation.results import num, pct
 from elicit.runs import dumps_strict
 
 Handler = Callable[[argparse.Namespace], int]
@@ -141,117 +144,127 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_score(args: argparse.Namespace) -> int:
-    from elicit.evaluation.score import ScoreConfig, run_score
+@dataclass(frozen=True)
+class RunCommand:
+    """A command that builds its config dataclass from the flags, runs one function and writes
+    one run directory. The summary the function returns says what to print (its `describe()`);
+    `lines` adapts a summary that has none."""
 
-    config = config_from_args(ScoreConfig, args)
-    summary = run_score(config)
-    m = summary.metrics
-    print(
+    name: str
+    help: str
+    description: str
+    config: str  # "module:ConfigClass"
+    run: str  # "module:run_function"
+    lines: Callable[[Any, Any], list[str]] | None = None  # (config, summary) -> result lines
+
+    def config_class(self) -> type:
+        return _load(self.config)
+
+    def handle(self, args: argparse.Namespace) -> int:
+        config = config_from_args(self.config_class(), args)
+        summary = _load(self.run)(config)
+        for line in self.lines(config, summary) if self.lines else summary.describe():
+            print(line)
+        _run_result(args, summary.out)
+        return 0
+
+
+def _load(target: str) -> Any:
+    """The object `module:name` names, imported on use: a command imports only its own code."""
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _score_lines(config: Any, summary: Any) -> list[str]:
+    m = summary.metrics  # `evaluation.score` keeps its metrics as a dict of floats
+    return [
         f"{config.task} ({config.split}, n={summary.n}, model={redact_passwords(config.model)}): "
-        f"accuracy {_pct(m['accuracy'])} "
-        f"[95% CI {_pct(m['accuracy_ci_low'])}-{_pct(m['accuracy_ci_high'])}], "
-        f"calibrated accuracy {_pct(m['calibrated_accuracy'])}, AUROC {_num(m['auroc'])}, "
-        f"predicted True {_pct(m['frac_predicted_true'])}"
-    )
-    print(f"results written to {summary.out}/")
-    _run_result(args, summary.out)
-    return 0
+        f"accuracy {pct(m['accuracy'])} "
+        f"[95% CI {pct(m['accuracy_ci_low'])}-{pct(m['accuracy_ci_high'])}], "
+        f"calibrated accuracy {pct(m['calibrated_accuracy'])}, AUROC {num(m['auroc'])}, "
+        f"predicted True {pct(m['frac_predicted_true'])}",
+        f"results written to {summary.out}/",
+    ]
 
 
-def _cmd_label(args: argparse.Namespace) -> int:
-    from elicit.search.label import LabelConfig, run_label
-
-    config = config_from_args(LabelConfig, args)
-    summary = run_label(config)
-    for line in summary.describe():
-        print(line)
-    _run_result(args, summary.out)
-    return 0
-
-
-def _cmd_eval(args: argparse.Namespace) -> int:
-    from elicit.evaluation.evaluate import EvalConfig, run_eval
+def _eval_lines(config: Any, summary: Any) -> list[str]:
     from elicit.evaluation.summary import format_table
 
-    config = config_from_args(EvalConfig, args)
-    summary = run_eval(config)
-    print(format_table(summary))
-    print(f"results written to {summary.out}/")
-    _run_result(args, summary.out)
-    return 0
+    return [format_table(summary), f"results written to {summary.out}/"]
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from elicit.training.run import TrainConfig, run_train
-
-    config = config_from_args(TrainConfig, args)
-    summary = run_train(config)
-    metric = "pairwise_accuracy" if config.objective == "reward" else "accuracy"
-    before = summary.value("zero-shot", metric)
-    after = summary.value(summary.method, metric)
-    print(
-        f"{config.task}: {summary.method} trained on {summary.metrics['n_train']} claims "
-        f"({summary.metrics['steps']} steps, final loss {_num(summary.metrics['final_loss'])}); "
-        f"test {metric.replace('_', ' ')} {_pct(after)}"
-        + (f" (zero-shot {_pct(before)})" if before is not None else "")
-    )
-    print(f"results written to {summary.out}/")
-    _run_result(args, summary.out)
-    return 0
-
-
-def _cmd_self_improve(args: argparse.Namespace) -> int:
-    from elicit.selfimprove.pipeline import SelfImproveConfig, run_self_improve
-
-    config = config_from_args(SelfImproveConfig, args)
-    summary = run_self_improve(config)
-    m = summary.metrics
-    print(
-        f"{config.task}: kept {m['n_kept']} of {m['n_pool']} questions "
-        f"(majority right {_pct(m.get('majority-vote/label_accuracy'))}), "
-        f"{m['n_train_examples']} training examples"
-    )
-    for method in ("greedy", "self-consistency"):
-        before, after = summary.accuracy(method), summary.accuracy("lmsi-" + method)
-        if before is not None:
-            print(
-                f"  {method} accuracy on {m['n_test']} test questions: {_pct(before)}"
-                + (f" -> {_pct(after)} after LMSI" if after is not None else "")
-            )
-    print(f"results written to {summary.out}/")
-    _run_result(args, summary.out)
-    return 0
-
-
-def _cmd_w2s(args: argparse.Namespace) -> int:
-    from elicit.w2s.run import W2SConfig, run_w2s
-
-    config = config_from_args(W2SConfig, args)
-    summary = run_w2s(config)
-    m = summary.metrics
-    print(
-        f"{config.task}: weak {redact_passwords(config.weak)} -> strong "
-        f"{redact_passwords(config.strong)} "
-        f"(half 1: {m['n_half1']}, half 2: {m['n_half2']}, balanced test: {m['n_test']})"
-    )
-    from elicit.w2s.pgr import MIN_GAP
-
-    gap = m["accuracy"]["ceiling"] - m["weak_accuracy"]
-    if gap < MIN_GAP:
-        print(
-            f"  note: the ceiling beats the weak supervisor by {100 * gap:.1f} points only, so "
-            "PGR is not meaningful here (use more data, a weaker supervisor or several seeds)"
-        )
-    for method, acc in m["accuracy"].items():
-        pgr = m.get("pgr", {}).get(method)
-        print(
-            f"  {method:<22} accuracy {_pct(acc)}"
-            + (f"  PGR {_pct(pgr)}" if pgr is not None else "")
-        )
-    print(f"results written to {summary.out}/")
-    _run_result(args, summary.out)
-    return 0
+#: The run commands, in the order `elicit --help` lists them (demo goes after train).
+RUN_COMMANDS = (
+    RunCommand(
+        "score",
+        "zero-shot accuracy of a model on a task",
+        "Score each example's claim zero-shot: the model's log P(' True') - log P(' False') "
+        "after 'I think this claim is'. Prints accuracy (threshold 0), calibrated accuracy "
+        "(threshold at the median score, no gold used) and AUROC; writes predictions.jsonl, "
+        "metrics.json and tidy results.jsonl to --out.",
+        "elicit.evaluation.score:ScoreConfig",
+        "elicit.evaluation.score:run_score",
+        _score_lines,
+    ),
+    RunCommand(
+        "label",
+        "ICM: label claims without labels (Internal Coherence Maximization)",
+        "Search for the labelling the model finds most mutually predictable and consistent "
+        "(Wen et al. 2025). Writes labels.jsonl, trace.jsonl, metrics.json and "
+        "energy_plot.png to --out; checkpoints as it goes (--resume continues). Variants "
+        "where the paper and its released code differ are flags (--mp, --schedule, "
+        "--init-balanced, --skip-same, --context-order); metrics.json records which ran.",
+        "elicit.search.label:LabelConfig",
+        "elicit.search.label:run_label",
+    ),
+    RunCommand(
+        "eval",
+        "accuracy on held-out claims: zero-shot, chat, many-shot with golden/random/ICM labels",
+        "Score the task's test claims with each method: zero-shot (base model), zero-shot "
+        "chat (--chat-model), and many-shot prompts built from the same demonstrations "
+        "with golden, random, or your labels (--labels RUN_DIR or NAME=labels.jsonl). "
+        "Writes results.json, results.jsonl, predictions.jsonl and accuracy.png to --out.",
+        "elicit.evaluation.evaluate:EvalConfig",
+        "elicit.evaluation.evaluate:run_eval",
+        _eval_lines,
+    ),
+    RunCommand(
+        "train",
+        "fine-tune on labels (ICM, golden, random, a file) or train a reward model",
+        "Fine-tune the model on training claims labelled by --labels (an `elicit label` run "
+        "or a uid,label file) or --label-source golden/random, with LoRA (default) or in "
+        "full; score the test claims zero-shot before and after. --objective reward trains "
+        "a Bradley-Terry reward model on a comparison task. Checkpoints as it goes "
+        "(--resume continues); writes results.jsonl, predictions.jsonl, metrics.json, the "
+        "adapter and the merged model (model/ or reward_model/) to --out.",
+        "elicit.training.run:TrainConfig",
+        "elicit.training.run:run_train",
+    ),
+    RunCommand(
+        "self-improve",
+        "LMSI: fine-tune on the model's own majority-vote chains of thought",
+        "Sample --paths chain-of-thought answers per unlabeled question (--temperature), "
+        "keep the paths that reach the majority answer, fine-tune on them in four formats "
+        "(Huang et al. 2022), and report greedy and self-consistency accuracy on held-out "
+        "questions before and after. Writes paths.jsonl, train.jsonl, results.jsonl, "
+        "before_after.png and agreement.png to --out.",
+        "elicit.selfimprove.pipeline:SelfImproveConfig",
+        "elicit.selfimprove.pipeline:run_self_improve",
+    ),
+    RunCommand(
+        "w2s",
+        "weak-to-strong: train a strong model on a weak supervisor's labels, report PGR",
+        "Burns et al. 2023: the weak supervisor (--weak: tfidf, a model, or labels:FILE) "
+        "learns from gold on half of the training claims and labels the other half; fresh "
+        "copies of the strong model (--strong) are fine-tuned on those weak labels, once "
+        "per --losses entry (xent, confidence: the auxiliary confidence loss), and on gold "
+        "(the ceiling). Reports balanced test accuracy, PGR = (w2s - weak) / (ceiling - "
+        "weak) and student-supervisor agreement. Writes results.jsonl, predictions.jsonl, "
+        "metrics.json and w2s.png to --out.",
+        "elicit.w2s.run:W2SConfig",
+        "elicit.w2s.run:run_w2s",
+    ),
+)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -331,26 +344,29 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None or x != x else f"{100 * x:.1f}%"
-
-
-def _num(x: float | None) -> str:
-    return "n/a" if x is None or x != x else f"{x:.3f}"
-
-
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_demo(sub: Any) -> None:
     from elicit.demo import DemoConfig
-    from elicit.evaluation.evaluate import EvalConfig
-    from elicit.evaluation.score import ScoreConfig
-    from elicit.search.label import LabelConfig
 
+    p = sub.add_parser(
+        "demo",
+        help="a small ICM run on the default model and its evaluation table, end to end",
+        description=(
+            "Label SST-2 training claims with ICM, then compare zero-shot, zero-shot chat, "
+            "golden, random and ICM many-shot accuracy on test claims. Finishes in minutes on "
+            "a CPU; runs go to --out (an interrupted demo resumes)."
+        ),
+    )
+    add_config_arguments(p, DemoConfig)
+    p.set_defaults(handler=_cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="elicit",
         description=(
@@ -397,102 +413,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.set_defaults(handler=_cmd_tasks)
-    p = sub.add_parser(
-        "score",
-        help="zero-shot accuracy of a model on a task",
-        description=(
-            "Score each example's claim zero-shot: the model's log P(' True') - log P(' False') "
-            "after 'I think this claim is'. Prints accuracy (threshold 0), calibrated accuracy "
-            "(threshold at the median score, no gold used) and AUROC; writes predictions.jsonl, "
-            "metrics.json and tidy results.jsonl to --out."
-        ),
-    )
-    add_config_arguments(p, ScoreConfig)
-    p.set_defaults(handler=_cmd_score)
-    p = sub.add_parser(
-        "label",
-        help="ICM: label claims without labels (Internal Coherence Maximization)",
-        description=(
-            "Search for the labelling the model finds most mutually predictable and consistent "
-            "(Wen et al. 2025). Writes labels.jsonl, trace.jsonl, metrics.json and "
-            "energy_plot.png to --out; checkpoints as it goes (--resume continues). Variants "
-            "where the paper and its released code differ are flags (--mp, --schedule, "
-            "--init-balanced, --skip-same, --context-order); metrics.json records which ran."
-        ),
-    )
-    add_config_arguments(p, LabelConfig)
-    p.set_defaults(handler=_cmd_label)
-    p = sub.add_parser(
-        "eval",
-        help="accuracy on held-out claims: zero-shot, chat, many-shot with golden/random/ICM labels",
-        description=(
-            "Score the task's test claims with each method: zero-shot (base model), zero-shot "
-            "chat (--chat-model), and many-shot prompts built from the same demonstrations "
-            "with golden, random, or your labels (--labels RUN_DIR or NAME=labels.jsonl). "
-            "Writes results.json, results.jsonl, predictions.jsonl and accuracy.png to --out."
-        ),
-    )
-    add_config_arguments(p, EvalConfig)
-    p.set_defaults(handler=_cmd_eval)
-    from elicit.training.run import TrainConfig
-
-    p = sub.add_parser(
-        "train",
-        help="fine-tune on labels (ICM, golden, random, a file) or train a reward model",
-        description=(
-            "Fine-tune the model on training claims labelled by --labels (an `elicit label` run "
-            "or a uid,label file) or --label-source golden/random, with LoRA (default) or in "
-            "full; score the test claims zero-shot before and after. --objective reward trains "
-            "a Bradley-Terry reward model on a comparison task. Checkpoints as it goes "
-            "(--resume continues); writes results.jsonl, predictions.jsonl, metrics.json, the "
-            "adapter and the merged model (model/ or reward_model/) to --out."
-        ),
-    )
-    add_config_arguments(p, TrainConfig)
-    p.set_defaults(handler=_cmd_train)
-    p = sub.add_parser(
-        "demo",
-        help="a small ICM run on the default model and its evaluation table, end to end",
-        description=(
-            "Label SST-2 training claims with ICM, then compare zero-shot, zero-shot chat, "
-            "golden, random and ICM many-shot accuracy on test claims. Finishes in minutes on "
-            "a CPU; runs go to --out (an interrupted demo resumes)."
-        ),
-    )
-    add_config_arguments(p, DemoConfig)
-    p.set_defaults(handler=_cmd_demo)
-    from elicit.selfimprove.pipeline import SelfImproveConfig
-
-    p = sub.add_parser(
-        "self-improve",
-        help="LMSI: fine-tune on the model's own majority-vote chains of thought",
-        description=(
-            "Sample --paths chain-of-thought answers per unlabeled question (--temperature), "
-            "keep the paths that reach the majority answer, fine-tune on them in four formats "
-            "(Huang et al. 2022), and report greedy and self-consistency accuracy on held-out "
-            "questions before and after. Writes paths.jsonl, train.jsonl, results.jsonl, "
-            "before_after.png and agreement.png to --out."
-        ),
-    )
-    add_config_arguments(p, SelfImproveConfig)
-    p.set_defaults(handler=_cmd_self_improve)
-    from elicit.w2s.run import W2SConfig
-
-    p = sub.add_parser(
-        "w2s",
-        help="weak-to-strong: train a strong model on a weak supervisor's labels, report PGR",
-        description=(
-            "Burns et al. 2023: the weak supervisor (--weak: tfidf, a model, or labels:FILE) "
-            "learns from gold on half of the training claims and labels the other half; fresh "
-            "copies of the strong model (--strong) are fine-tuned on those weak labels, once "
-            "per --losses entry (xent, confidence: the auxiliary confidence loss), and on gold "
-            "(the ceiling). Reports balanced test accuracy, PGR = (w2s - weak) / (ceiling - "
-            "weak) and student-supervisor agreement. Writes results.jsonl, predictions.jsonl, "
-            "metrics.json and w2s.png to --out."
-        ),
-    )
-    add_config_arguments(p, W2SConfig)
-    p.set_defaults(handler=_cmd_w2s)
+    for command in RUN_COMMANDS:
+        if command.name == "self-improve":  # the demo follows train in the listing
+            _add_demo(sub)
+        p = sub.add_parser(command.name, help=command.help, description=command.description)
+        add_config_arguments(p, command.config_class())
+        p.set_defaults(handler=command.handle)
     from elicit.reporting import ExportConfig, ReportConfig, RunsConfig
 
     p = sub.add_parser(

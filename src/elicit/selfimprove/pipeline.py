@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from typing import Any
 from elicit.backends.base import LM
 from elicit.config import config_to_dict, help_field
 from elicit.errors import ConfigError
-from elicit.evaluation.results import ResultRow
+from elicit.evaluation.results import ResultRow, build, known_fields, pct
 from elicit.options import LMOptions, RunOptions
 from elicit.runs import atomic_write_json, atomic_write_jsonl, staged_run_dir
 from elicit.selfimprove.evaluate import AFTER_PREFIX, Evaluation, evaluate_model
@@ -131,16 +131,96 @@ class SelfImproveConfig(FitOptions, RunOptions, LMOptions):
 
 
 @dataclass(frozen=True)
+class AfterRecord:
+    """Where the "after" model came from: fine-tuned here (steps, loss, adapter), given with
+    --finetuned (after_model), or none (finetuned False; skipped says why, if not asked)."""
+
+    finetuned: bool
+    after_model: str | None = None
+    train_steps: int | None = None
+    final_loss: float | None = None
+    adapter: str | None = None  # relative to the run directory
+    skipped: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k == "finetuned" or v is not None}
+
+
+@dataclass(frozen=True)
+class SelfImproveMetrics:
+    """metrics.json of a self-improve run, typed. The JSON layout is flat, as every version
+    wrote it: the after record's fields and one "method/metric" key per tidy row (null for
+    NaN) sit at top level."""
+
+    task: str
+    model: str
+    n_pool: int
+    n_test: int
+    n_kept: int
+    n_train_examples: int
+    after: AfterRecord
+    results: Mapping[str, float | None]
+    seconds: float
+    plots: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "model": self.model,
+            "n_pool": self.n_pool,
+            "n_test": self.n_test,
+            "n_kept": self.n_kept,
+            "n_train_examples": self.n_train_examples,
+            **self.after.to_dict(),
+            **self.results,
+            "seconds": self.seconds,
+            "plots": list(self.plots),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], what: str = "metrics.json") -> SelfImproveMetrics:
+        """Read what `to_dict` (or an older version) wrote; `what` names it in errors."""
+        values = known_fields(cls, d)
+        values["after"] = build(AfterRecord, known_fields(AfterRecord, d), what)
+        values["results"] = {k: v for k, v in d.items() if "/" in k}
+        values["plots"] = tuple(d.get("plots", ()))
+        return build(cls, values, what)
+
+
+@dataclass(frozen=True)
 class SelfImproveSummary:
+    """What `run_self_improve` returns: the run directory, its tidy rows and metrics."""
+
     out: Path
     rows: tuple[ResultRow, ...]
-    metrics: dict[str, Any]
+    metrics: SelfImproveMetrics
 
-    def accuracy(self, method: str) -> float | None:
+    def value(self, method: str, metric: str) -> float | None:
         for r in self.rows:
-            if r.method == method and r.metric == "accuracy":
+            if r.method == method and r.metric == metric:
                 return r.value
         return None
+
+    def accuracy(self, method: str) -> float | None:
+        return self.value(method, "accuracy")
+
+    def describe(self) -> list[str]:
+        """The command's result lines: what the pool kept, and accuracy before and after."""
+        m = self.metrics
+        lines = [
+            f"{m.task}: kept {m.n_kept} of {m.n_pool} questions (majority right "
+            f"{pct(self.value(MAJORITY, 'label_accuracy'))}), {m.n_train_examples} training "
+            "examples"
+        ]
+        for method in ("greedy", "self-consistency"):
+            before, after = self.accuracy(method), self.accuracy(AFTER_PREFIX + method)
+            if before is not None:
+                then = f" -> {pct(after)} after LMSI" if after is not None else ""
+                lines.append(
+                    f"  {method} accuracy on {m.n_test} test questions: {pct(before)}{then}"
+                )
+        lines.append(f"results written to {self.out}/")
+        return lines
 
 
 def pool_rows(
@@ -256,8 +336,7 @@ def _run(
     before = _evaluate(config, lm, test, exemplars, model, "")
     rows += before.rows
     predictions = _predictions(before, test, "before")
-    after_info: dict[str, Any] = {"finetuned": False}
-    after_lm = _after_model(config, lm, train, stage, after_info)
+    after_lm, after_record = _after_model(config, lm, train, stage)
     if after_lm is not None:
         after = _evaluate(config, after_lm, test, exemplars, model, AFTER_PREFIX)
         rows += after.rows
@@ -274,19 +353,19 @@ def _run(
         stage / "agreement.png",
         title=f"{config.task}: agreement of {config.paths} sampled paths ({model})",
     )
-    metrics = {
-        "task": config.task,
-        "model": model,
-        "n_pool": len(pool),
-        "n_test": len(test),
-        "n_kept": len(kept),
-        "n_train_examples": len(train),
-        **after_info,
-        **{f"{r.method}/{r.metric}": r.to_dict()["value"] for r in rows},
-        "seconds": time.perf_counter() - start,
-        "plots": ["before_after.png", "agreement.png"],
-    }
-    atomic_write_json(stage / "metrics.json", metrics)
+    metrics = SelfImproveMetrics(
+        task=config.task or "",
+        model=model,
+        n_pool=len(pool),
+        n_test=len(test),
+        n_kept=len(kept),
+        n_train_examples=len(train),
+        after=after_record,
+        results={f"{r.method}/{r.metric}": r.to_dict()["value"] for r in rows},
+        seconds=time.perf_counter() - start,
+        plots=("before_after.png", "agreement.png"),
+    )
+    atomic_write_json(stage / "metrics.json", metrics.to_dict())
     return SelfImproveSummary(out, tuple(rows), metrics)
 
 
@@ -314,24 +393,20 @@ def _evaluate(
 
 
 def _after_model(
-    config: SelfImproveConfig,
-    lm: LM,
-    train: Sequence[TrainingExample],
-    stage: Path,
-    info: dict[str, Any],
-) -> LM | None:
-    """The model to evaluate as "after": a given one, a freshly fine-tuned one, or none."""
+    config: SelfImproveConfig, lm: LM, train: Sequence[TrainingExample], stage: Path
+) -> tuple[LM | None, AfterRecord]:
+    """The model to evaluate as "after" (a given one, a freshly fine-tuned one, or none) and
+    the record of where it came from."""
     if config.finetuned:
         from elicit.backends import load_lm
 
-        info.update(finetuned=True, after_model=config.finetuned)
-        return load_lm(config.finetuned, config.backend, **config.backend_options(config.progress))
+        after = load_lm(config.finetuned, config.backend, **config.backend_options(config.progress))
+        return after, AfterRecord(finetuned=True, after_model=config.finetuned)
     if not config.finetune:
-        return None
+        return None, AfterRecord(finetuned=False)
     if not train:
         log.warning("no question kept: nothing to fine-tune on; skipping the 'after' evaluation")
-        info["skipped"] = "no training examples"
-        return None
+        return None, AfterRecord(finetuned=False, skipped="no training examples")
     from elicit.selfimprove.finetune import finetune
 
     result = finetune(
@@ -344,11 +419,11 @@ def _after_model(
         save_model=config.save_model,
         progress=config.progress,
     )
-    info.update(
+    record = AfterRecord(
         finetuned=True,
         train_steps=result.steps,
         final_loss=result.final_loss,
         # Relative to the run directory: the staging directory is renamed when the run ends.
         adapter=str(result.adapter_dir.relative_to(stage)) if result.adapter_dir else None,
     )
-    return result.lm
+    return result.lm, record

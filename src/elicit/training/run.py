@@ -30,6 +30,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -38,7 +39,7 @@ from elicit.config import config_to_dict, help_field
 from elicit.errors import ConfigError, DataError
 from elicit.evaluation import baselines as bl
 from elicit.evaluation.metrics import wilson_interval
-from elicit.evaluation.results import ResultRow
+from elicit.evaluation.results import ResultRow, build, known_fields, num, pct
 from elicit.options import DataOptions, LMOptions, RunOptions
 from elicit.runs import (
     DONE_FILE,
@@ -156,17 +157,115 @@ class TrainConfig(FitOptions, RunOptions, LMOptions, DataOptions):
 
 
 @dataclass(frozen=True)
+class FitRecord:
+    """How the training loop went (`loop.FitResult`, as metrics.json records it)."""
+
+    steps: int
+    resumed_from: int | None
+    first_loss: float | None
+    final_loss: float | None
+    train_seconds: float
+    steps_per_second: float
+
+
+@dataclass(frozen=True)
+class BestOfN:
+    """The best-of-N demonstration of a reward model (`--best-of-n`)."""
+
+    n: int
+    mean_best_reward: float
+    mean_first_sample_reward: float
+
+
+@dataclass(frozen=True)
+class RewardRecord:
+    """What a reward run adds: the training pairs and the held-out pairs it was scored on."""
+
+    n_pairs: int
+    n_pairs_dropped: int
+    pair_label_agreement: float | None
+    n_test_pairs: int
+    best_of_n: BestOfN | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        if self.best_of_n is None:
+            del d["best_of_n"]
+        return d
+
+
+@dataclass(frozen=True)
+class TrainMetrics:
+    """metrics.json of a train run, typed. The JSON layout is flat, as every version wrote it:
+    the fit record's and a reward run's fields sit at top level, and `results` maps
+    "method/metric" to the value of each tidy row."""
+
+    task: str
+    model: str
+    method: str
+    objective: str
+    label_source: str
+    labels: str | None
+    n_train: int
+    n_unknown_labels: int
+    frac_true: float | None
+    train_label_agreement: float | None
+    seed: int
+    seconds: float
+    fit: FitRecord
+    results: Mapping[str, float | None]
+    reward: RewardRecord | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        del d["fit"], d["reward"], d["results"]
+        d.update(dataclasses.asdict(self.fit))
+        if self.reward is not None:
+            d.update(self.reward.to_dict())
+        d["results"] = dict(self.results)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], what: str = "metrics.json") -> TrainMetrics:
+        """Read what `to_dict` (or an older version) wrote; `what` names it in errors."""
+        values = known_fields(cls, d)
+        values["fit"] = build(FitRecord, known_fields(FitRecord, d), what)
+        if "n_pairs" in d:
+            record = known_fields(RewardRecord, d)
+            if isinstance(d.get("best_of_n"), Mapping):
+                record["best_of_n"] = build(BestOfN, known_fields(BestOfN, d["best_of_n"]), what)
+            values["reward"] = build(RewardRecord, record, what)
+        return build(cls, values, what)
+
+
+@dataclass(frozen=True)
 class TrainSummary:
+    """What `run_train` returns: the run directory, its tidy rows and metrics."""
+
     out: Path
     method: str
     rows: list[ResultRow]
-    metrics: dict[str, Any]
+    metrics: TrainMetrics
 
     def value(self, method: str, metric: str) -> float | None:
         for r in self.rows:
             if r.method == method and r.metric == metric:
                 return r.value
         return None
+
+    def describe(self) -> list[str]:
+        """The command's result lines: what was trained, and the test score before and after."""
+        m = self.metrics
+        metric = "pairwise_accuracy" if m.objective == "reward" else "accuracy"
+        before = self.value(bl.ZERO_SHOT, metric)
+        after = self.value(self.method, metric)
+        zero_shot = f" (zero-shot {pct(before)})" if before is not None else ""
+        return [
+            f"{m.task}: {self.method} trained on {m.n_train} claims ({m.fit.steps} steps, "
+            f"final loss {num(m.fit.final_loss)}); test {metric.replace('_', ' ')} "
+            f"{pct(after)}{zero_shot}",
+            f"results written to {self.out}/",
+        ]
 
 
 # ---------------------------------------------------------------------- run directory
@@ -298,45 +397,48 @@ def _run_train(config: TrainConfig) -> TrainSummary:
     if not resuming:
         atomic_write_json(out / "config.json", config_to_dict(config))
     start = time.perf_counter()
+    reward: RewardRecord | None = None
     if config.objective == "reward":
         from elicit.training.run_reward import run_reward
 
-        rows, extra = run_reward(config, out, train, test, targets, resuming)
+        rows, fit, reward = run_reward(config, out, train, test, targets, resuming)
     else:
         from elicit.training.run_classifier import run_classifier
 
-        rows, extra = run_classifier(config, out, test, targets, resuming)
+        rows, fit = run_classifier(config, out, test, targets, resuming)
     atomic_write_jsonl(out / "results.jsonl", (r.to_dict() for r in rows))
-    metrics = {
-        "task": config.task,
-        "model": config.model,
-        "method": config.method_name(),
-        "objective": config.objective,
-        "label_source": config.source,
-        "labels": config.labels,
-        "n_train": len(targets),
-        "n_unknown_labels": targets.n_unknown,
-        "frac_true": targets.frac_true,
-        "train_label_agreement": _agreement(targets, train.gold),
-        "seed": config.seed,
-        "seconds": time.perf_counter() - start,
-        **extra,
-        "results": {f"{r.method}/{r.metric}": r.value for r in rows},
-    }
-    atomic_write_json(out / DONE_FILE, metrics)
+    assert config.task is not None  # checked in __post_init__
+    metrics = TrainMetrics(
+        task=config.task,
+        model=config.model,
+        method=config.method_name(),
+        objective=config.objective,
+        label_source=config.source,
+        labels=config.labels,
+        n_train=len(targets),
+        n_unknown_labels=targets.n_unknown,
+        frac_true=targets.frac_true,
+        train_label_agreement=_agreement(targets, train.gold),
+        seed=config.seed,
+        seconds=time.perf_counter() - start,
+        fit=fit,
+        reward=reward,
+        results={f"{r.method}/{r.metric}": r.value for r in rows},
+    )
+    atomic_write_json(out / DONE_FILE, metrics.to_dict())
     return TrainSummary(out=out, method=config.method_name(), rows=rows, metrics=metrics)
 
 
-def fit_record(result: Any) -> dict[str, Any]:
+def fit_record(result: Any) -> FitRecord:
     fit = result.fit
-    return {
-        "steps": fit.steps,
-        "resumed_from": fit.resumed_from,
-        "first_loss": fit.losses[0] if fit.losses else None,
-        "final_loss": fit.losses[-1] if fit.losses else None,
-        "train_seconds": fit.seconds,
-        "steps_per_second": fit.steps_per_second,
-    }
+    return FitRecord(
+        steps=fit.steps,
+        resumed_from=fit.resumed_from,
+        first_loss=fit.losses[0] if fit.losses else None,
+        final_loss=fit.losses[-1] if fit.losses else None,
+        train_seconds=fit.seconds,
+        steps_per_second=fit.steps_per_second,
+    )
 
 
 def write_train_log(out: Path, losses: tuple[float, ...]) -> None:
@@ -362,4 +464,14 @@ def check_comparison(data: TaskData) -> None:
         )
 
 
-__all__ = ["TrainConfig", "TrainSummary", "check_comparison", "prepare_out", "run_train"]
+__all__ = [
+    "BestOfN",
+    "FitRecord",
+    "RewardRecord",
+    "TrainConfig",
+    "TrainMetrics",
+    "TrainSummary",
+    "check_comparison",
+    "prepare_out",
+    "run_train",
+]

@@ -23,12 +23,12 @@ from elicit.tasks.base import TaskData
 from elicit.training.data import Targets
 
 if TYPE_CHECKING:
-    from elicit.training.run import TrainConfig
+    from elicit.training.run import FitRecord, TrainConfig
 
 
 def run_classifier(
     config: TrainConfig, out: Path, test: TaskData, targets: Targets, resuming: bool
-) -> tuple[list[ResultRow], dict[str, Any]]:
+) -> tuple[list[ResultRow], FitRecord]:
     from elicit.training.classifier import make_classifier, train_classifier
     from elicit.training.export import export_model
     from elicit.training.model import load_causal_lm

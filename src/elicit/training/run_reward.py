@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from elicit.tasks.base import TaskData
 from elicit.training.data import Comparison, Targets, comparisons
 
 if TYPE_CHECKING:
-    from elicit.training.run import TrainConfig
+    from elicit.training.run import FitRecord, RewardRecord, TrainConfig
 
 log = logging.getLogger("elicit")
 
@@ -51,10 +51,13 @@ def run_reward(
     test: TaskData,
     targets: Targets,
     resuming: bool,
-) -> tuple[list[ResultRow], dict[str, Any]]:
+) -> tuple[list[ResultRow], FitRecord, RewardRecord]:
+    """Train and score a reward model: the tidy rows, the fit record and the pair counts."""
     from elicit.training.best_of_n import best_of_n
     from elicit.training.reward import RewardModel, pairwise_accuracy, train_reward_model
     from elicit.training.run import (
+        BestOfN,
+        RewardRecord,
         check_comparison,
         fit_record,
         result_rows,
@@ -133,13 +136,7 @@ def run_reward(
             for p, a, b in zip(test_pairs, ra, rb, strict=True)
         ),
     )
-    extra: dict[str, Any] = {
-        **fit_record(result),
-        "n_pairs": len(pairs),
-        "n_pairs_dropped": dropped,
-        "pair_label_agreement": agreement,
-        "n_test_pairs": len(test_pairs),
-    }
+    best: BestOfN | None = None
     if config.best_of_n:
         policy = config.load_lm(progress=False)
         contexts = [p.context for p in test_pairs[: config.best_of_n_prompts]]
@@ -160,14 +157,21 @@ def run_reward(
                 for b in picks
             ),
         )
-        extra["best_of_n"] = {
-            "n": config.best_of_n,
-            "mean_best_reward": float(np.mean([max(b.rewards) for b in picks])),
-            "mean_first_sample_reward": float(np.mean([b.rewards[0] for b in picks])),
-        }
+        best = BestOfN(
+            n=config.best_of_n,
+            mean_best_reward=float(np.mean([max(b.rewards) for b in picks])),
+            mean_first_sample_reward=float(np.mean([b.rewards[0] for b in picks])),
+        )
+    record = RewardRecord(
+        n_pairs=len(pairs),
+        n_pairs_dropped=dropped,
+        pair_label_agreement=agreement,
+        n_test_pairs=len(test_pairs),
+        best_of_n=best,
+    )
     if config.save_model:
         rm.save(out / "reward_model")
-    return rows, extra
+    return rows, fit_record(result), record
 
 
 __all__ = ["run_reward", "zero_shot_pairwise"]
