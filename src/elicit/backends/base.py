@@ -8,6 +8,8 @@ batch and cache as it likes (the lm-evaluation-harness design).
     score(prompts, labels)          -> (n,)   log P(" True") - log P(" False")
     loo_scores(demos, labels, order, context)
                                     -> (n,)   score of demo i with all other demos in context
+    unit_loo_scores(demos, units, labels, order, context)
+                                    -> (n,)   the same with demos left out in groups (`LooUnit`)
     context_scores(demos, queries)  -> (m,)   score of each query after the same demos (many-shot)
     generate(prompts, config)       -> list[str]
     chat_prompt(message)            -> str    a user message in the model's chat template
@@ -84,6 +86,24 @@ class Demo:
 
     prompt: str
     label: int
+
+
+@dataclass(frozen=True)
+class LooUnit:
+    """Demos left out together in a leave-one-out pass (`LM.unit_loo_scores`).
+
+    shown: indices of the demos this unit places in the context of every *other* unit's
+        queries, in this order.
+    asked: indices of the demos scored with every other unit's shown demos in context (and
+        none of this unit's). A demo may be asked without being shown anywhere.
+
+    Plain leave-one-out is one unit per demo, `LooUnit((i,), (i,))`. ICM's balanced form
+    (`search.energy`) pairs a True with a False demo per unit, so every query's context holds
+    as many True as False demos; the majority label's leftover claims are only asked.
+    """
+
+    shown: tuple[int, ...]
+    asked: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -197,6 +217,35 @@ class LM(abc.ABC):
         if len(demos) == 0:
             return np.zeros(0)
         return self.score(loo_prompts(demos, labels, order, context), labels)
+
+    def unit_loo_scores(
+        self,
+        demos: Sequence[Demo],
+        units: Sequence[LooUnit],
+        labels: LabelSet = TRUE_FALSE,
+        *,
+        order: LooOrder = "tree",
+        context: Sequence[Demo] = (),
+    ) -> FloatArray:
+        """Leave-one-out by units: for each demo i, its prompt scored after the fixed
+        `context` demos and the shown demos of every unit but the one that asks i, units in
+        `order` ("tree": `prompting.tree_loo_orders` over the units; "given": unit order).
+        Shape (n,), indexed like `demos`; every demo must be asked by exactly one unit.
+
+        Each query is an ordinary causal prompt (`prompting.unit_loo_prompts`). This default
+        scores the text prompts, unit by unit in tree order, so a backend or server that
+        reuses the prefix of its previous prompt (llama.cpp's slot, a prefix store) gets the
+        depth-first walk's sharing; backends with a prefix engine override it and feed the
+        tree's O(U L log U) tokens for U units.
+        """
+        from elicit.backends.prompting import asked_order, unit_loo_prompts
+
+        prompts = unit_loo_prompts(demos, units, labels, order, context)
+        out = np.zeros(len(demos))
+        walk = asked_order(units)
+        if walk:
+            out[walk] = self.score([prompts[i] for i in walk], labels)
+        return out
 
     def context_scores(
         self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE

@@ -12,6 +12,7 @@ What is cached, per prompt, under sha256(version, model identity, kind, label wo
     label_logprobs  "logprobs" rows: log P(word) per label word
     score           "score": log-odds of the prompt text
     loo_scores      "score" of each leave-one-out prompt (rendered as `prompting.loo_prompts`)
+    unit_loo_scores "score" of each unit leave-one-out prompt (`prompting.unit_loo_prompts`)
     context_scores  "score" of each many-shot prompt (`prompting.render_context`)
     generate        greedy (temperature 0) continuations only; sampled ones are never cached
     count_tokens    "tokens"
@@ -54,8 +55,9 @@ from elicit.backends.base import (
     GenerationConfig,
     LabelSet,
     LooOrder,
+    LooUnit,
 )
-from elicit.backends.prompting import loo_prompts, render_demo
+from elicit.backends.prompting import asked_order, loo_prompts, render_demo, unit_loo_prompts
 from elicit.errors import BackendError, ConfigError
 
 log = logging.getLogger("elicit")
@@ -272,6 +274,42 @@ class CachedLM(LM):
             keys, lambda idx: self.inner.score([prompts[i] for i in idx], labels), whole=whole
         )
         return _floats(values)
+
+    def unit_loo_scores(
+        self,
+        demos: Sequence[Demo],
+        units: Sequence[LooUnit],
+        labels: LabelSet = TRUE_FALSE,
+        *,
+        order: LooOrder = "tree",
+        context: Sequence[Demo] = (),
+    ) -> FloatArray:
+        """As `loo_scores`, per unit prompt; misses go in walk order (`prompting.asked_order`),
+        so a wrapped backend that reuses its previous prompt's prefix shares the tree's."""
+        if len(demos) == 0 or not labels.binary:
+            return super().unit_loo_scores(demos, units, labels, order=order, context=context)
+        by_demo = unit_loo_prompts(demos, units, labels, order, context)
+        walk = asked_order(units)
+        prompts = [by_demo[i] for i in walk]
+        keys = self._keys(self._hasher("score", labels), prompts)
+        own_engine = type(self.inner).unit_loo_scores is not LM.unit_loo_scores
+        whole = (
+            (
+                lambda: self.inner.unit_loo_scores(
+                    demos, units, labels, order=order, context=context
+                )[walk]
+            )
+            if own_engine
+            else None
+        )
+        values = _floats(
+            self._cached(
+                keys, lambda idx: self.inner.score([prompts[i] for i in idx], labels), whole=whole
+            )
+        )
+        out = np.zeros(len(demos))
+        out[walk] = values
+        return out
 
     def context_scores(
         self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE

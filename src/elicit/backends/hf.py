@@ -50,6 +50,7 @@ from elicit.backends.base import (
     GenerationConfig,
     LabelSet,
     LooOrder,
+    LooUnit,
     check_finite,
 )
 from elicit.backends.hf_packed import PackedEngine, PackedUnsupported
@@ -61,7 +62,13 @@ from elicit.backends.hf_prefix import (
     positional_logits_supported,
     read_scores,
 )
-from elicit.backends.prompting import PromptEncoder, render_demo
+from elicit.backends.prompting import (
+    PromptEncoder,
+    asked_order,
+    check_units,
+    render_demo,
+    solo_units,
+)
 from elicit.errors import BackendError, ConfigError
 from elicit.models import DEFAULT_MODEL, MODELS, resolve_model
 
@@ -272,32 +279,61 @@ class HFBackend(LM):
         tokens, "given" about half of the N^2 L of the text prompts; the fixed `context` demos
         are one prefix of every prompt, kept in the prefix store across calls. Same scores as
         the text prompts; falls back to scoring them when sharing is off or impossible (see
-        `_shareable`)."""
+        `_shareable`). It is `unit_loo_scores` with one unit per demo."""
         if len(demos) == 0 or order not in ("given", "tree") or not labels.binary:
             return super().loo_scores(demos, labels, order=order, context=context)
+        return self.unit_loo_scores(
+            demos, solo_units(len(demos)), labels, order=order, context=context
+        )
+
+    def unit_loo_scores(
+        self,
+        demos: Sequence[Demo],
+        units: Sequence[LooUnit],
+        labels: LabelSet = TRUE_FALSE,
+        *,
+        order: LooOrder = "tree",
+        context: Sequence[Demo] = (),
+    ) -> FloatArray:
+        """`LM.unit_loo_scores` on the prefix engines: a unit's shown demos are one segment of
+        the tree (or given) walk and its asked demos its queries, so U units cost the tree's
+        O(U L log U) tokens. Same scores as the text prompts, with the same fallback as
+        `loo_scores`."""
+        check_units(units, len(demos))
+        if len(demos) == 0 or order not in ("given", "tree") or not labels.binary:
+            return super().unit_loo_scores(demos, units, labels, order=order, context=context)
         texts = [render_demo(d, labels) for d in demos]
         fixed = [render_demo(d, labels) for d in context]
-        queries = [d.prompt for d in demos]
         plan = _LabelPlan.of(self.encoder, labels)
         demo_ids = [self.encoder.tokens(t) for t in texts]
+        unit_ids = [[t for i in u.shown for t in demo_ids[i]] for u in units]
         fixed_ids = [t for text in fixed for t in self.encoder.tokens(text)]
         start = self._start() + fixed_ids
+        walk = asked_order(units)
+        queries = [demos[i].prompt for i in walk]
         query_ids = [self.encoder.tokens(q) for q in queries]
-        total = len(fixed_ids) + sum(len(d) for d in demo_ids)
-        longest = max(total - len(d) + len(q) for d, q in zip(demo_ids, query_ids, strict=True))
+        by_demo = dict(zip(walk, query_ids, strict=True))
+        total = len(fixed_ids) + sum(len(d) for d in unit_ids)
+        longest = max(
+            total - len(unit_ids[u]) + len(by_demo[i])
+            for u, unit in enumerate(units)
+            for i in unit.asked
+        )
         if not self._shareable(fixed + texts + queries, query_ids, longest, plan):
-            return super().loo_scores(demos, labels, order=order, context=context)
-        requests = [plan.requests(tuple(q)) for q in query_ids]
+            return super().unit_loo_scores(demos, units, labels, order=order, context=context)
+        requests = [[r for i in u.asked for r in plan.requests(tuple(by_demo[i]))] for u in units]
         engine = self._engine()
         singles = plan.singles_tensor
         if order == "tree":
             tree = self._packed(engine) or engine
-            results = tree.tree_loo(start, demo_ids, requests, singles)
+            results = tree.tree_loo(start, unit_ids, requests, singles)
         else:
-            results = engine.given_loo(start, demo_ids, requests, singles)
-        lp = plan.combine([r for rs in results for r in rs], len(demos))
+            results = engine.given_loo(start, unit_ids, requests, singles)
+        lp = plan.combine([r for rs in results for r in rs], len(walk))
         lp = check_finite(lp, self.name, queries, what="leave-one-out prompt of demo")
-        return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
+        out = np.zeros(len(demos))
+        out[walk] = lp[:, 1] - lp[:, 0]
+        return out
 
     def context_scores(
         self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE

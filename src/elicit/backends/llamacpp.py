@@ -68,13 +68,17 @@ from elicit.backends.base import (
     GenerationConfig,
     LabelSet,
     LooOrder,
+    LooUnit,
     check_finite,
 )
 from elicit.backends.prompting import (
     DEMO_SEPARATOR,
     PromptEncoder,
+    asked_order,
+    check_units,
     loo_orders,
     render_demo,
+    solo_units,
 )
 from elicit.errors import BackendError, ConfigError
 from elicit.models import DEFAULT_MODEL, LLAMACPP_EXTRA, MODELS, gguf_file
@@ -236,32 +240,60 @@ class LlamaCppBackend(LM):
         tokenising N prompts of N demos (same tokens, see `prompting.tokenisation_pieces`);
         the shared prefixes, the fixed `context` demos first, are then evaluated once (see the
         module docstring). Falls back to the text prompts when the token rule does not apply
-        (`_joinable`)."""
+        (`_joinable`). It is `unit_loo_scores` with one unit per demo."""
         if len(demos) == 0 or order not in ("given", "tree") or not labels.binary:
             return super().loo_scores(demos, labels, order=order, context=context)
+        return self.unit_loo_scores(
+            demos, solo_units(len(demos)), labels, order=order, context=context
+        )
+
+    def unit_loo_scores(
+        self,
+        demos: Sequence[Demo],
+        units: Sequence[LooUnit],
+        labels: LabelSet = TRUE_FALSE,
+        *,
+        order: LooOrder = "tree",
+        context: Sequence[Demo] = (),
+    ) -> FloatArray:
+        """`LM.unit_loo_scores` from joined tokens, as `loo_scores`: a unit's shown demos are
+        one segment, its asked demos its queries, scored unit by unit in walk order."""
+        check_units(units, len(demos))
+        if len(demos) == 0 or order not in ("given", "tree") or not labels.binary:
+            return super().unit_loo_scores(demos, units, labels, order=order, context=context)
         texts = [render_demo(d, labels) for d in demos]
         fixed = [render_demo(d, labels) for d in context]
-        queries = [d.prompt for d in demos]
         variants = self.encoder.label_variants(labels)
         demo_ids = [self.encoder.tokens(t) for t in texts]
+        unit_ids = [[t for i in u.shown for t in demo_ids[i]] for u in units]
         fixed_ids = [t for text in fixed for t in self.encoder.tokens(text)]
         start = self._start() + fixed_ids
+        walk = asked_order(units)
+        queries = [demos[i].prompt for i in walk]
         query_ids = [self.encoder.tokens(q) for q in queries]
-        total = len(fixed_ids) + sum(len(d) for d in demo_ids)
-        longest = max(total - len(d) + len(q) for d, q in zip(demo_ids, query_ids, strict=True))
+        by_demo = dict(zip(walk, query_ids, strict=True))
+        total = len(fixed_ids) + sum(len(d) for d in unit_ids)
+        longest = max(
+            total - len(unit_ids[u]) + len(by_demo[i])
+            for u, unit in enumerate(units)
+            for i in unit.asked
+        )
         if not self._joinable(fixed + texts + queries, query_ids, longest, variants):
-            return super().loo_scores(demos, labels, order=order, context=context)
+            return super().unit_loo_scores(demos, units, labels, order=order, context=context)
         contexts = [
-            start + [t for j in others for t in demo_ids[j]] + query_ids[i]
-            for i, others in enumerate(loo_orders(len(demos), order))
+            start + [t for v in others for t in unit_ids[v]] + by_demo[i]
+            for u, others in enumerate(loo_orders(len(units), order))
+            for i in units[u].asked
         ]
-        # In query order: already a depth-first walk of the prompts' prefix tree (see
-        # `_score_contexts`), and one that ends on the last query, whose context is every other
-        # demo in the given order. A following `context_scores` over the same demos (ICM's next
-        # proposal) then finds all but the last demo in the cache.
+        # In walk order: already a depth-first walk of the prompts' prefix tree (see
+        # `_score_contexts`), and one that ends on the last unit, whose context is every other
+        # unit in the given order. A following `context_scores` over the same demos (ICM's next
+        # proposal) then finds all but the last unit in the cache.
         lp = self._score_contexts(contexts, variants, in_order=True)
         lp = check_finite(lp, self.name, queries, what="leave-one-out prompt of demo")
-        return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
+        out = np.zeros(len(demos))
+        out[walk] = lp[:, 1] - lp[:, 0]
+        return out
 
     def context_scores(
         self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from elicit.backends.base import Demo, LabelSet
+from elicit.backends.base import Demo, LabelSet, LooUnit
 from elicit.errors import ConfigError
 
 log = logging.getLogger("elicit")
@@ -112,6 +112,50 @@ def loo_prompts(
         head + render_context([demos[j] for j in others], demos[i].prompt, labels)
         for i, others in enumerate(loo_orders(len(demos), order))
     ]
+
+
+def solo_units(n: int) -> list[LooUnit]:
+    """Plain leave-one-out as units: demo i alone, shown and asked."""
+    return [LooUnit((i,), (i,)) for i in range(n)]
+
+
+def check_units(units: Sequence[LooUnit], n: int) -> None:
+    """Raise ValueError unless every one of n demos is asked by exactly one unit and no demo
+    is shown twice (`LooUnit`)."""
+    asked = sorted(i for u in units for i in u.asked)
+    if asked != list(range(n)):
+        raise ValueError(f"every one of the {n} demos must be asked by exactly one unit")
+    shown = [i for u in units for i in u.shown]
+    if len(set(shown)) != len(shown) or any(not 0 <= i < n for i in shown):
+        raise ValueError(f"shown demos must be distinct indices in range({n})")
+
+
+def asked_order(units: Sequence[LooUnit]) -> list[int]:
+    """The demos in the order a unit walk scores them: unit by unit, each unit's asked ones."""
+    return [i for u in units for i in u.asked]
+
+
+def unit_loo_prompts(
+    demos: Sequence[Demo],
+    units: Sequence[LooUnit],
+    labels: LabelSet,
+    order: str = "tree",
+    context: Sequence[Demo] = (),
+) -> list[str]:
+    """The prompt of every demo (indexed like `demos`): the fixed `context` demos, then the
+    shown demos of every other unit, units in `order` (`loo_orders` over the units), then the
+    demo's own prompt. With `solo_units` this is `loo_prompts`.
+
+        units (t0 f0 | t1 f1 | t2 f2), tree:  t0, f0 <- t1 f1 t2 f2    t1, f1 <- t2 f2 t0 f0 ...
+    """
+    check_units(units, len(demos))
+    head = "".join(render_demo(d, labels) for d in context)
+    out = [""] * len(demos)
+    for u, others in enumerate(loo_orders(len(units), order)):
+        shown = "".join(render_demo(demos[j], labels) for v in others for j in units[v].shown)
+        for i in units[u].asked:
+            out[i] = head + shown + demos[i].prompt
+    return out
 
 
 def tokenisation_pieces(text: str) -> list[str]:

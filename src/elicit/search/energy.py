@@ -2,12 +2,14 @@
 
 Mutual predictability (MP) is computed from leave-one-out scores: s_i = log P(" True") -
 log P(" False") for labelled example i with every other labelled example (prompt + label word)
-in context, i left out (`LM.loo_scores`). Three forms, chosen by `MPKind`:
+in context, i left out (`LM.loo_scores`). The forms, chosen by `MPKind`:
 
     mean         mean_i (s_i if y_i = 1 else -s_i)                   the released ICM code
     sum-logprob  sum_i log P(y_i | x_i, D \\ i) = sum_i log sigmoid(+-s_i)   the paper's formula
     calibrated   mean_i +-(s_i - mean_j s_j)                          elicit's default
     calibrated-sum  sum_i +-(s_i - mean_j s_j)                        elicit
+    balanced     calibrated on balanced leave-one-out scores b_i       elicit
+    balanced-sum calibrated-sum on them                               elicit
 
 Why calibrated: a small base model mostly copies the majority label of its context, so with the
 raw forms a constant labelling is predicted best (measured on 32 SST-2 claims with gemma-3-270m:
@@ -23,6 +25,28 @@ the search stalls with part of the pool unlabelled (measured: 11 of 16 SST-2 cla
 adding an example with the label the model proposes (its centred score's sign) adds a
 positive term, so the labelled set grows the way the paper's search intends, and a constant
 labelling still scores exactly 0. This is the paper's summed form with centred scores.
+
+Balanced leave-one-out (`balanced`, `balanced-sum`). Centring removes a bias shared by every
+query, not one that depends on the query's own label, and a leave-one-out context has one: a
+True claim's context holds one True fewer than a False claim's. A small model that counts the
+labels in its context (gemma-3-270m on SST-2: 2.58 log-odds per standard deviation of the share
+of True, 0.16 per standard deviation of content; docs/RESULTS.md) then scores every True claim
+lower because it is labelled True, and every label change moves every other score through that
+share by more than content separates right from wrong. The balanced form gives every query a
+context with as many True as False demos (`balanced_units`): the m-th True claim in context
+order is paired with the m-th False one, and a pair is left out together, so both of its
+claims are scored with the other k - 1 pairs in context (k - 1 True, k - 1 False, always in the
+order True, False, so the demo right before a query is False for everyone too). The majority
+label's leftover claims are scored without being shown, each with the context of one pair's
+queries (round robin over the pairs), so every query in a labelling sees the same number of
+demos and the same share, and nothing in its context depends on its own label. Each query is
+an ordinary causal prompt; the pairs are the units of the tree leave-one-out
+(`LM.unit_loo_scores`), O(k L log k) tokens for k pairs. Scores are centred as in
+`calibrated`, so a constant labelling (no pairs: every claim scored zero-shot, with an empty
+context) gets MP exactly 0 and cannot beat a labelling the model's content supports. What it
+gives up: the leftover claims of an unbalanced labelling are never demonstrations, and the
+MP of a labelling with one claim of a label is a zero-shot quantity. A proposal for an
+unlabelled example is scored after all k pairs (`EnergyEvaluator.predict_score`).
 
 Note that sum-logprob is a sum, so every added example lowers it (log P <= 0): with alpha 50 the
 pool grows only through the annealing's random acceptances. It is the formula the paper writes;
@@ -55,13 +79,24 @@ from typing import Literal, TypeVar
 
 import numpy as np
 
-from elicit.backends.base import LM, TRUE_FALSE, Demo, FloatArray, LabelSet, LooOrder
+from elicit.backends.base import LM, TRUE_FALSE, Demo, FloatArray, LabelSet, LooOrder, LooUnit
 from elicit.errors import ConfigError
 from elicit.search.consistency import ConsistencyRule
 from elicit.tasks.base import Example
 
-MPKind = Literal["calibrated-sum", "calibrated", "mean", "sum-logprob"]
-MP_KINDS: tuple[str, ...] = ("calibrated-sum", "calibrated", "mean", "sum-logprob")
+MPKind = Literal["calibrated-sum", "calibrated", "balanced", "balanced-sum", "mean", "sum-logprob"]
+MP_KINDS: tuple[str, ...] = (
+    "calibrated-sum",
+    "calibrated",
+    "balanced",
+    "balanced-sum",
+    "mean",
+    "sum-logprob",
+)
+#: The forms that centre the scores (and propose against the mean score).
+CENTRED: tuple[str, ...] = ("calibrated", "calibrated-sum", "balanced", "balanced-sum")
+#: The forms scored by balanced leave-one-out (`balanced_units`).
+BALANCED: tuple[str, ...] = ("balanced", "balanced-sum")
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -89,11 +124,35 @@ def mutual_predictability(
         return float(np.mean(sign * s))
     if kind == "sum-logprob":
         return float(np.sum(_log_sigmoid(sign * s)))
-    if kind == "calibrated":
+    if kind in ("calibrated", "balanced"):
         return float(np.mean(sign * (s - s.mean())))
-    if kind == "calibrated-sum":
+    if kind in ("calibrated-sum", "balanced-sum"):
         return float(np.sum(sign * (s - s.mean())))
     raise ConfigError(f"unknown mutual predictability {kind!r}; use one of {', '.join(MP_KINDS)}")
+
+
+def balanced_units(labels: Sequence[int]) -> list[LooUnit]:
+    """The units of balanced leave-one-out for binary `labels` (in context order).
+
+    Unit m shows (t_m, f_m), the m-th True and the m-th False position in order, and asks
+    both; the leftover positions of the majority label are asked by unit j mod k (j-th
+    leftover), so every query's context is the k - 1 other pairs. With no pairs (a constant
+    labelling) one unit asks everything with an empty context; with one pair too.
+
+        labels 1 0 1 1 0 1   units  show (0, 1) ask (0, 1, 3)   show (2, 4) ask (2, 4, 5)
+    """
+    if any(y not in (0, 1) for y in labels):
+        raise ConfigError("balanced mutual predictability needs binary labels (0 or 1)")
+    trues = [i for i, y in enumerate(labels) if y == 1]
+    falses = [i for i, y in enumerate(labels) if y == 0]
+    k = min(len(trues), len(falses))
+    if k == 0:
+        return [LooUnit((), tuple(range(len(labels))))]
+    leftover = trues[k:] + falses[k:]
+    asked: list[list[int]] = [[trues[m], falses[m]] for m in range(k)]
+    for j, i in enumerate(leftover):
+        asked[j % k].append(i)
+    return [LooUnit((trues[m], falses[m]), tuple(asked[m])) for m in range(k)]
 
 
 def energy(mp: float, inconsistencies: int, alpha: float) -> float:
@@ -108,7 +167,7 @@ def proposal_threshold(scores: Sequence[float] | FloatArray, kind: MPKind) -> fl
     calibrated form the mean leave-one-out score of the current set, the threshold at which
     labelling an example True raises the calibrated MP.
     """
-    if kind in ("calibrated", "calibrated-sum") and len(scores) > 0:
+    if kind in CENTRED and len(scores) > 0:
         return float(np.mean(np.asarray(scores, dtype=np.float64)))
     return 0.0
 
@@ -227,7 +286,20 @@ class EnergyEvaluator:
             self.n_memo_hits += 1
             return hit
         scored = self.scored(key)
-        if scored:
+        if scored and self.mp_kind in BALANCED:
+            units = balanced_units([y for _, y in scored])
+            scores = np.asarray(
+                self.lm.unit_loo_scores(
+                    self.demos(scored),
+                    units,
+                    self.label_set,
+                    order=self.loo_order,
+                    context=self.context,
+                ),
+                dtype=np.float64,
+            )
+            self.n_evaluations += 1
+        elif scored:
             scores = np.asarray(
                 self.lm.loo_scores(
                     self.demos(scored), self.label_set, order=self.loo_order, context=self.context
@@ -262,8 +334,8 @@ class EnergyEvaluator:
         """The model's log-odds for example `index` given the labelled set of `current`.
 
         A labelled example's leave-one-out score is already in `current`; an unlabelled one is
-        scored after all current demos (the context anchors first), in context order
-        (`LM.context_scores`).
+        scored after the context anchors and `proposal_demos` (all current demos, in context
+        order; the pairs for the balanced forms) (`LM.context_scores`).
         """
         if index in current.indices:
             return current.score_of(index)
@@ -273,7 +345,7 @@ class EnergyEvaluator:
             return hit
         value = float(
             self.lm.context_scores(
-                [*self.context, *self.demos(self.scored(current.key))],
+                [*self.context, *self.proposal_demos(current.key)],
                 [self.examples[index].prompt],
                 self.label_set,
             )[0]
@@ -281,6 +353,16 @@ class EnergyEvaluator:
         self.n_context_calls += 1
         self._remember(self._context_memo, memo_key, value)
         return value
+
+    def proposal_demos(self, key: LabellingKey) -> list[Demo]:
+        """The demos an unlabelled example is scored after (besides the context anchors):
+        every scored one, or for the balanced forms the k pairs (True, False) of
+        `balanced_units`, so that its context holds as many True as False demos too."""
+        scored = self.scored(key)
+        if self.mp_kind not in BALANCED:
+            return self.demos(scored)
+        units = balanced_units([y for _, y in scored]) if scored else []
+        return self.demos(tuple(scored[p] for u in units for p in u.shown))
 
     @property
     def frozen(self) -> frozenset[int]:

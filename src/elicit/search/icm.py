@@ -173,6 +173,8 @@ class SearchConfig:
             "mp": {
                 "calibrated-sum": "elicit",
                 "calibrated": "elicit",
+                "balanced": "elicit",
+                "balanced-sum": "elicit",
                 "mean": "code",
                 "sum-logprob": "paper",
             }[self.mp],
