@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from elicit.training.config import FitOptions
     from elicit.training.data import Comparison, Targets, comparisons, label_targets, read_targets
     from elicit.training.export import export_model, load_adapter, save_adapter
-    from elicit.training.loop import FitResult, fit
+    from elicit.training.loop import FitResult, FitRun, FitTask, fit, train
     from elicit.training.losses import ClassifierLoss, bradley_terry, soft_cross_entropy
     from elicit.training.model import load_causal_lm, load_sequence_model
     from elicit.training.reward import (
@@ -51,6 +51,8 @@ _EXPORTS = {
     "Completion": "elicit.training.sft",
     "FitOptions": "elicit.training.config",
     "FitResult": "elicit.training.loop",
+    "FitRun": "elicit.training.loop",
+    "FitTask": "elicit.training.loop",
     "RewardModel": "elicit.training.reward",
     "RewardTrainResult": "elicit.training.reward",
     "SFTResult": "elicit.training.sft",
@@ -70,6 +72,7 @@ _EXPORTS = {
     "read_targets": "elicit.training.data",
     "save_adapter": "elicit.training.export",
     "soft_cross_entropy": "elicit.training.losses",
+    "train": "elicit.training.loop",
     "train_classifier": "elicit.training.classifier",
     "train_completions": "elicit.training.sft",
     "train_reward_model": "elicit.training.reward",
@@ -91,6 +94,8 @@ __all__ = [
     "Completion",
     "FitOptions",
     "FitResult",
+    "FitRun",
+    "FitTask",
     "RewardModel",
     "RewardTrainResult",
     "SFTResult",
@@ -110,6 +115,7 @@ __all__ = [
     "read_targets",
     "save_adapter",
     "soft_cross_entropy",
+    "train",
     "train_classifier",
     "train_completions",
     "train_reward_model",

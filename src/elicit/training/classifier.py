@@ -19,7 +19,7 @@ Targets are P(True) per example; `loss(logits (B, 2), targets (B,), step_frac)` 
 soft cross-entropy (`losses`). A loss that thresholds over its batch (`losses.BatchLoss`, the
 weak-to-strong confidence loss) gets the whole optimizer step: with `grad_accum` > 1, or
 several data-parallel processes, its targets are computed over all the step's micro-batches of
-all processes first, so the result does not depend on how the step is split. Training goes through the shared loop (`loop.fit`): LoRA or
+all processes first, so the result does not depend on how the step is split. Training goes through the shared loop (`loop.train`): LoRA or
 full, accumulation, checkpoints under `out_dir/checkpoints`, `resume`.
 """
 
@@ -40,7 +40,7 @@ from elicit.tasks.base import Example
 from elicit.training.config import FitOptions
 from elicit.training.distributed import all_gather, group_rank, group_size
 from elicit.training.export import save_adapter
-from elicit.training.loop import FitResult, fit
+from elicit.training.loop import FitResult, FitRun, FitTask, checkpoints_in, train
 from elicit.training.losses import BatchLoss, ClassifierLoss, soft_cross_entropy
 from elicit.training.model import (
     SequenceModel,
@@ -286,23 +286,25 @@ def train_classifier(
         return loss(logits, batch_targets.to(clf.device), frac)
 
     out = Path(out_dir) if out_dir is not None else None
-    result = fit(
+    task = FitTask(
         clf.module,
         len(seqs),
         make_batch,
         step_loss,
-        config,
+        prepare_step=prepare_step,
+        use_module=lambda module: setattr(clf, "module", module),
+    )
+    run = FitRun(
         seed=seed,
         device=clf.device,
-        checkpoint_dir=out / "checkpoints" if out is not None else None,
+        checkpoint_dir=checkpoints_in(out),
         resume=resume,
-        eval_fn=(lambda step: eval_fn(clf, step)) if eval_fn is not None else None,
         fingerprint={"objective": clf.objective, "n": len(seqs), **(fingerprint or {})},
+        eval_fn=(lambda step: eval_fn(clf, step)) if eval_fn is not None else None,
         progress=progress,
         desc=f"fine-tuning ({clf.objective})",
-        use_module=lambda module: setattr(clf, "module", module),
-        prepare_step=prepare_step,
     )
+    result = train(task, config, run)
     if out is not None and is_peft(clf.module):
         save_adapter(clf.module, out / "adapter")
     return TrainResult(classifier=clf, fit=result, out_dir=out, n_train=len(seqs))

@@ -6,7 +6,7 @@
 A single process (no launcher, or one process) runs `fit` exactly as before and never imports
 accelerate. Under a launcher with WORLD_SIZE > 1, `DataParallel.detect()` creates the
 `Accelerator` (it reads the launcher's environment: backend nccl on GPUs, gloo on CPU) and the
-loop (`training.loop.fit`):
+loop (`training.loop.train`):
 
 - wraps the model with `accelerator.prepare_model` (DDP) and sends forward passes through the wrapper
   (the callers' `use_module` hook), so gradients are averaged across processes in backward;

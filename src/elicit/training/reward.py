@@ -27,7 +27,7 @@ from elicit.errors import ConfigError
 from elicit.training.config import FitOptions
 from elicit.training.data import Comparison, reward_text
 from elicit.training.export import export_model, save_adapter
-from elicit.training.loop import FitResult, fit
+from elicit.training.loop import FitResult, FitRun, FitTask, checkpoints_in, train
 from elicit.training.losses import bradley_terry
 from elicit.training.model import (
     SequenceModel,
@@ -170,22 +170,24 @@ def train_reward_model(
         return bradley_terry(r[0::2], r[1::2], p.to(r.device))
 
     out = Path(out_dir) if out_dir is not None else None
-    result = fit(
+    task = FitTask(
         rm.module,
         len(pairs),
         make_batch,
         step_loss,
-        config,
-        seed=seed,
-        device=rm.seq.device,
-        checkpoint_dir=out / "checkpoints" if out is not None else None,
-        resume=resume,
-        eval_fn=(lambda step: eval_fn(rm, step)) if eval_fn is not None else None,
-        fingerprint={"objective": "reward", "n": len(pairs), **(fingerprint or {})},
-        progress=progress,
-        desc="reward model",
         use_module=lambda module: setattr(rm, "module", module),
     )
+    run = FitRun(
+        seed=seed,
+        device=rm.seq.device,
+        checkpoint_dir=checkpoints_in(out),
+        resume=resume,
+        fingerprint={"objective": "reward", "n": len(pairs), **(fingerprint or {})},
+        eval_fn=(lambda step: eval_fn(rm, step)) if eval_fn is not None else None,
+        progress=progress,
+        desc="reward model",
+    )
+    result = train(task, config, run)
     if out is not None and is_peft(rm.module):
         save_adapter(rm.module, out / "adapter")
     return RewardTrainResult(reward_model=rm, fit=result, out_dir=out, n_train=len(pairs))

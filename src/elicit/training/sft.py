@@ -31,7 +31,7 @@ from elicit.backends.hf import HFBackend
 from elicit.errors import ConfigError
 from elicit.training.config import FitOptions
 from elicit.training.export import save_adapter
-from elicit.training.loop import FitResult, fit
+from elicit.training.loop import FitResult, FitRun, FitTask, checkpoints_in, train
 from elicit.training.model import is_peft, load_causal_lm, merged, pad_left, prepare
 
 IGNORE = -100
@@ -137,22 +137,24 @@ def train_completions(
         return completion_loss(forward[0], lm, batch)
 
     out = Path(out_dir) if out_dir is not None else None
-    result = fit(
+    task = FitTask(
         module,
         len(encoded),
         make_batch,
         step_loss,
-        config,
-        seed=seed,
-        device=lm.device,
-        checkpoint_dir=out / "checkpoints" if out is not None else None,
-        resume=resume,
-        eval_fn=(lambda step: eval_fn(lm, step)) if eval_fn is not None else None,
-        fingerprint={"objective": "sft", "n": len(encoded), "add_eos": add_eos},
-        progress=progress,
-        desc="fine-tuning (completions)",
         use_module=lambda m: forward.__setitem__(0, m),
     )
+    run = FitRun(
+        seed=seed,
+        device=lm.device,
+        checkpoint_dir=checkpoints_in(out),
+        resume=resume,
+        fingerprint={"objective": "sft", "n": len(encoded), "add_eos": add_eos},
+        eval_fn=(lambda step: eval_fn(lm, step)) if eval_fn is not None else None,
+        progress=progress,
+        desc="fine-tuning (completions)",
+    )
+    result = train(task, config, run)
     if out is not None and is_peft(module):
         save_adapter(module, out / "adapter")
     return SFTResult(lm=lm, module=module, fit=result, out_dir=out, n_train=len(encoded))
