@@ -119,9 +119,9 @@ def test_curve_without_early_stopping_ends_at_the_reported_accuracy(
     rows = [r.to_dict() for r in summary.rows]
     test = [r for r in rows if r["metric"] == "curve_accuracy" and r["method"] == "w2s-xent"]
     assert [r["step"] for r in test] == [2, 3]  # every 2 steps, and the last
-    assert test[-1]["value"] == summary.metrics["accuracy"]["w2s-xent"]
-    assert summary.metrics["n_val"] == 0  # no validation slice unless asked for
-    assert "early_stop_step" not in summary.metrics
+    assert test[-1]["value"] == summary.metrics.scores.accuracy["w2s-xent"]
+    assert summary.metrics.n_val == 0  # no validation slice unless asked for
+    assert not summary.metrics.early_stop_step
 
 
 def test_early_stopping_options_are_checked(tmp_path: Path, tiny_model_dir: Path) -> None:

@@ -99,7 +99,8 @@ def test_easy_to_hard_on_gsm8k_uses_the_field(tmp_path: Path, tiny_model_dir: Pa
             out=str(tmp_path / "e2h"),
         )
     )
-    e2h = summary.metrics["easy_to_hard"]
+    e2h = summary.metrics.easy_to_hard
+    assert e2h is not None
     assert e2h["difficulty"] == "field"
     assert 0 < e2h["n_easy_train"] < e2h["n_train"]
     assert e2h["n_easy_train"] % 2 == 0  # a problem's two solutions share its difficulty
@@ -131,7 +132,8 @@ def test_easy_to_hard_falls_back_to_the_supervisors_confidence(
             out=str(tmp_path / "weak"),
         )
     )
-    e2h = summary.metrics["easy_to_hard"]
+    e2h = summary.metrics.easy_to_hard
+    assert e2h is not None
     assert e2h["difficulty"] == "weak"
     assert e2h["n_easy_train"] >= round(0.4 * e2h["n_train"])
     # Hard test claims are those the supervisor is least sure of: its P(True) is nearest 0.5.

@@ -62,9 +62,10 @@ def test_w2s_students_start_from_the_generative_model(tmp_path: Path, tiny_model
             out=str(tmp_path / "gen"),
         )
     )
-    gen = summary.metrics["generative"]
-    assert gen["steps"] == 3 and gen["n_texts"] == summary.metrics["n_half2"]
-    accuracy = summary.metrics["accuracy"]
+    gen = summary.metrics.generative
+    assert gen is not None
+    assert gen["steps"] == 3 and gen["n_texts"] == summary.metrics.n_half2
+    accuracy = summary.metrics.scores.accuracy
     assert {"strong-zero-shot", "strong-gen-zero-shot", "w2s-xent", "ceiling"} <= set(accuracy)
     preds = [json.loads(line) for line in (summary.out / "predictions.jsonl").open()]
     # The LM pass moved the model: its zero-shot P(True) differs from the untrained model's.

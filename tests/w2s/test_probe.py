@@ -61,10 +61,10 @@ def test_w2s_with_probes(tmp_path: Path, tiny_model_dir: Path) -> None:
     summary = run_w2s(
         config(tmp_path, tiny_model_dir, objective="probe", probe_epochs=3, out=str(tmp_path / "p"))
     )
-    acc = summary.metrics["accuracy"]
+    acc = summary.metrics.scores.accuracy
     assert set(acc) == {"weak", "strong-zero-shot", "w2s-xent", "w2s-confidence", "ceiling"}
     assert all(0.0 <= a <= 1.0 for a in acc.values())
-    assert np.isfinite(summary.metrics["weak_accuracy"])
+    assert np.isfinite(summary.metrics.scores.weak_accuracy)
 
 
 def test_bootstrapping_chain_adds_a_link(tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -80,8 +80,8 @@ def test_bootstrapping_chain_adds_a_link(tmp_path: Path, tiny_model_dir: Path) -
         )
     )
     link = f"chain-1-{tiny_model_dir.name}"
-    assert link in summary.metrics["accuracy"]
-    assert "pgr" in summary.metrics and "w2s-xent" in summary.metrics["pgr"]
+    assert link in summary.metrics.scores.accuracy
+    assert "w2s-xent" in summary.metrics.scores.pgr
 
 
 def test_features_of_a_fine_tuned_word_classifier(tiny_model_dir: Path) -> None:
@@ -133,7 +133,7 @@ def test_fine_tune_on_weak_then_probe_on_gold(tmp_path: Path, tiny_model_dir: Pa
             out=str(tmp_path / "ft"),
         )
     )
-    acc = summary.metrics["accuracy"]
+    acc = summary.metrics.scores.accuracy
     assert {"w2s-xent+probe-gold", "probe-gold", "probe-weak", "w2s-xent", "ceiling"} <= set(acc)
     # lp(gold) on the untrained model is the probe-objective protocol's ceiling, exactly.
     probed = run_w2s(

@@ -54,7 +54,7 @@ def test_run_writes_rows_for_every_method(tmp_path: Path, tiny_model_dir: Path) 
     assert {r["method"] for r in rows if r["metric"] == "pgr"} == {"w2s-xent", "w2s-confidence"}
     assert {r["metric"] for r in rows} >= {"agreement", "agreement_supervisor_wrong", "auroc"}
     preds = read_jsonl(out / "predictions.jsonl")
-    assert len(preds) == summary.metrics["n_test"]
+    assert len(preds) == summary.metrics.n_test
     assert all(0.0 <= p["ceiling"] <= 1.0 for p in preds)
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["losses"]["ceiling"]) == 2
@@ -70,7 +70,7 @@ def test_labels_file_as_supervisor(tmp_path: Path, tiny_model_dir: Path) -> None
         "".join(json.dumps({"uid": f"c{i}", "label": 1 - i % 2}) + "\n" for i in range(80))
     )
     summary = run_w2s(config(tmp_path, tiny_model_dir, weak=f"labels:{labels}", losses="xent"))
-    assert summary.metrics["weak_label_accuracy_half2"] == 0.0  # every label flipped
+    assert summary.metrics.scores.weak_label_accuracy_half2 == 0.0  # every label flipped
     rows = read_jsonl(summary.out / "results.jsonl")
     assert "weak" not in {r["method"] for r in rows if r["metric"] == "accuracy"}
     with pytest.raises(ConfigError, match="labels none"):

@@ -49,29 +49,29 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from elicit.config import config_to_dict, help_field
+from elicit.config import config_to_dict, help_field, redact_passwords
 from elicit.errors import ConfigError
 from elicit.evaluation.metrics import auroc
-from elicit.evaluation.results import ResultRow
+from elicit.evaluation.results import ResultRow, build, known_fields, pct
 from elicit.models import DEFAULT_MODEL
 from elicit.options import DataOptions, RunOptions
 from elicit.runs import atomic_write_json, atomic_write_jsonl, staged_run_dir
-from elicit.tasks.base import Example, TaskData
+from elicit.tasks.base import Example
 from elicit.training.config import FitOptions
 from elicit.w2s import LOSSES
-from elicit.w2s.curve import Monitor
-from elicit.w2s.pgr import agreement, pgr
-from elicit.w2s.splits import W2SData, balance, hold_out, split_halves
+from elicit.w2s.learner import Learner, gold_of, prompts_of, weak_predictions
+from elicit.w2s.pgr import MIN_GAP, agreement, pgr
+from elicit.w2s.splits import W2SData, balance, split_halves
+from elicit.w2s.students import CEILING, StudentData, plan_students, train_students
 
 WEAK = "weak"
-CEILING = "ceiling"
 STRONG_ZERO_SHOT = "strong-zero-shot"
 STRONG_GEN_ZERO_SHOT = "strong-gen-zero-shot"  # after the generative fine-tuning pass
 PROBE_GOLD = "probe-gold"  # lp(gold): a probe on the untrained strong model, gold labels
@@ -236,10 +236,133 @@ class W2SConfig(RunOptions, FitOptions, DataOptions):
 
 
 @dataclass(frozen=True)
+class StudentAgreement:
+    """How often a w2s student agrees with its supervisor on the test claims (`pgr.agreement`)."""
+
+    overall: float
+    supervisor_right: float
+    supervisor_wrong: float
+
+
+@dataclass(frozen=True)
+class W2SScores:
+    """What the test claims say: accuracy per method (supervisor, students, references), the
+    supervisor's accuracy (on the test set, or for a labels file its labels' accuracy on half
+    2), PGR per w2s student (None where the ceiling does not beat the supervisor), PGR on AUROC
+    and agreement with the supervisor (both only for a supervisor with test predictions)."""
+
+    accuracy: Mapping[str, float]
+    weak_accuracy: float
+    weak_label_accuracy_half2: float
+    pgr: Mapping[str, float | None]
+    pgr_auroc: Mapping[str, float | None] = field(default_factory=dict)
+    agreement: Mapping[str, StudentAgreement] = field(default_factory=dict)
+
+    @property
+    def gap(self) -> float:
+        """How far the ceiling beats the supervisor: PGR's denominator."""
+        return self.accuracy[CEILING] - self.weak_accuracy
+
+
+@dataclass(frozen=True)
+class W2SMetrics:
+    """metrics.json of a w2s run, typed. The JSON layout is flat, as every version wrote it:
+    the scores' fields sit at top level, and the optional records (pgr_auroc, agreement,
+    generative, easy_to_hard, early_stop_step) only where the run has them.
+
+    generative: `generative.GenerativeResult.describe()`; easy_to_hard: the split's
+    `describe()` plus, per test subset ("test-hard", "test-easy"), accuracy per method;
+    early_stop_step: the step each early-stopped student kept; losses: each fine-tuned
+    student's loss per step. n_train / n_val: None for a run older than the validation slice."""
+
+    task: str
+    weak: str
+    strong: str
+    seed: int
+    n_half1: int
+    n_half2: int
+    n_test: int
+    scores: W2SScores
+    seconds: float
+    losses: Mapping[str, list[float]]
+    n_train: int | None = None
+    n_val: int | None = None
+    generative: Mapping[str, Any] | None = None
+    easy_to_hard: Mapping[str, Any] | None = None
+    early_stop_step: Mapping[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        sc = self.scores
+        d: dict[str, Any] = {
+            "task": self.task,
+            "weak": self.weak,
+            "strong": self.strong,
+            "seed": self.seed,
+            "n_half1": self.n_half1,
+            "n_half2": self.n_half2,
+            "n_test": self.n_test,
+            "accuracy": dict(sc.accuracy),
+            "weak_accuracy": sc.weak_accuracy,
+            "weak_label_accuracy_half2": sc.weak_label_accuracy_half2,
+            "pgr": dict(sc.pgr),
+        }
+        if sc.pgr_auroc:
+            d["pgr_auroc"] = dict(sc.pgr_auroc)
+        if sc.agreement:
+            d["agreement"] = {m: asdict(a) for m, a in sc.agreement.items()}
+        for name in ("generative", "easy_to_hard"):
+            if getattr(self, name) is not None:
+                d[name] = dict(getattr(self, name))
+        d["n_train"], d["n_val"] = self.n_train, self.n_val
+        if self.early_stop_step:
+            d["early_stop_step"] = dict(self.early_stop_step)
+        d["seconds"] = self.seconds
+        d["losses"] = {m: list(v) for m, v in self.losses.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], what: str = "metrics.json") -> W2SMetrics:
+        """Read what `to_dict` (or an older version) wrote; `what` names it in errors."""
+        scores = known_fields(W2SScores, d)
+        scores["agreement"] = {
+            m: build(StudentAgreement, known_fields(StudentAgreement, a), what)
+            for m, a in (d.get("agreement") or {}).items()
+        }
+        values = known_fields(cls, d)
+        values["scores"] = build(W2SScores, scores, what)
+        values.setdefault("losses", {})
+        return build(cls, values, what)
+
+
+@dataclass(frozen=True)
 class W2SSummary:
+    """What `run_w2s` returns: the run directory, its tidy rows (curves included), metrics."""
+
     out: Path
     rows: list[ResultRow]
-    metrics: dict[str, Any]
+    metrics: W2SMetrics
+
+    def describe(self) -> list[str]:
+        """The command's result lines: the setting, accuracy and PGR per method."""
+        m, sc = self.metrics, self.metrics.scores
+        lines = [
+            f"{m.task}: weak {redact_passwords(m.weak)} -> strong {redact_passwords(m.strong)} "
+            f"(half 1: {m.n_half1}, half 2: {m.n_half2}, balanced test: {m.n_test})"
+        ]
+        if sc.gap < MIN_GAP:
+            lines.append(
+                f"  note: the ceiling beats the weak supervisor by {100 * sc.gap:.1f} points "
+                "only, so PGR is not meaningful here (use more data, a weaker supervisor or "
+                "several seeds)"
+            )
+        for method, acc in sc.accuracy.items():
+            value = sc.pgr.get(method)
+            lines.append(
+                f"  {method:<22} accuracy {pct(acc)}"
+                + (f"  PGR {pct(value)}" if value is not None else "")
+            )
+        lines.append(f"results written to {self.out}/")
+        return lines
 
 
 def load_data(config: W2SConfig) -> W2SData:
@@ -263,137 +386,6 @@ def load_data(config: W2SConfig) -> W2SData:
     return W2SData(half1=half1, half2=half2, test=balance(test, config.seed))
 
 
-def _prompts(examples: TaskData | Sequence[Example]) -> list[str]:
-    return [ex.prompt for ex in examples]
-
-
-def _gold(data: TaskData) -> np.ndarray:
-    return np.asarray(data.gold_of(data.examples), dtype=np.int64)
-
-
-class Learner:
-    """Trains copies of one model on (examples, P(True) targets) and predicts P(True).
-
-    objective "word" / "linear": each `fit` fine-tunes a freshly loaded copy (`elicit train`'s
-    code); "probe": the model is loaded once, frozen, and each `fit` trains a linear probe on
-    its cached features, starting from the label words' unembeddings (`probe`).
-    """
-
-    def __init__(self, config: W2SConfig, model: str, out: Path) -> None:
-        self.config = config
-        self.model = model
-        self.out = out
-        self.histories: dict[str, list[float]] = {}
-        self.best_steps: dict[str, int] = {}  # early stopping: the step each student kept
-        self.trained: Any = None  # the last fine-tuned Classifier, when `fit_predict(keep=True)`
-        self._features: Any = None
-        if config.objective == "probe":
-            from elicit.w2s.probe import FrozenFeatures
-
-            self._features = FrozenFeatures(model)
-
-    def zero_shot(self, prompts: list[str]) -> np.ndarray:
-        """P(True) of the untrained model (the probe's initial head: the label-word logits)."""
-        if self._features is not None:
-            head = self._features.label_word_head()
-            return np.asarray(head.predict_proba(self._features.features(prompts)))
-        from elicit.training.classifier import make_classifier
-
-        clf = make_classifier(self.model, self.config.objective, seed=self.config.seed)  # type: ignore[arg-type]
-        return clf.predict_proba(prompts)
-
-    def fit_predict(
-        self,
-        name: str,
-        examples: list[Example],
-        targets: np.ndarray,
-        loss_name: str,
-        predict: list[list[str]],
-        *,
-        monitor: Monitor | None = None,
-        keep: bool = False,
-    ) -> list[np.ndarray]:
-        """Train on (examples, targets) with loss `loss_name`; P(True) for each prompt list.
-
-        monitor: scores the fine-tuned student during training (and restores its best step
-        with early stopping); keep: hold the fine-tuned classifier in `self.trained`.
-        """
-        from elicit.w2s.losses import make_loss
-
-        config = self.config
-        loss = make_loss(loss_name, a_max=config.a_max)
-        if self._features is not None:
-            from elicit.w2s.probe import train_probe
-
-            x = self._features.features([ex.prompt for ex in examples])
-            head = train_probe(
-                x, targets, self._features.label_word_head(), loss=loss,
-                epochs=config.probe_epochs, lr=config.probe_lr, seed=config.seed,
-            )  # fmt: skip
-            return [head.predict_proba(self._features.features(p)) for p in predict]
-        from elicit.training.classifier import train_classifier
-
-        result = train_classifier(
-            self.model, examples, targets.tolist(), config.fit_options(), self.out / name,
-            seed=config.seed, objective=config.objective,  # type: ignore[arg-type]
-            loss=loss, eval_fn=monitor, progress=config.progress,
-        )  # fmt: skip
-        self.histories[name] = list(result.losses)
-        if monitor is not None:
-            step = monitor.restore(result.classifier)
-            if step is not None:
-                self.best_steps[name] = step
-        self.trained = result.classifier if keep else None
-        return [result.classifier.predict_proba(p) for p in predict]
-
-
-def weak_predictions(
-    config: W2SConfig, data: W2SData, out: Path
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """P(True) of the weak supervisor on half 2 and on the test set (None for a labels file)."""
-    if config.weak == "tfidf":
-        from elicit.w2s.tfidf import TfidfSupervisor
-
-        sup = TfidfSupervisor(seed=config.seed).fit(_prompts(data.half1), _gold(data.half1))
-        return sup.predict_proba(_prompts(data.half2)), sup.predict_proba(_prompts(data.test))
-    if config.weak.startswith("labels:"):
-        from elicit.labels import check_prompts
-        from elicit.training.data import read_targets
-
-        path = config.weak.removeprefix("labels:")
-        labels = read_targets(path)
-        prompts = {ex.uid: ex.prompt for ex in (*data.half1.examples, *data.half2.examples)}
-        check_prompts(path, prompts, f"--weak labels:{path}")  # no labels of edited claims
-        covered = [ex for ex in data.half2.examples if ex.uid in labels]
-        if not covered:
-            raise ConfigError(
-                f"--weak labels:{path} labels none of the {len(data.half2)} half-2 examples; "
-                "label the same task's train split (elicit label --split train) with --n none or "
-                "a larger --n"
-            )
-        return np.asarray([labels.get(ex.uid, math.nan) for ex in data.half2.examples]), None
-    weak = Learner(config, config.weak, out)
-    half2, test = weak.fit_predict(
-        "weak",
-        list(data.half1.examples),
-        _gold(data.half1).astype(float),
-        "xent",
-        [_prompts(data.half2), _prompts(data.test)],
-    )
-    return half2, test
-
-
-@dataclass
-class _Student:
-    """One strong student to train: its examples and targets, and its validation labels."""
-
-    method: str
-    loss: str
-    examples: list[Example]
-    targets: np.ndarray
-    val_targets: np.ndarray
-
-
 def run_w2s(config: W2SConfig) -> W2SSummary:
     """Run the protocol (see the module docs) and write the run directory.
 
@@ -405,151 +397,226 @@ def run_w2s(config: W2SConfig) -> W2SSummary:
     out = config.out_dir()
     start = time.perf_counter()
     data = load_data(config)
-    gold_test = _gold(data.test)
-    test_prompts = _prompts(data.test)
     with staged_run_dir(out, force=config.force) as stage:
         atomic_write_json(stage / "config.json", config_to_dict(config))
-        weak_half2, weak_test = weak_predictions(config, data, stage)
-        keep = ~np.isnan(weak_half2)
-        half2 = [ex for ex, k in zip(data.half2.examples, keep, strict=True) if k]
-        gold_half2 = _gold(data.half2)[keep].astype(float)
-        probs: dict[str, np.ndarray] = {}
-        extra: dict[str, Any] = {}
-        if weak_test is not None:
-            probs[WEAK] = weak_test
-        strong = Learner(config, config.strong, stage)
-        probs[STRONG_ZERO_SHOT] = strong.zero_shot(test_prompts)
-        strong_model = config.strong
-        if config.generative_finetune:
-            from elicit.w2s.generative import claim_texts, generative_finetune
+        rows, metrics = _run(config, data, stage, start)
+    return W2SSummary(out=out, rows=rows, metrics=metrics)
 
-            gen = generative_finetune(
-                config.strong, claim_texts(_prompts(half2)),
-                replace(config.fit_options(), max_steps=config.gen_steps, eval_every=None),
-                stage / "generative", seed=config.seed, progress=config.progress,
-            )  # fmt: skip
-            extra["generative"] = gen.describe()
-            strong_model = str(gen.model_dir)
-            strong = Learner(config, strong_model, stage)
-            probs[STRONG_GEN_ZERO_SHOT] = strong.zero_shot(test_prompts)
-        labels_half2 = weak_half2[keep]
-        for i, model in enumerate(m.strip() for m in config.chain.split(",") if m.strip()):
-            link = Learner(config, model, stage)
-            name = f"chain-{i + 1}-{Path(model).name}"
-            labels_half2, probs[name] = link.fit_predict(
-                name, half2, labels_half2, config.loss_list()[0], [_prompts(half2), test_prompts]
-            )
-        train_idx, val_idx = hold_out(half2, config.validation_frac(), config.seed)
-        train = [half2[i] for i in train_idx]
-        val_prompts = [half2[i].prompt for i in val_idx]
-        students = [
-            _Student(f"w2s-{name}", name, train, labels_half2[train_idx], labels_half2[val_idx])
-            for name in config.loss_list()
-        ]
-        students.append(
-            _Student(CEILING, "xent", train, gold_half2[train_idx], gold_half2[val_idx])
+
+def _run(
+    config: W2SConfig, data: W2SData, stage: Path, start: float
+) -> tuple[list[ResultRow], W2SMetrics]:
+    """The body of `run_w2s`, writing into the staging directory `stage`: the supervisor's
+    labels, the strong model (after the generative pass), the chain, then every student."""
+    gold_test, test_prompts = gold_of(data.test), prompts_of(data.test)
+    weak_half2, weak_test = weak_predictions(config, data, stage)
+    keep = ~np.isnan(weak_half2)  # a labels file need not cover every half-2 claim
+    half2 = [ex for ex, k in zip(data.half2.examples, keep, strict=True) if k]
+    probs: dict[str, np.ndarray] = {} if weak_test is None else {WEAK: weak_test}
+    strong = Learner(config, config.strong, stage)
+    probs[STRONG_ZERO_SHOT] = strong.zero_shot(test_prompts)
+    generative = None
+    if config.generative_finetune:
+        strong, generative = _generative(config, half2, stage)
+        probs[STRONG_GEN_ZERO_SHOT] = strong.zero_shot(test_prompts)
+    labels = _chain(config, half2, weak_half2[keep], test_prompts, stage, probs)
+    students = StudentData.split(
+        half2,
+        labels,
+        gold_of(data.half2)[keep].astype(float),
+        weak_half2[keep],
+        frac=config.validation_frac(),
+        seed=config.seed,
+    )
+    easy_hard = None
+    if config.easy_to_hard:
+        from elicit.w2s.easy_hard import choose_split
+
+        easy_hard = choose_split(
+            config.task or "",
+            config.difficulty,
+            config.easy_frac,
+            config.seed,
+            (config.load_options("train"), students.train),
+            (config.load_options("test"), data.test),
+            students.weak,
+            weak_test,
+            config.weak,
         )
-        split = None
-        if config.easy_to_hard:
-            from elicit.w2s.easy_hard import choose_split
+    probes = _gold_probes(config, strong.model, students, test_prompts)
+    plans = plan_students(
+        config.loss_list(), students, easy_hard=easy_hard, probe_gold=probes is not None
+    )
+    trained, monitors = train_students(
+        plans,
+        strong,
+        test_prompts,
+        gold_test,
+        students,
+        curve=config.tracks_curve(),
+        early_stop=config.early_stop,
+        probes=probes,
+    )
+    probs.update(trained)
+    if probes is not None:
+        probs[PROBE_GOLD], probs[PROBE_WEAK] = probes.base()
 
-            split = choose_split(
-                config.task or "", config.difficulty, config.easy_frac, config.seed,
-                (config.load_options("train"), train), (config.load_options("test"), data.test),
-                weak_half2[keep][train_idx], weak_test, config.weak,
-            )  # fmt: skip
-            extra["easy_to_hard"] = split.describe()
-            for method, mask in (("e2h-easy-gold", split.easy_train),
-                                 ("e2h-random-gold", split.random_train)):  # fmt: skip
-                chosen = [ex for ex, m in zip(train, mask, strict=True) if m]
-                students.append(
-                    _Student(method, "xent", chosen, gold_half2[train_idx][mask],
-                             gold_half2[val_idx])
-                )  # fmt: skip
-        monitors: dict[str, Monitor] = {}
-        probes = None
-        if config.probe_gold:
-            from elicit.w2s.probe import GoldProbes
+    rows, scores = _score(config, probs, weak_half2, gold_of(data.half2), gold_test)
+    e2h: dict[str, Any] | None = None
+    if easy_hard is not None:
+        from elicit.w2s.easy_hard import subset_scores
 
-            probes = GoldProbes(
-                strong_model, _prompts(train), gold_half2[train_idx], labels_half2[train_idx],
-                test_prompts, epochs=config.probe_epochs, lr=config.probe_lr, seed=config.seed,
-            )  # fmt: skip
-        for st in students:
-            monitor = None
-            if config.tracks_curve():
-                monitor = Monitor(
-                    test_prompts, gold_test, val_prompts, st.val_targets,
-                    gold_half2[val_idx], early_stop=config.early_stop,
-                )  # fmt: skip
-                monitors[st.method] = monitor
-            is_w2s = st.method.startswith("w2s-")
-            (probs[st.method],) = strong.fit_predict(
-                st.method, st.examples, st.targets, st.loss, [test_prompts],
-                monitor=monitor, keep=probes is not None and is_w2s,
-            )  # fmt: skip
-            if probes is not None and is_w2s:
-                probs[f"{st.method}+probe-gold"] = probes.fine_tuned(strong.trained)
-                strong.trained = None
-        if probes is not None:
-            probs[PROBE_GOLD], probs[PROBE_WEAK] = probes.base()
-        rows, metrics = _score(config, data, probs, weak_half2, gold_test)
-        if split is not None:
-            from elicit.w2s.easy_hard import subset_scores
-
-            for where, method, metric, n, value in subset_scores(probs, gold_test, split.hard_test):
-                rows.append(_row(config, n, method, metric, value, split=where))
-                if metric == "accuracy":
-                    extra["easy_to_hard"].setdefault(where, {})[method] = value
-        metrics.update(extra)
-        metrics["n_train"], metrics["n_val"] = len(train), len(val_idx)
-        curve_rows = [
-            r for method, m in monitors.items()
-            for r in m.rows(task=config.task or "", model=config.strong, method=method,
-                            seed=config.seed)
-        ]  # fmt: skip
-        if strong.best_steps:
-            metrics["early_stop_step"] = strong.best_steps
-            rows += [_row(config, len(gold_test), m, "early_stop_step", float(s))
-                     for m, s in strong.best_steps.items()]  # fmt: skip
-        metrics["seconds"] = time.perf_counter() - start
-        metrics["losses"] = strong.histories
-        atomic_write_jsonl(
-            stage / "predictions.jsonl",
-            (
-                {"uid": ex.uid, "gold": int(g), **{m: float(p[i]) for m, p in probs.items()}}
-                for i, (ex, g) in enumerate(zip(data.test.examples, gold_test, strict=True))
-            ),
+        e2h = dict(easy_hard.describe())
+        for where, method, metric, n, value in subset_scores(probs, gold_test, easy_hard.hard_test):
+            rows.append(_row(config, n, method, metric, value, split=where))
+            if metric == "accuracy":
+                e2h.setdefault(where, {})[method] = value
+    rows += [
+        _row(config, len(gold_test), method, "early_stop_step", float(step))
+        for method, step in strong.best_steps.items()
+    ]
+    curve_rows = [
+        row
+        for method, monitor in monitors.items()
+        for row in monitor.rows(
+            task=config.task or "", model=config.strong, method=method, seed=config.seed
         )
-        atomic_write_jsonl(stage / "results.jsonl", (r.to_dict() for r in [*rows, *curve_rows]))
-        from elicit.w2s.plots import plot_curve, plot_run
+    ]
+    metrics = W2SMetrics(
+        task=config.task or "",
+        weak=config.weak,
+        strong=config.strong,
+        seed=config.seed,
+        n_half1=len(data.half1),
+        n_half2=int(keep.sum()),
+        n_test=len(gold_test),
+        scores=scores,
+        n_train=len(students.train),
+        n_val=len(students.val),
+        generative=generative,
+        easy_to_hard=e2h,
+        early_stop_step=dict(strong.best_steps),
+        seconds=time.perf_counter() - start,
+        losses=strong.histories,
+    )
+    _write(config, stage, data, gold_test, probs, rows, curve_rows, metrics)
+    if config.generative_finetune:  # 1 GB of weights; the adapter stays
+        shutil.rmtree(Path(strong.model), ignore_errors=True)
+    atomic_write_json(stage / "metrics.json", metrics.to_dict())
+    return [*rows, *curve_rows], metrics
 
-        title = f"{config.task}: {config.weak} -> {config.strong}"
-        plot_run(rows, stage / "w2s.png", title=title)
-        if curve_rows:
-            plot_curve([*rows, *curve_rows], stage / "curve.png", title=title)
-        if config.generative_finetune:  # 1 GB of weights; the adapter stays
-            shutil.rmtree(Path(strong_model), ignore_errors=True)
-        atomic_write_json(stage / "metrics.json", metrics)
-    return W2SSummary(out=out, rows=[*rows, *curve_rows], metrics=metrics)
+
+def _generative(
+    config: W2SConfig, half2: list[Example], stage: Path
+) -> tuple[Learner, dict[str, Any]]:
+    """The strong model after a next-token pass on half 2's claim texts, and its record."""
+    from elicit.w2s.generative import claim_texts, generative_finetune
+
+    gen = generative_finetune(
+        config.strong,
+        claim_texts(prompts_of(half2)),
+        replace(config.fit_options(), max_steps=config.gen_steps, eval_every=None),
+        stage / "generative",
+        seed=config.seed,
+        progress=config.progress,
+    )
+    return Learner(config, str(gen.model_dir), stage), dict(gen.describe())
 
 
-def _row(config: W2SConfig, n: int, method: str, metric: str, value: float,
-         split: str = "test") -> ResultRow:  # fmt: skip
+def _chain(
+    config: W2SConfig,
+    half2: list[Example],
+    labels: np.ndarray,
+    test_prompts: list[str],
+    stage: Path,
+    probs: dict[str, np.ndarray],
+) -> np.ndarray:
+    """Bootstrapping (`--chain`): each link learns half 2's current labels and relabels it; its
+    test predictions join `probs`. Returns the labels the strong students learn from."""
+    for i, model in enumerate(m.strip() for m in config.chain.split(",") if m.strip()):
+        name = f"chain-{i + 1}-{Path(model).name}"
+        labels, probs[name] = Learner(config, model, stage).fit_predict(
+            name, half2, labels, config.loss_list()[0], [prompts_of(half2), test_prompts]
+        )
+    return labels
+
+
+def _gold_probes(
+    config: W2SConfig, model: str, students: StudentData, test_prompts: list[str]
+) -> Any:
+    """`probe.GoldProbes` on the students' training claims with --probe-gold, else None."""
+    if not config.probe_gold:
+        return None
+    from elicit.w2s.probe import GoldProbes
+
+    return GoldProbes(
+        model,
+        prompts_of(students.train),
+        students.gold,
+        students.labels,
+        test_prompts,
+        epochs=config.probe_epochs,
+        lr=config.probe_lr,
+        seed=config.seed,
+    )
+
+
+def _write(
+    config: W2SConfig,
+    stage: Path,
+    data: W2SData,
+    gold_test: np.ndarray,
+    probs: dict[str, np.ndarray],
+    rows: list[ResultRow],
+    curve_rows: list[ResultRow],
+    metrics: W2SMetrics,
+) -> None:
+    """predictions.jsonl, results.jsonl and the plots (metrics.json, which marks the run
+    finished, is the caller's to write last)."""
+    atomic_write_jsonl(
+        stage / "predictions.jsonl",
+        (
+            {"uid": ex.uid, "gold": int(g), **{m: float(p[i]) for m, p in probs.items()}}
+            for i, (ex, g) in enumerate(zip(data.test.examples, gold_test, strict=True))
+        ),
+    )
+    atomic_write_jsonl(stage / "results.jsonl", (r.to_dict() for r in [*rows, *curve_rows]))
+    from elicit.w2s.plots import plot_curve, plot_run
+
+    title = f"{config.task}: {config.weak} -> {config.strong}"
+    plot_run(rows, stage / "w2s.png", title=title)
+    if curve_rows:
+        plot_curve([*rows, *curve_rows], stage / "curve.png", title=title)
+
+
+def _row(
+    config: W2SConfig, n: int, method: str, metric: str, value: float, split: str = "test"
+) -> ResultRow:
     return ResultRow(
-        task=config.task or "", model=config.strong, method=method, split=split, n=n,
-        seed=config.seed, metric=metric, value=value,
-    )  # fmt: skip
+        task=config.task or "",
+        model=config.strong,
+        method=method,
+        split=split,
+        n=n,
+        seed=config.seed,
+        metric=metric,
+        value=value,
+    )
+
+
+def _none_if_nan(x: float) -> float | None:
+    return None if math.isnan(x) else x
 
 
 def _score(
     config: W2SConfig,
-    data: W2SData,
     probs: dict[str, np.ndarray],
     weak_half2: np.ndarray,
+    gold_half2: np.ndarray,
     gold_test: np.ndarray,
-) -> tuple[list[ResultRow], dict[str, Any]]:
-    assert config.task is not None
+) -> tuple[list[ResultRow], W2SScores]:
+    """Tidy rows (accuracy and AUROC per method, PGR and agreement per w2s student) and the
+    scores they come to."""
     n = len(gold_test)
 
     def row(method: str, metric: str, value: float) -> ResultRow:
@@ -563,36 +630,24 @@ def _score(
         row(m, "auroc", auroc(np.log(p + 1e-12) - np.log1p(-p + 1e-12), gold_test))
         for m, p in probs.items()
     ]
-    gold_half2 = _gold(data.half2)
     keep = ~np.isnan(weak_half2)
     weak_label_acc = float(((weak_half2[keep] > 0.5).astype(np.int64) == gold_half2[keep]).mean())
     rows.append(row(WEAK, "label_accuracy_half2", weak_label_acc))
     weak_acc = accuracy.get(WEAK, weak_label_acc)
-    metrics: dict[str, Any] = {
-        "task": config.task,
-        "weak": config.weak,
-        "strong": config.strong,
-        "seed": config.seed,
-        "n_half1": len(data.half1),
-        "n_half2": int(keep.sum()),
-        "n_test": n,
-        "accuracy": accuracy,
-        "weak_accuracy": weak_acc,
-        "weak_label_accuracy_half2": weak_label_acc,
-    }
     aurocs = {r.method: r.value for r in rows if r.metric == "auroc"}
     ceiling = accuracy[CEILING]
+    gaps: dict[str, float | None] = {}
+    gaps_auroc: dict[str, float | None] = {}
+    agreements: dict[str, StudentAgreement] = {}
     for name in config.loss_list():
         method = f"w2s-{name}"
         value = pgr(weak_acc, accuracy[method], ceiling)
         rows.append(row(method, "pgr", value))
-        metrics.setdefault("pgr", {})[method] = None if math.isnan(value) else value
+        gaps[method] = _none_if_nan(value)
         if WEAK in aurocs:  # PGR on AUROC, as EleutherAI's w2s reports it
             value_auroc = pgr(aurocs[WEAK], aurocs[method], aurocs[CEILING])
             rows.append(row(method, "pgr_auroc", value_auroc))
-            metrics.setdefault("pgr_auroc", {})[method] = (
-                None if math.isnan(value_auroc) else value_auroc
-            )
+            gaps_auroc[method] = _none_if_nan(value_auroc)
         if WEAK in probs:
             a = agreement(probs[method] > 0.5, probs[WEAK] > 0.5, gold_test)
             rows += [
@@ -600,12 +655,25 @@ def _score(
                 row(method, "agreement_supervisor_right", a.supervisor_right),
                 row(method, "agreement_supervisor_wrong", a.supervisor_wrong),
             ]
-            metrics.setdefault("agreement", {})[method] = {
-                "overall": a.overall,
-                "supervisor_right": a.supervisor_right,
-                "supervisor_wrong": a.supervisor_wrong,
-            }
-    return rows, metrics
+            agreements[method] = StudentAgreement(a.overall, a.supervisor_right, a.supervisor_wrong)
+    scores = W2SScores(
+        accuracy=accuracy,
+        weak_accuracy=weak_acc,
+        weak_label_accuracy_half2=weak_label_acc,
+        pgr=gaps,
+        pgr_auroc=gaps_auroc,
+        agreement=agreements,
+    )
+    return rows, scores
 
 
-__all__ = ["W2SConfig", "W2SSummary", "load_data", "run_w2s", "weak_predictions"]
+__all__ = [
+    "StudentAgreement",
+    "W2SConfig",
+    "W2SMetrics",
+    "W2SScores",
+    "W2SSummary",
+    "load_data",
+    "run_w2s",
+    "weak_predictions",
+]
