@@ -109,7 +109,7 @@ def tiny_hf(tiny_model_dir: Path) -> HFBackend:
 
 
 def test_hf_count_tokens_is_exact_and_fit_respects_the_model(tiny_hf: HFBackend) -> None:
-    tok = tiny_hf._hf_tokenizer
+    tok = tiny_hf.hf_tokenizer
     text = "Question: What is 2+2? Claim: 4. I think this claim is True\n\n" * 30
     assert tiny_hf.count_tokens(text) == len(tok(text, add_special_tokens=False).input_ids)
     assert tiny_hf.count_tokens(text) > tiny_hf.max_length  # no truncation when counting

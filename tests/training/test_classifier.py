@@ -56,7 +56,7 @@ def test_trained_scores_are_the_backends_scores(tiny_model_dir: Path, tmp_path: 
     proba = clf.predict_proba(PROMPTS)
     assert proba.shape == (8,) and ((proba > 0) & (proba < 1)).all()
     # The exported directory is a model the hf backend loads, with the same scores.
-    export_model(lm.model, lm._hf_tokenizer, tmp_path / "model")
+    export_model(lm.model, lm.hf_tokenizer, tmp_path / "model")
     again = HFBackend(str(tmp_path / "model"), progress=False)
     np.testing.assert_allclose(again.score(PROMPTS), lm.score(PROMPTS), atol=1e-4)
 

@@ -53,6 +53,7 @@ from elicit.backends.base import (
     LooUnit,
     check_finite,
 )
+from elicit.backends.device import resolve_device, resolve_dtype, resolve_max_length
 from elicit.backends.hf_packed import PackedEngine, PackedUnsupported
 from elicit.backends.hf_prefix import (
     PREFIX_CACHE_BYTES,
@@ -74,20 +75,8 @@ from elicit.models import DEFAULT_MODEL, MODELS, resolve_model
 
 log = logging.getLogger("elicit")
 
-#: Default cap on the context when the model allows more: attention memory and time grow with
-#: length, and ICM's prompts (a batch of ~256 short claims) rarely need more than this.
-MAX_LENGTH_CAP = 8192
 #: Show a progress bar only when a call has at least this many batches.
 _PROGRESS_MIN_BATCHES = 4
-
-_DTYPES = {
-    "float32": torch.float32,
-    "fp32": torch.float32,
-    "bfloat16": torch.bfloat16,
-    "bf16": torch.bfloat16,
-    "float16": torch.float16,
-    "fp16": torch.float16,
-}
 
 
 class HFTokenizer:
@@ -171,7 +160,7 @@ class HFBackend(LM):
     dtype: "auto" (float32 on CPU, bfloat16 on CUDA), "float32", "bfloat16", "float16".
     batch_size: sequences per forward pass.
     max_length: context length in tokens; prompts longer than this keep their last tokens.
-        Default: the model's max_position_embeddings, capped at MAX_LENGTH_CAP (8192).
+        Default: the model's max_position_embeddings, capped at `device.MAX_LENGTH_CAP` (8192).
     padding_side: "left" (default; lets the model compute logits for the last positions only)
         or "right" (same scores, more memory; for models that misbehave with left padding).
     progress: show a progress bar (on a terminal only) for calls with many batches.
@@ -226,15 +215,15 @@ class HFBackend(LM):
         self.prefix_store = PrefixCache(prefix_cache_bytes) if prefix_cache_bytes else None
         #: Tokens fed to the model by scoring forward passes (padding excluded), for benchmarks.
         self.tokens_processed = 0
-        self.device = _resolve_device(device)
-        self.dtype = _resolve_dtype(dtype, self.device)
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
         self.model: Any
         self._hf_tokenizer: Any
         self.model, self._hf_tokenizer = _load(model, self.dtype, progress=progress)
         self.model.to(self.device)
         self.model.eval()  # no dropout: scores must not depend on call order or batch
         self.tokenizer = HFTokenizer(self._hf_tokenizer)
-        self.max_length = _resolve_max_length(self.model.config, max_length)
+        self.max_length = resolve_max_length(self.model.config, max_length)
         self.encoder = PromptEncoder(self.tokenizer, self.max_length, add_bos=True)
         pad = self._hf_tokenizer.pad_token_id
         if pad is None:
@@ -249,6 +238,13 @@ class HFBackend(LM):
         eos = getattr(self.model.generation_config, "eos_token_id", None)
         self.eos_ids: int | list[int] | None = eos if eos is not None else _tokenizer_eos(self)
         self._neutral_generation_config()
+
+    @property
+    def hf_tokenizer(self) -> Any:
+        """The transformers tokenizer itself, for what needs more than `tokenizer` (its
+        token ids): saving it beside a trained model, or encoding a word with its special
+        tokens. Scoring and training encode through `encoder` only."""
+        return self._hf_tokenizer
 
     # ------------------------------------------------------------------ scoring
 
@@ -568,53 +564,13 @@ class HFBackend(LM):
 
 
 def _tokenizer_eos(lm: HFBackend) -> int | None:
-    eos = lm._hf_tokenizer.eos_token_id
+    eos = lm.hf_tokenizer.eos_token_id
     return int(eos) if eos is not None else None
 
 
 def _cut(text: str, stop: Sequence[str]) -> str:
     cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
     return text[: min(cuts)] if cuts else text
-
-
-def _resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        # Queried here, at construction, never at import time. Under a multi-process launcher
-        # each process takes its own GPU (cuda:LOCAL_RANK).
-        if not torch.cuda.is_available():
-            return torch.device("cpu")
-        from elicit.training.distributed import local_device
-
-        return local_device(torch.device("cuda"))
-    try:
-        dev = torch.device(device)
-    except RuntimeError as e:
-        raise ConfigError(
-            f"device {device!r} is not a torch device ({e}); use auto/cpu/cuda"
-        ) from e
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise BackendError(f"device {device!r} asked for, but CUDA is not available; use cpu")
-    return dev
-
-
-def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    if dtype == "auto":
-        # bf16 halves memory and is fast on GPUs; on CPU it is slow and loses precision.
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if dtype not in _DTYPES:
-        raise ConfigError(f"dtype {dtype!r} is not one of auto, {', '.join(_DTYPES)}")
-    return _DTYPES[dtype]
-
-
-def _resolve_max_length(config: Any, requested: int | None) -> int:
-    limit = getattr(config, "max_position_embeddings", None)
-    if requested is None:
-        return min(int(limit), MAX_LENGTH_CAP) if limit else MAX_LENGTH_CAP
-    if limit and requested > int(limit):
-        raise ConfigError(
-            f"max_length {requested} exceeds the model's {limit} positions; pass at most {limit}"
-        )
-    return requested
 
 
 def _load(model: str, dtype: torch.dtype, *, progress: bool) -> tuple[Any, Any]:

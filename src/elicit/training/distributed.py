@@ -42,18 +42,11 @@ from typing import Any, TypeVar
 
 import torch
 
+from elicit.backends.device import local_device, world_size
 from elicit.errors import ConfigError
 
 _SHARDED = {"FSDP", "DEEPSPEED", "MEGATRON_LM", "XLA"}
 C = TypeVar("C")
-
-
-def world_size() -> int:
-    """Processes in this job, from the launcher's environment (1 without a launcher)."""
-    try:
-        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
-    except ValueError:
-        return 1
 
 
 def process_rank() -> int:
@@ -88,14 +81,6 @@ def all_gather(obj: C) -> list[C]:
 
 def is_main_process() -> bool:
     return process_rank() == 0
-
-
-def local_device(device: torch.device) -> torch.device:
-    """A bare "cuda" device becomes this process's GPU (cuda:LOCAL_RANK) under a launcher."""
-    local = os.environ.get("LOCAL_RANK")
-    if device.type == "cuda" and device.index is None and local is not None and world_size() > 1:
-        return torch.device("cuda", int(local))
-    return device
 
 
 def process_out_dir(out: Path) -> Path:

@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 import torch
 
-from elicit.backends.hf import HFBackend, HFTokenizer, _resolve_device, _resolve_max_length
+from elicit.backends.device import resolve_device, resolve_max_length
+from elicit.backends.hf import HFBackend, HFTokenizer
 from elicit.backends.prompting import PromptEncoder
 from elicit.errors import BackendError, ConfigError
 from elicit.models import resolve_model
@@ -137,7 +138,7 @@ def load_sequence_model(
     from transformers.utils import logging as hf_logging
 
     path = resolve_model(model, progress=False)
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     torch_dtype = {"auto": torch.float32, "float32": torch.float32, "bfloat16": torch.bfloat16}
     if dtype not in torch_dtype:
         raise ConfigError(f"dtype {dtype!r} for training: use auto, float32 or bfloat16")
@@ -171,7 +172,7 @@ def load_sequence_model(
     hf_model.config.pad_token_id = tokenizer.pad_token_id
     hf_model.to(dev)
     hf_model.eval()
-    limit = _resolve_max_length(hf_model.config, max_length)
+    limit = resolve_max_length(hf_model.config, max_length)
     encoder = PromptEncoder(HFTokenizer(tokenizer), limit, add_bos=True)
     return SequenceModel(
         model=hf_model,

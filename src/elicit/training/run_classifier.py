@@ -97,7 +97,7 @@ def run_classifier(
     atomic_write_jsonl(out / "predictions.jsonl", predictions)
     if config.save_model:
         if clf.lm is not None:
-            export_model(clf.lm.model, clf.lm._hf_tokenizer, out / "model")
+            export_model(clf.lm.model, clf.lm.hf_tokenizer, out / "model")
         elif clf.seq is not None:
             export_model(clf.seq.model, clf.seq.tokenizer, out / "model")
     return rows, fit_record(result)

@@ -64,7 +64,7 @@ class SFTResult:
         from elicit.training.export import export_model
 
         # The backend keeps its tokenizer privately; the directory needs it next to the weights.
-        return export_model(self.module, self.lm._hf_tokenizer, path)
+        return export_model(self.module, self.lm.hf_tokenizer, path)
 
 
 def encode_completion(
