@@ -157,11 +157,12 @@ class RunCommand:
     run: str  # "module:run_function"
     lines: Callable[[Any, Any], list[str]] | None = None  # (config, summary) -> result lines
 
-    def config_class(self) -> type:
-        return _load(self.config)
+    def config_class(self) -> type[Any]:
+        cls: type[Any] = _load(self.config)
+        return cls
 
     def handle(self, args: argparse.Namespace) -> int:
-        config = config_from_args(self.config_class(), args)
+        config: Any = config_from_args(self.config_class(), args)
         summary = _load(self.run)(config)
         for line in self.lines(config, summary) if self.lines else summary.describe():
             print(line)
@@ -460,8 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", metavar="RUN_DIR", help="an `elicit label` run directory")
     add_config_arguments(p, ExportConfig)
     p.set_defaults(handler=_cmd_export)
-    for name, command in sub.choices.items():
-        _add_output_flags(command, json_flag=name != "runs")  # runs has its own --json
+    for name, command_parser in sub.choices.items():
+        _add_output_flags(command_parser, json_flag=name != "runs")  # runs has its own --json
     return parser
 
 

@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -499,7 +499,7 @@ def _run(
         seconds=time.perf_counter() - start,
         losses=strong.histories,
     )
-    _write(config, stage, data, gold_test, probs, rows, curve_rows, metrics)
+    _write(config, stage, data, gold_test, probs, rows, curve_rows)
     if config.generative_finetune:  # 1 GB of weights; the adapter stays
         shutil.rmtree(Path(strong.model), ignore_errors=True)
     atomic_write_json(stage / "metrics.json", metrics.to_dict())
@@ -568,8 +568,7 @@ def _write(
     gold_test: np.ndarray,
     probs: dict[str, np.ndarray],
     rows: list[ResultRow],
-    curve_rows: list[ResultRow],
-    metrics: W2SMetrics,
+    curve_rows: Sequence[ResultRow],
 ) -> None:
     """predictions.jsonl, results.jsonl and the plots (metrics.json, which marks the run
     finished, is the caller's to write last)."""
