@@ -4,7 +4,9 @@ Modules: losses (confidence, product and cross-entropy losses), pgr (PGR and agr
 (halves, a validation slice and a balanced test set), tfidf (a non-LM weak supervisor), probe
 (linear probes on frozen features, fine-tune-then-probe), curve (training curves and early
 stopping on weak labels), easy_hard (easy-to-hard splits), generative (the unsupervised
-language-modelling pass), run (`elicit w2s`), plots.
+language-modelling pass), learner (the models: a `Learner` per model, the weak supervisor's
+labels), students (the strong students as plans, trained by one loop), run (`elicit w2s`:
+config, typed metrics, the protocol), plots.
 """
 
 #: Loss names `losses.make_loss` and `elicit w2s --losses` accept (here, so the CLI's help
