@@ -171,7 +171,8 @@ class RunCommand:
 
 
 def _load(target: str) -> Any:
-    """The object `module:name` names, imported on use: a command imports only its own code."""
+    """The object `module:name` names, imported when first needed (importing the CLI imports
+    no command)."""
     module, name = target.split(":")
     return getattr(importlib.import_module(module), name)
 
