@@ -38,12 +38,12 @@ def raw_logprobs(lm: HFBackend, ids: list[int]) -> torch.Tensor:
 
 
 def hand_ids(lm: HFBackend, text: str) -> list[int]:
-    tok = lm._hf_tokenizer
+    tok = lm.hf_tokenizer
     return [tok.bos_token_id, *tok(text, add_special_tokens=False).input_ids]
 
 
 def test_label_logprobs_match_hand_computation(lm: HFBackend) -> None:
-    tok = lm._hf_tokenizer
+    tok = lm.hf_tokenizer
     assert lm.tokenizer.bos_id == tok.bos_token_id  # the tokenizer adds BOS by default
     got = lm.label_logprobs(PROMPTS)
     for i, prompt in enumerate(PROMPTS):
@@ -60,7 +60,7 @@ def test_label_logprobs_match_hand_computation(lm: HFBackend) -> None:
 
 
 def test_label_variants_found(lm: HFBackend) -> None:
-    tok = lm._hf_tokenizer
+    tok = lm.hf_tokenizer
     variants = lm.encoder.label_variants(LabelSet())
     true_ids = {s[0] for s in variants[1]}
     singles = []
@@ -80,7 +80,7 @@ def test_label_variants_found(lm: HFBackend) -> None:
 
 @pytest.mark.parametrize("words", [(" Zebra", " Quokka"), (" False", " Quokka!")])
 def test_multi_token_labels_match_teacher_forcing(lm: HFBackend, words: tuple[str, str]) -> None:
-    tok = lm._hf_tokenizer
+    tok = lm.hf_tokenizer
     labels = LabelSet(words, variants=False)
     got = lm.label_logprobs(PROMPTS, labels)
     for i, prompt in enumerate(PROMPTS):
@@ -132,7 +132,7 @@ def test_left_truncation_keeps_last_tokens_and_warns_once(
     assert lm.encoder.n_truncated == 2
     kept = [ids[0], *ids[-15:]]  # BOS, then the last 15 tokens
     lp = raw_logprobs(lm, kept)[-1]
-    tok = lm._hf_tokenizer
+    tok = lm.hf_tokenizer
     for k, word in enumerate((" False", " True")):
         (tid,) = tok(word, add_special_tokens=False).input_ids
         assert got[0, k] == pytest.approx(lp[tid].item(), abs=1e-5)

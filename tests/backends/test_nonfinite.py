@@ -57,7 +57,7 @@ def hf(request: pytest.FixtureRequest, tiny_model_dir: Path) -> HFBackend:
 
 
 def token_ids(lm: HFBackend, word: str) -> list[int]:
-    return [int(i) for i in lm._hf_tokenizer(word, add_special_tokens=False).input_ids]
+    return [int(i) for i in lm.hf_tokenizer(word, add_special_tokens=False).input_ids]
 
 
 @contextmanager
