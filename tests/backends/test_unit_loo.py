@@ -26,6 +26,7 @@ from elicit.backends.prompting import (
     asked_order,
     check_units,
     loo_prompts,
+    render_demo,
     solo_units,
     unit_loo_prompts,
 )
@@ -214,3 +215,29 @@ def test_llamacpp_unit_loo_equals_text_prompts(llama_lm: LM) -> None:
         reused = llama_lm.unit_loo_scores(demos, units, LabelSet(), order=order, context=fixed)  # type: ignore[arg-type]
         fresh = llama_lm.score(unit_loo_prompts(demos, units, LabelSet(), order, fixed))
         np.testing.assert_array_equal(reused, fresh)
+
+
+def test_balanced_proposal_reuses_the_pairs_the_tree_stored(lm: HFBackend) -> None:
+    """ICM's next proposal is scored after all k pairs, one segment per pair as in the unit
+    tree, so the prefix store serves the pairs the tree walk stored."""
+    from elicit.search.consistency import ConsistencyRule
+    from elicit.search.energy import EnergyEvaluator
+    from elicit.tasks.base import Consistency, Example
+
+    demos = make_demos(9, seed=11)
+    examples = [Example(f"u{i}", d.prompt, f"g{i}") for i, d in enumerate(demos)]
+    rule = ConsistencyRule(examples, Consistency.NONE)
+    ev = EnergyEvaluator(lm, examples, rule, list(range(9)), mp="balanced")
+    labelling = {i: y for i, y in enumerate([1, 0, 0, 1, 1, 0, 1, 0])}
+    current = ev.evaluate(labelling)
+    pairs = ev.proposal_demos(current.key)
+    text = "".join(render_demo(d, TRUE_FALSE) for d in pairs) + demos[8].prompt
+    assert text.count(" True\n\n") == text.count(" False\n\n") == 4
+    lm.tokens_processed = 0
+    score = ev.predict_score(current, 8)
+    fed = lm.tokens_processed
+    assert score == pytest.approx(float(LM.score(lm, [text])[0]), abs=1e-4)
+    # The walk stored BOS + pairs 0, 1 (the prefix of units 2 and 3's leaf rows): only
+    # pairs 2, 3 and the query are fed. Demo by demo, every segment would miss.
+    sizes = [len(lm.encoder.tokens(render_demo(p, TRUE_FALSE))) for p in pairs]
+    assert fed == sizes[2] + sizes[3] + len(lm.encoder.tokens(demos[8].prompt))

@@ -80,6 +80,7 @@ from typing import Literal, TypeVar
 import numpy as np
 
 from elicit.backends.base import LM, TRUE_FALSE, Demo, FloatArray, LabelSet, LooOrder, LooUnit
+from elicit.backends.prompting import DEMO_SEPARATOR
 from elicit.errors import ConfigError
 from elicit.search.consistency import ConsistencyRule
 from elicit.tasks.base import Example
@@ -357,12 +358,19 @@ class EnergyEvaluator:
     def proposal_demos(self, key: LabellingKey) -> list[Demo]:
         """The demos an unlabelled example is scored after (besides the context anchors):
         every scored one, or for the balanced forms the k pairs (True, False) of
-        `balanced_units`, so that its context holds as many True as False demos too."""
+        `balanced_units`, so that its context holds as many True as False demos too.
+
+        A pair goes as one demo whose prompt holds the True claim and its label word: the
+        same text (`render_demo` of it is the two demos'), but one segment, as in the unit
+        tree, so a prefix store finds the first k - 1 pairs that the last unit's leave-one-out
+        prompt computed instead of recomputing the context demo by demo."""
         scored = self.scored(key)
         if self.mp_kind not in BALANCED:
             return self.demos(scored)
         units = balanced_units([y for _, y in scored]) if scored else []
-        return self.demos(tuple(scored[p] for u in units for p in u.shown))
+        pairs = [[self.examples[scored[p][0]].prompt for p in u.shown] for u in units]
+        true_word = self.label_set.words[1] + DEMO_SEPARATOR
+        return [Demo(t + true_word + f, 0) for t, f in (p for p in pairs if p)]
 
     @property
     def frozen(self) -> frozenset[int]:
