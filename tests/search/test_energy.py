@@ -228,3 +228,15 @@ def test_balanced_search_recovers_what_calibrated_misses(seed: int) -> None:
         found[mp] = agreement(result.labels, examples, planted)
     assert found["balanced"] == found["balanced-sum"] == 1.0
     assert found["calibrated"] < 0.7 and found["calibrated-sum"] < 0.7
+
+
+@pytest.mark.parametrize("kind", list(Consistency))
+def test_balanced_search_keeps_recovering_with_consistency_rules(kind: Consistency) -> None:
+    """No regression where calibrated already works: the default planted model (it learns
+    from its context's labels, no label counting) with each consistency rule; ANSWER's
+    planted labels are unbalanced (1 or 2 True in 4), so leftover claims occur."""
+    examples, planted = pool(kind, 48, seed=101)
+    lm = planted_lm(planted, seed=101)
+    result = run_search(lm, examples, kind, SearchConfig(mp="balanced"), seed=1)
+    assert agreement(result.labels, examples, planted) == 1.0
+    assert result.inconsistencies == 0
