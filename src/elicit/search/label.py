@@ -118,7 +118,8 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
     mp: str = help_field(
         "calibrated",
         "mutual predictability: calibrated (mean of centred signed scores; elicit), "
-        "calibrated-sum (their sum), mean (released code), "
+        "calibrated-sum (their sum), balanced / balanced-sum (the same on balanced "
+        "leave-one-out: every context holds as many True as False demos), mean (released code), "
         "sum-logprob (the paper's formula)",
         choices=list(MP_KINDS),
     )
