@@ -143,7 +143,14 @@ class AfterRecord:
     skipped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k == "finetuned" or v is not None}
+        # The fields of how it came about; a fine-tuning run records its loss and adapter
+        # even when there is none (null), as metrics.json always did.
+        trained = self.train_steps is not None
+        return {
+            k: v
+            for k, v in asdict(self).items()
+            if k == "finetuned" or v is not None or (trained and k in ("final_loss", "adapter"))
+        }
 
 
 @dataclass(frozen=True)
