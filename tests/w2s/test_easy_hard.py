@@ -16,7 +16,7 @@ from elicit.tasks import load_task
 from elicit.tasks.base import LoadOptions
 from elicit.tasks.icm import gsm8k_difficulty
 from elicit.w2s.easy_hard import confidence_difficulty, split_easy_hard, subset_scores
-from elicit.w2s.run import run_w2s
+from elicit.w2s.run import W2SMetrics, run_w2s
 
 
 def test_split_keeps_ties_together_and_cuts_the_test_set_at_the_threshold() -> None:
@@ -29,7 +29,7 @@ def test_split_keeps_ties_together_and_cuts_the_test_set_at_the_threshold() -> N
     assert split.random_train.sum() == split.easy_train.sum() == 4
     again = split_easy_hard(train, test, 0.5, seed=0, source="field")
     assert again.random_train.tolist() == split.random_train.tolist()  # seeded
-    assert split.describe()["n_hard_test"] == 2
+    assert split.describe().n_hard_test == 2
     with pytest.raises(ConfigError, match="does not separate"):
         split_easy_hard(np.ones(4), np.ones(3), 0.5, seed=0, source="weak")
     with pytest.raises(ConfigError, match="does not separate"):  # no test claim is harder
@@ -101,17 +101,20 @@ def test_easy_to_hard_on_gsm8k_uses_the_field(tmp_path: Path, tiny_model_dir: Pa
     )
     e2h = summary.metrics.easy_to_hard
     assert e2h is not None
-    assert e2h["difficulty"] == "field"
-    assert 0 < e2h["n_easy_train"] < e2h["n_train"]
-    assert e2h["n_easy_train"] % 2 == 0  # a problem's two solutions share its difficulty
+    assert e2h.difficulty == "field"
+    assert 0 < e2h.n_easy_train < e2h.n_train
+    assert e2h.n_easy_train % 2 == 0  # a problem's two solutions share its difficulty
     # The hard test claims are exactly the test claims of the hard problems.
     test = [json.loads(line) for line in (summary.out / "predictions.jsonl").open()]
     values = gsm8k_difficulty(LoadOptions(data=str(path), split="all"))
-    assert e2h["n_hard_test"] == sum(values[p["uid"]] > e2h["threshold"] for p in test) > 0
+    assert e2h.n_hard_test == sum(values[p["uid"]] > e2h.threshold for p in test) > 0
     rows = read_jsonl(summary.out / "results.jsonl")
     hard = {r["method"] for r in rows if r["split"] == "test-hard" and r["metric"] == "accuracy"}
     assert hard >= {"weak", "w2s-xent", "ceiling", "e2h-easy-gold", "e2h-random-gold"}
-    assert set(e2h["test-hard"]) == hard
+    assert set(e2h.accuracy["test-hard"]) == hard
+    written = json.loads((summary.out / "metrics.json").read_text())
+    assert set(written["easy_to_hard"]["test-hard"]) == hard  # each subset a key, as before
+    assert W2SMetrics.from_dict(written) == summary.metrics
     assert {r["method"] for r in rows if r["split"] == "test" and r["metric"] == "accuracy"} >= {
         "e2h-easy-gold", "e2h-random-gold"
     }  # fmt: skip
@@ -134,12 +137,12 @@ def test_easy_to_hard_falls_back_to_the_supervisors_confidence(
     )
     e2h = summary.metrics.easy_to_hard
     assert e2h is not None
-    assert e2h["difficulty"] == "weak"
-    assert e2h["n_easy_train"] >= round(0.4 * e2h["n_train"])
+    assert e2h.difficulty == "weak"
+    assert e2h.n_easy_train >= round(0.4 * e2h.n_train)
     # Hard test claims are those the supervisor is least sure of: its P(True) is nearest 0.5.
     test = [json.loads(line) for line in (summary.out / "predictions.jsonl").open()]
     d = confidence_difficulty(np.array([p["weak"] for p in test]))
-    assert e2h["n_hard_test"] == int((d > e2h["threshold"]).sum())
+    assert e2h.n_hard_test == int((d > e2h.threshold).sum())
     with pytest.raises(ConfigError, match="no difficulty field"):
         run_w2s(config(tmp_path, tiny_model_dir, objective="probe", easy_to_hard=True,
                        difficulty="field", out=str(tmp_path / "field")))  # fmt: skip

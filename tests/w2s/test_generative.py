@@ -13,7 +13,7 @@ from elicit.tasks.base import CLAIM_SUFFIX
 from elicit.training.config import FitOptions
 from elicit.training.model import load_causal_lm
 from elicit.w2s.generative import claim_texts, generative_finetune
-from elicit.w2s.run import run_w2s
+from elicit.w2s.run import W2SMetrics, run_w2s
 
 TEXTS = ["The movie was good and the actors were great."] * 4 + ["The claim is true."] * 4
 
@@ -64,7 +64,10 @@ def test_w2s_students_start_from_the_generative_model(tmp_path: Path, tiny_model
     )
     gen = summary.metrics.generative
     assert gen is not None
-    assert gen["steps"] == 3 and gen["n_texts"] == summary.metrics.n_half2
+    assert gen.steps == 3 and gen.n_texts == summary.metrics.n_half2
+    written = json.loads((summary.out / "metrics.json").read_text())
+    assert written["generative"]["steps"] == 3
+    assert W2SMetrics.from_dict(written) == summary.metrics
     accuracy = summary.metrics.scores.accuracy
     assert {"strong-zero-shot", "strong-gen-zero-shot", "w2s-xent", "ceiling"} <= set(accuracy)
     preds = [json.loads(line) for line in (summary.out / "predictions.jsonl").open()]

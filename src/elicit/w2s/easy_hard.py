@@ -26,12 +26,14 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
 from elicit.errors import ConfigError
 from elicit.evaluation.metrics import auroc
+from elicit.evaluation.results import build
 from elicit.tasks.base import Example, LoadOptions, TaskData
 
 
@@ -67,6 +69,39 @@ def confidence_difficulty(p_true: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class EasyHardRecord:
+    """An easy-to-hard split as a w2s run's metrics.json records it: where the difficulty came
+    from, the cut, the subset sizes, and per test subset ("test-hard", "test-easy") the
+    accuracy of every method (each subset a key of its own in the JSON)."""
+
+    difficulty: str
+    threshold: float
+    n_train: int
+    n_easy_train: int
+    n_test: int
+    n_hard_test: int
+    n_easy_test: int
+    accuracy: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        d: dict[str, object] = {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name != "accuracy"
+        }
+        d.update({subset: dict(acc) for subset, acc in self.accuracy.items()})
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], what: str = "easy_to_hard") -> EasyHardRecord:
+        """Read what `to_dict` wrote; `what` names it in errors."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in names and k != "accuracy"}
+        values["accuracy"] = {
+            k: dict(v) for k, v in d.items() if k not in names and isinstance(v, Mapping)
+        }
+        return build(cls, values, what)
+
+
+@dataclass(frozen=True)
 class EasyHardSplit:
     """Which training claims are easy, which test claims are hard, and the cut between them."""
 
@@ -76,16 +111,16 @@ class EasyHardSplit:
     random_train: np.ndarray  # bool mask: a random subset of the easy subset's size
     hard_test: np.ndarray  # bool mask over the test claims
 
-    def describe(self) -> dict[str, object]:
-        return {
-            "difficulty": self.source,
-            "threshold": self.threshold,
-            "n_train": len(self.easy_train),
-            "n_easy_train": int(self.easy_train.sum()),
-            "n_test": len(self.hard_test),
-            "n_hard_test": int(self.hard_test.sum()),
-            "n_easy_test": int((~self.hard_test).sum()),
-        }
+    def describe(self) -> EasyHardRecord:
+        return EasyHardRecord(
+            difficulty=self.source,
+            threshold=self.threshold,
+            n_train=len(self.easy_train),
+            n_easy_train=int(self.easy_train.sum()),
+            n_test=len(self.hard_test),
+            n_hard_test=int(self.hard_test.sum()),
+            n_easy_test=int((~self.hard_test).sum()),
+        )
 
 
 def split_easy_hard(
@@ -183,6 +218,7 @@ def subset_scores(
 
 __all__ = [
     "DIFFICULTY_FIELDS",
+    "EasyHardRecord",
     "EasyHardSplit",
     "choose_split",
     "confidence_difficulty",

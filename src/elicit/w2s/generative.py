@@ -28,6 +28,17 @@ from elicit.training.config import FitOptions
 
 
 @dataclass(frozen=True)
+class GenerativeRecord:
+    """What the generative pass did, as a w2s run's metrics.json records it."""
+
+    n_texts: int
+    steps: int
+    loss_first: float | None
+    loss_last: float | None
+    seconds: float
+
+
+@dataclass(frozen=True)
 class GenerativeResult:
     model_dir: Path  # the merged model the students start from
     n_texts: int
@@ -35,14 +46,14 @@ class GenerativeResult:
     losses: tuple[float, ...]  # mean token cross-entropy per optimizer step
     seconds: float
 
-    def describe(self) -> dict[str, object]:
-        return {
-            "n_texts": self.n_texts,
-            "steps": self.steps,
-            "loss_first": self.losses[0] if self.losses else None,
-            "loss_last": self.losses[-1] if self.losses else None,
-            "seconds": self.seconds,
-        }
+    def describe(self) -> GenerativeRecord:
+        return GenerativeRecord(
+            n_texts=self.n_texts,
+            steps=self.steps,
+            loss_first=self.losses[0] if self.losses else None,
+            loss_last=self.losses[-1] if self.losses else None,
+            seconds=self.seconds,
+        )
 
 
 def claim_texts(prompts: Sequence[str]) -> list[str]:
@@ -96,4 +107,4 @@ def generative_finetune(
     )
 
 
-__all__ = ["GenerativeResult", "claim_texts", "generative_finetune"]
+__all__ = ["GenerativeRecord", "GenerativeResult", "claim_texts", "generative_finetune"]

@@ -66,6 +66,8 @@ from elicit.runs import atomic_write_json, atomic_write_jsonl, staged_run_dir
 from elicit.tasks.base import Example
 from elicit.training.config import FitOptions
 from elicit.w2s import LOSSES
+from elicit.w2s.easy_hard import EasyHardRecord
+from elicit.w2s.generative import GenerativeRecord
 from elicit.w2s.learner import Learner, gold_of, prompts_of, weak_predictions
 from elicit.w2s.pgr import MIN_GAP, agreement, pgr
 from elicit.w2s.splits import W2SData, balance, split_halves
@@ -270,9 +272,8 @@ class W2SMetrics:
     the scores' fields sit at top level, and the optional records (pgr_auroc, agreement,
     generative, easy_to_hard, early_stop_step) only where the run has them.
 
-    generative: `generative.GenerativeResult.describe()`; easy_to_hard: the split's
-    `describe()` plus, per test subset ("test-hard", "test-easy"), accuracy per method;
-    early_stop_step: the step each early-stopped student kept; losses: each fine-tuned
+    generative: what the language-modelling pass did; easy_to_hard: the split and accuracy
+    per method on each test subset; early_stop_step: the step each early-stopped student kept; losses: each fine-tuned
     student's loss per step. n_train / n_val: None for a run older than the validation slice."""
 
     task: str
@@ -287,8 +288,8 @@ class W2SMetrics:
     losses: Mapping[str, list[float]]
     n_train: int | None = None
     n_val: int | None = None
-    generative: Mapping[str, Any] | None = None
-    easy_to_hard: Mapping[str, Any] | None = None
+    generative: GenerativeRecord | None = None
+    easy_to_hard: EasyHardRecord | None = None
     early_stop_step: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -310,9 +311,10 @@ class W2SMetrics:
             d["pgr_auroc"] = dict(sc.pgr_auroc)
         if sc.agreement:
             d["agreement"] = {m: asdict(a) for m, a in sc.agreement.items()}
-        for name in ("generative", "easy_to_hard"):
-            if getattr(self, name) is not None:
-                d[name] = dict(getattr(self, name))
+        if self.generative is not None:
+            d["generative"] = asdict(self.generative)
+        if self.easy_to_hard is not None:
+            d["easy_to_hard"] = self.easy_to_hard.to_dict()
         d["n_train"], d["n_val"] = self.n_train, self.n_val
         if self.early_stop_step:
             d["early_stop_step"] = dict(self.early_stop_step)
@@ -331,6 +333,11 @@ class W2SMetrics:
         values = known_fields(cls, d)
         values["scores"] = build(W2SScores, scores, what)
         values.setdefault("losses", {})
+        if isinstance(d.get("generative"), Mapping):
+            record = known_fields(GenerativeRecord, d["generative"])
+            values["generative"] = build(GenerativeRecord, record, what)
+        if isinstance(d.get("easy_to_hard"), Mapping):
+            values["easy_to_hard"] = EasyHardRecord.from_dict(d["easy_to_hard"], what)
         return build(cls, values, what)
 
 
@@ -462,15 +469,16 @@ def _run(
         probs[PROBE_GOLD], probs[PROBE_WEAK] = probes.base()
 
     rows, scores = _score(config, probs, weak_half2, gold_of(data.half2), gold_test)
-    e2h: dict[str, Any] | None = None
+    e2h = None
     if easy_hard is not None:
         from elicit.w2s.easy_hard import subset_scores
 
-        e2h = dict(easy_hard.describe())
+        subsets: dict[str, dict[str, float]] = {}
         for where, method, metric, n, value in subset_scores(probs, gold_test, easy_hard.hard_test):
             rows.append(_row(config, n, method, metric, value, split=where))
             if metric == "accuracy":
-                e2h.setdefault(where, {})[method] = value
+                subsets.setdefault(where, {})[method] = value
+        e2h = replace(easy_hard.describe(), accuracy=subsets)
     rows += [
         _row(config, len(gold_test), method, "early_stop_step", float(step))
         for method, step in strong.best_steps.items()
@@ -508,7 +516,7 @@ def _run(
 
 def _generative(
     config: W2SConfig, half2: list[Example], stage: Path
-) -> tuple[Learner, dict[str, Any]]:
+) -> tuple[Learner, GenerativeRecord]:
     """The strong model after a next-token pass on half 2's claim texts, and its record."""
     from elicit.w2s.generative import claim_texts, generative_finetune
 
@@ -520,7 +528,7 @@ def _generative(
         seed=config.seed,
         progress=config.progress,
     )
-    return Learner(config, str(gen.model_dir), stage), dict(gen.describe())
+    return Learner(config, str(gen.model_dir), stage), gen.describe()
 
 
 def _chain(
