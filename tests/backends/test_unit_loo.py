@@ -241,3 +241,17 @@ def test_balanced_proposal_reuses_the_pairs_the_tree_stored(lm: HFBackend) -> No
     # pairs 2, 3 and the query are fed. Demo by demo, every segment would miss.
     sizes = [len(lm.encoder.tokens(render_demo(p, TRUE_FALSE))) for p in pairs]
     assert fed == sizes[2] + sizes[3] + len(lm.encoder.tokens(demos[8].prompt))
+
+
+def test_cache_sends_many_misses_to_the_engine(lm: HFBackend, tmp_path: Path) -> None:
+    labels = PATTERNS["unbalanced"]
+    demos = labelled(make_demos(len(labels), seed=4), labels)
+    units = balanced_units(labels)
+    cached = CachedLM(lm, tmp_path / f"{lm.name.replace('/', '_')}.sqlite")
+    lm.tokens_processed = 0
+    first = cached.unit_loo_scores(demos, units, TRUE_FALSE, order="tree")
+    assert lm.tokens_processed > 0 and cached.misses == len(demos)
+    np.testing.assert_allclose(first, text_unit_loo(lm, demos, units, order="tree"), atol=1e-4)
+    lm.tokens_processed = 0
+    np.testing.assert_array_equal(cached.unit_loo_scores(demos, units, TRUE_FALSE), first)
+    assert lm.tokens_processed == 0 and cached.hits == len(demos)
