@@ -5,8 +5,8 @@ Modules: losses (confidence, product and cross-entropy losses), pgr (PGR and agr
 (linear probes on frozen features, fine-tune-then-probe), curve (training curves and early
 stopping on weak labels), easy_hard (easy-to-hard splits), generative (the unsupervised
 language-modelling pass), learner (the models: a `Learner` per model, the weak supervisor's
-labels), students (the strong students as plans, trained by one loop), run (`elicit w2s`:
-config, typed metrics, the protocol), plots.
+labels), students (the strong students as plans, trained by one loop), config (`W2SConfig`),
+run (`elicit w2s`: typed metrics and the protocol), plots.
 """
 
 #: Loss names `losses.make_loss` and `elicit w2s --losses` accept (here, so the CLI's help

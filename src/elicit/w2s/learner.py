@@ -21,7 +21,7 @@ from elicit.w2s.curve import Monitor
 from elicit.w2s.splits import W2SData
 
 if TYPE_CHECKING:
-    from elicit.w2s.run import W2SConfig
+    from elicit.w2s.config import W2SConfig
 
 
 def prompts_of(examples: TaskData | Sequence[Example]) -> list[str]:

@@ -56,17 +56,15 @@ from typing import Any
 
 import numpy as np
 
-from elicit.config import config_to_dict, help_field, redact_passwords
+from elicit.config import config_to_dict, redact_passwords
 from elicit.errors import ConfigError
 from elicit.evaluation.metrics import auroc
 from elicit.evaluation.results import ResultRow, build, known_fields, pct
-from elicit.models import DEFAULT_MODEL
-from elicit.options import DataOptions, RunOptions
 from elicit.runs import atomic_write_json, atomic_write_jsonl, staged_run_dir
 from elicit.tasks.base import Example
-from elicit.training.config import FitOptions
-from elicit.w2s import LOSSES
-from elicit.w2s.easy_hard import EasyHardRecord
+from elicit.w2s.config import W2SConfig
+from elicit.w2s.curve import Monitor
+from elicit.w2s.easy_hard import EasyHardRecord, EasyHardSplit
 from elicit.w2s.generative import GenerativeRecord
 from elicit.w2s.learner import Learner, gold_of, prompts_of, weak_predictions
 from elicit.w2s.pgr import MIN_GAP, agreement, pgr
@@ -78,163 +76,6 @@ STRONG_ZERO_SHOT = "strong-zero-shot"
 STRONG_GEN_ZERO_SHOT = "strong-gen-zero-shot"  # after the generative fine-tuning pass
 PROBE_GOLD = "probe-gold"  # lp(gold): a probe on the untrained strong model, gold labels
 PROBE_WEAK = "probe-weak"  # lp(weak): the same with the weak labels
-
-
-@dataclass(frozen=True)
-class W2SConfig(RunOptions, FitOptions, DataOptions):
-    """Options of `elicit w2s`: data, the two models, the losses, and the fine-tuning settings."""
-
-    split: str = help_field("train", "split the two training halves come from", choices=["train"])
-    n: int | None = help_field(200, "training examples in all (both halves), whole groups")
-    test_n: int = help_field(200, "test claims sampled before balancing the classes")
-    weak: str = help_field(
-        "tfidf", "weak supervisor: tfidf, a model name/path (fine-tuned on half 1), or labels:PATH"
-    )
-    strong: str = help_field(DEFAULT_MODEL, "strong student: a model name or path")
-    losses: str = help_field(
-        "xent,confidence",
-        f"students to train, comma-separated: {', '.join(LOSSES)}",
-    )
-    a_max: float = help_field(
-        0.5, "confidence loss: final weight of the student's own hardened predictions"
-    )
-    objective: str = help_field(
-        "word",
-        "how the models learn: word (fine-tune the label-word logits), linear (fine-tune with a "
-        "new head) or probe (train a linear probe on frozen features, from the label words' "
-        "unembeddings: seconds instead of minutes on a CPU)",
-        choices=["word", "linear", "probe"],
-    )
-    chain: str = help_field(
-        "",
-        "bootstrapping: comma-separated intermediate models between the weak supervisor and "
-        "the strong student, weakest first",
-    )
-    probe_epochs: int = help_field(30, "probe: passes over half 2")
-    probe_lr: float = help_field(1e-3, "probe: Adam learning rate")
-    val_frac: float | None = help_field(
-        None,
-        "share of half 2 (whole groups) held out from the strong students' training as a "
-        "validation slice with the labels each learns from (weak for w2s students, gold for "
-        "the ceiling), scored by the training curve (default: 0.2 with --early-stop, else 0)",
-    )
-    early_stop: bool = help_field(
-        False,
-        "fine-tuned students: keep the weights of the --eval-every step with the best accuracy "
-        "on the validation slice's labels (weak labels for w2s students: no gold needed)",
-    )
-    probe_gold: bool = help_field(
-        False,
-        "fine-tuned students: also train a linear probe with half 2's gold labels on each w2s "
-        "student's frozen features (ft(weak)+lp(gold)), and on the untrained strong model's "
-        "with gold and with weak labels (lp(gold), lp(weak)): the paper's saliency section",
-    )
-    easy_to_hard: bool = help_field(
-        False,
-        "also train the strong model on the easiest --easy-frac of half 2 with gold labels "
-        "(and on a random subset of that size) and report accuracy on the hardest test claims",
-    )
-    difficulty: str = help_field(
-        "auto",
-        "easy-to-hard: field (the task's difficulty, e.g. gsm8k-verification's), weak (the "
-        "weak supervisor's uncertainty 0.5 - |P(True) - 0.5|), or auto (field if any, else weak)",
-        choices=["auto", "field", "weak"],
-    )
-    easy_frac: float = help_field(0.5, "easy-to-hard: share of half 2 that counts as easy")
-    generative_finetune: bool = help_field(
-        False,
-        "before training the strong students, fine-tune the strong model on next-token "
-        "prediction of half 2's claim texts (no labels) for --gen-steps steps",
-    )
-    gen_steps: int = help_field(20, "generative fine-tuning: optimizer steps")
-
-    def __post_init__(self) -> None:
-        self.check_data()
-        FitOptions.__post_init__(self)
-        if self.test_n < 2:
-            raise ConfigError(f"--test-n must be at least 2, got {self.test_n}")
-        unknown = [name for name in self.loss_list() if name not in LOSSES]
-        if unknown:
-            raise ConfigError(
-                f"unknown weak-to-strong loss {unknown[0]!r} in --losses; choose from "
-                f"{', '.join(LOSSES)}"
-            )
-        if not 0.0 <= self.a_max <= 1.0:
-            raise ConfigError(f"--a-max must be in [0, 1], got {self.a_max}")
-        fine_tuned = self.objective != "probe"
-        checks: list[tuple[bool, str]] = [
-            (
-                self.val_frac is not None and not 0.0 <= self.val_frac < 1.0,
-                f"--val-frac must be in [0, 1), got {self.val_frac}",
-            ),
-            (
-                self.early_stop and not fine_tuned,
-                "--early-stop selects a step of fine-tuning; probes have none: use --objective "
-                "word or linear",
-            ),
-            (
-                self.early_stop and self.eval_every is None,
-                "--early-stop needs checkpoints to choose from: pass --eval-every N (steps)",
-            ),
-            (
-                self.early_stop and self.val_frac == 0.0,
-                "--early-stop selects on a validation slice of half 2: pass --val-frac > 0 "
-                "(e.g. 0.2) or leave it unset",
-            ),
-            (
-                self.probe_gold and not fine_tuned,
-                "--probe-gold probes fine-tuned students; with --objective probe the ceiling "
-                "already is the probe with gold labels: use --objective word or linear",
-            ),
-            (
-                not 0.0 < self.easy_frac < 1.0,
-                f"--easy-frac must be in (0, 1), got {self.easy_frac}",
-            ),
-            (
-                self.easy_to_hard and self.difficulty == "weak" and self.weak.startswith("labels:"),
-                "--difficulty weak needs the weak supervisor's test predictions, which a labels "
-                "file has not: use --difficulty field (where the task has one) or a tfidf or "
-                "model supervisor",
-            ),
-            (self.gen_steps < 1, f"--gen-steps must be at least 1, got {self.gen_steps}"),
-            (
-                fine_tuned
-                and any(name.startswith("confidence") for name in self.loss_list())
-                and self.train_batch_size * self.grad_accum < 2,
-                "the confidence loss hardens predictions by a threshold over each optimizer "
-                "batch, which one example cannot split (its hardened label is the rounded weak "
-                "label): raise --train-batch-size or --grad-accum so that their product is "
-                "at least 2 (the released code uses 32)",
-            ),
-        ]
-        for failed, message in checks:
-            if failed:
-                raise ConfigError(message)
-
-    def loss_list(self) -> list[str]:
-        names = [s.strip() for s in self.losses.split(",") if s.strip()]
-        if not names:
-            raise ConfigError(f"--losses must name at least one of {', '.join(LOSSES)}")
-        return names
-
-    def fit_options(self) -> FitOptions:
-        return FitOptions(**FitOptions.fit_dict(self))  # type: ignore[arg-type]
-
-    def validation_frac(self) -> float:
-        if self.val_frac is not None:
-            return self.val_frac
-        return 0.2 if self.early_stop else 0.0
-
-    def tracks_curve(self) -> bool:
-        """Whether fine-tuned strong students are scored during training."""
-        return self.objective != "probe" and (self.eval_every is not None or self.early_stop)
-
-    def out_dir(self) -> Path:
-        if self.out:
-            return Path(self.out)
-        weak = Path(self.weak).name if "/" in self.weak else self.weak.replace(":", "-")
-        strong = Path(self.strong).name if "/" in self.strong else self.strong
-        return Path("runs") / "w2s" / f"{self.task}-{weak}-to-{strong}-n{self.n}-s{self.seed}"
 
 
 @dataclass(frozen=True)
@@ -410,12 +251,38 @@ def run_w2s(config: W2SConfig) -> W2SSummary:
     return W2SSummary(out=out, rows=rows, metrics=metrics)
 
 
+@dataclass(frozen=True)
+class _Trained:
+    """What the models of one run predicted: P(True) on the test claims per method, and what
+    the scores and metrics need besides (the students' data, the easy-to-hard split, the
+    strong learner's loss histories and early-stopping steps, the curves)."""
+
+    probs: dict[str, np.ndarray]
+    weak_half2: np.ndarray  # the supervisor's P(True) on half 2 (NaN: not labelled)
+    students: StudentData
+    strong: Learner
+    monitors: dict[str, Monitor]
+    generative: GenerativeRecord | None
+    easy_hard: EasyHardSplit | None
+
+
 def _run(
     config: W2SConfig, data: W2SData, stage: Path, start: float
 ) -> tuple[list[ResultRow], W2SMetrics]:
-    """The body of `run_w2s`, writing into the staging directory `stage`: the supervisor's
-    labels, the strong model (after the generative pass), the chain, then every student."""
-    gold_test, test_prompts = gold_of(data.test), prompts_of(data.test)
+    """The body of `run_w2s`, writing into the staging directory `stage`."""
+    trained = _train(config, data, stage)
+    rows, curve_rows, metrics = _measure(config, data, trained, start)
+    _write(config, stage, data, trained.probs, rows, curve_rows)
+    if trained.generative is not None:  # 1 GB of weights; the adapter stays
+        shutil.rmtree(Path(trained.strong.model), ignore_errors=True)
+    atomic_write_json(stage / "metrics.json", metrics.to_dict())
+    return [*rows, *curve_rows], metrics
+
+
+def _train(config: W2SConfig, data: W2SData, stage: Path) -> _Trained:
+    """The supervisor's labels, the strong model (after the generative pass), the chain, then
+    every student plan, trained by one loop."""
+    test_prompts = prompts_of(data.test)
     weak_half2, weak_test = weak_predictions(config, data, stage)
     keep = ~np.isnan(weak_half2)  # a labels file need not cover every half-2 claim
     half2 = [ex for ex, k in zip(data.half2.examples, keep, strict=True) if k]
@@ -435,57 +302,52 @@ def _run(
         frac=config.validation_frac(),
         seed=config.seed,
     )
-    easy_hard = None
-    if config.easy_to_hard:
-        from elicit.w2s.easy_hard import choose_split
-
-        easy_hard = choose_split(
-            config.task or "",
-            config.difficulty,
-            config.easy_frac,
-            config.seed,
-            (config.load_options("train"), students.train),
-            (config.load_options("test"), data.test),
-            students.weak,
-            weak_test,
-            config.weak,
-        )
+    easy_hard = _easy_hard(config, data, students, weak_test) if config.easy_to_hard else None
     probes = _gold_probes(config, strong.model, students, test_prompts)
     plans = plan_students(
         config.loss_list(), students, easy_hard=easy_hard, probe_gold=probes is not None
     )
-    trained, monitors = train_students(
+    student_probs, monitors = train_students(
         plans,
         strong,
         test_prompts,
-        gold_test,
+        gold_of(data.test),
         students,
         curve=config.tracks_curve(),
         early_stop=config.early_stop,
         probes=probes,
     )
-    probs.update(trained)
+    probs.update(student_probs)
     if probes is not None:
         probs[PROBE_GOLD], probs[PROBE_WEAK] = probes.base()
+    return _Trained(probs, weak_half2, students, strong, monitors, generative, easy_hard)
 
-    rows, scores = _score(config, probs, weak_half2, gold_of(data.half2), gold_test)
+
+def _measure(
+    config: W2SConfig, data: W2SData, trained: _Trained, start: float
+) -> tuple[list[ResultRow], list[ResultRow], W2SMetrics]:
+    """Tidy rows (scores, easy/hard subsets, early-stopping steps), curve rows, metrics."""
+    gold_test = gold_of(data.test)
+    rows, scores = _score(config, trained.probs, trained.weak_half2, gold_of(data.half2), gold_test)
     e2h = None
-    if easy_hard is not None:
+    if trained.easy_hard is not None:
         from elicit.w2s.easy_hard import subset_scores
 
         subsets: dict[str, dict[str, float]] = {}
-        for where, method, metric, n, value in subset_scores(probs, gold_test, easy_hard.hard_test):
+        hard = trained.easy_hard.hard_test
+        for where, method, metric, n, value in subset_scores(trained.probs, gold_test, hard):
             rows.append(_row(config, n, method, metric, value, split=where))
             if metric == "accuracy":
                 subsets.setdefault(where, {})[method] = value
-        e2h = replace(easy_hard.describe(), accuracy=subsets)
+        e2h = replace(trained.easy_hard.describe(), accuracy=subsets)
+    best_steps = trained.strong.best_steps
     rows += [
         _row(config, len(gold_test), method, "early_stop_step", float(step))
-        for method, step in strong.best_steps.items()
+        for method, step in best_steps.items()
     ]
-    curve_rows = [
+    curve_rows: list[ResultRow] = [
         row
-        for method, monitor in monitors.items()
+        for method, monitor in trained.monitors.items()
         for row in monitor.rows(
             task=config.task or "", model=config.strong, method=method, seed=config.seed
         )
@@ -496,22 +358,37 @@ def _run(
         strong=config.strong,
         seed=config.seed,
         n_half1=len(data.half1),
-        n_half2=int(keep.sum()),
+        n_half2=int((~np.isnan(trained.weak_half2)).sum()),
         n_test=len(gold_test),
         scores=scores,
-        n_train=len(students.train),
-        n_val=len(students.val),
-        generative=generative,
+        n_train=len(trained.students.train),
+        n_val=len(trained.students.val),
+        generative=trained.generative,
         easy_to_hard=e2h,
-        early_stop_step=dict(strong.best_steps),
+        early_stop_step=dict(best_steps),
         seconds=time.perf_counter() - start,
-        losses=strong.histories,
+        losses=trained.strong.histories,
     )
-    _write(config, stage, data, gold_test, probs, rows, curve_rows)
-    if config.generative_finetune:  # 1 GB of weights; the adapter stays
-        shutil.rmtree(Path(strong.model), ignore_errors=True)
-    atomic_write_json(stage / "metrics.json", metrics.to_dict())
-    return [*rows, *curve_rows], metrics
+    return rows, curve_rows, metrics
+
+
+def _easy_hard(
+    config: W2SConfig, data: W2SData, students: StudentData, weak_test: np.ndarray | None
+) -> EasyHardSplit:
+    """The easy-to-hard split of the students' training claims and the test claims."""
+    from elicit.w2s.easy_hard import choose_split
+
+    return choose_split(
+        config.task or "",
+        config.difficulty,
+        config.easy_frac,
+        config.seed,
+        (config.load_options("train"), students.train),
+        (config.load_options("test"), data.test),
+        students.weak,
+        weak_test,
+        config.weak,
+    )
 
 
 def _generative(
@@ -573,7 +450,6 @@ def _write(
     config: W2SConfig,
     stage: Path,
     data: W2SData,
-    gold_test: np.ndarray,
     probs: dict[str, np.ndarray],
     rows: list[ResultRow],
     curve_rows: Sequence[ResultRow],
@@ -584,7 +460,7 @@ def _write(
         stage / "predictions.jsonl",
         (
             {"uid": ex.uid, "gold": int(g), **{m: float(p[i]) for m, p in probs.items()}}
-            for i, (ex, g) in enumerate(zip(data.test.examples, gold_test, strict=True))
+            for i, (ex, g) in enumerate(zip(data.test.examples, gold_of(data.test), strict=True))
         ),
     )
     atomic_write_jsonl(stage / "results.jsonl", (r.to_dict() for r in [*rows, *curve_rows]))
