@@ -34,6 +34,8 @@ from elicit.search.label import LabelConfig, run_label
 
 DEFAULT_TASKS = "sst2:32:96,truthfulqa:32:96,gsm8k-verification:16:48,alpaca-comparison:16:48"
 METHODS = "zero-shot,zero-shot-chat,golden,random"
+#: With --majority: the majority-vote labels of the same pool as one more many-shot method.
+MAJORITY = "majority-vote"
 
 
 def parse_tasks(spec: str) -> list[tuple[str, int, int]]:
@@ -74,7 +76,7 @@ def run_table(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     settings = parse_settings(args.set)
     variant = variant_name(settings)
-    lm = load_lm(args.model, batch_size=args.batch_size)
+    lm = load_lm(args.model, backend=args.backend, batch_size=args.batch_size)
     out_root = Path(args.out) / variant.replace("=", "-").replace(",", "_")
     for task, n, iterations in parse_tasks(args.tasks):
         for seed in [int(s) for s in args.seeds.split(",")]:
@@ -90,6 +92,7 @@ def run_table(args: argparse.Namespace) -> None:
                 resume=(run / "label" / "config.json").exists(),
                 progress=args.progress,
                 model=args.model,
+                backend=args.backend,
                 **settings,
             )
             if is_finished(run / "label"):
@@ -122,13 +125,15 @@ def run_table(args: argparse.Namespace) -> None:
                 split="test",
                 n=args.test_n,
                 seed=seed,
-                methods=METHODS,
+                methods=METHODS + (f",{MAJORITY}" if args.majority else ""),
                 labels=f"icm={run / 'label'}",
                 pool_split="train",
                 out=str(run / "eval"),
                 force=True,
                 progress=args.progress,
                 model=args.model,
+                backend=args.backend,
+                **({"chat_model": args.chat_model} if args.chat_model else {}),
             )
             summary = run_eval(eval_config, lm=lm)
             rows = []
@@ -191,7 +196,7 @@ def report(path: str, metric: str) -> str:
         if method in ("icm", "icm-labels"):
             cells[key]["icm agreement"].append(r["icm_agreement"])
             cells[key]["labelled"].append(r["icm_n_labelled"] / r["pool"])
-    methods = ["zero-shot", "zero-shot-chat", "golden", "random", "icm"]
+    methods = ["zero-shot", "zero-shot-chat", "golden", "random", MAJORITY, "icm"]
     head = ["task", "variant", "pool / iterations / test n", "seeds", *methods]
     head += ["ICM labels = gold", "ICM labelled"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -218,6 +223,11 @@ def report(path: str, metric: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--model", default=DEFAULT_MODEL)
+    ap.add_argument("--backend", default="auto", help="hf, llamacpp, openai or auto")
+    ap.add_argument("--chat-model", default=None, help="zero-shot-chat model (default: eval's)")
+    ap.add_argument(
+        "--majority", action="store_true", help="also majority-vote labels as a many-shot method"
+    )
     ap.add_argument("--tasks", default=DEFAULT_TASKS, help="NAME:POOL:ITERATIONS,...")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--test-n", type=int, default=100)
