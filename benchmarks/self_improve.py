@@ -55,7 +55,9 @@ def run(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     from elicit.backends import load_lm
 
-    lm = load_lm(args.model, "auto", batch_size=args.lm_batch_size, progress=False)
+    lm = load_lm(args.model, args.backend, batch_size=args.lm_batch_size, progress=False)
+    # Runs of the default model keep their old directory names, so finished ones are reused.
+    model_tag = "" if args.model == DEFAULT_MODEL else f"{args.model}-"
     rows_path = Path(args.rows)
     rows_path.parent.mkdir(parents=True, exist_ok=True)
     for task, n, test_n in parse_tasks(args.tasks):
@@ -66,6 +68,7 @@ def run(args: argparse.Namespace) -> None:
                 test_n=test_n,
                 seed=seed,
                 model=args.model,
+                backend=args.backend,
                 lm_batch_size=args.lm_batch_size,
                 shots=args.shots,
                 paths=args.paths,
@@ -75,7 +78,7 @@ def run(args: argparse.Namespace) -> None:
                 finetune=args.finetune,
                 epochs=args.epochs,
                 progress=False,
-                out=str(Path(args.out) / f"{task}-n{n}-t{test_n}-s{seed}"),
+                out=str(Path(args.out) / f"{task}-{model_tag}n{n}-t{test_n}-s{seed}"),
             )
             out = config.out_dir()
             start = time.perf_counter()
@@ -85,6 +88,8 @@ def run(args: argparse.Namespace) -> None:
                 rows = [r.to_dict() for r in run_self_improve(config, lm=lm).rows]
             seconds = time.perf_counter() - start
             settings = {
+                "model": args.model,
+                "backend": args.backend,
                 "shots": args.shots,
                 "paths": args.paths,
                 "eval_paths": args.eval_paths,
@@ -103,19 +108,19 @@ def run(args: argparse.Namespace) -> None:
 
 
 def report(path: str) -> str:
-    """Markdown table: one line per (task, paths, eval paths), mean ± sd over seeds."""
-    cells: dict[tuple[str, int, int], dict[str, list[float]]] = defaultdict(
+    """Markdown table: one line per (model, task, paths, eval paths), mean ± sd over seeds."""
+    cells: dict[tuple[str, str, int, int], dict[str, list[float]]] = defaultdict(
         lambda: defaultdict(list)
     )
     for r in read_jsonl(path):
         if r.get("value") is None:
             continue
-        cell = cells[(r["task"], r["paths"], r["eval_paths"])]
+        cell = cells[(r.get("model", DEFAULT_MODEL), r["task"], r["paths"], r["eval_paths"])]
         cell[f"{r['method']}/{r['metric']}"].append(100 * float(r["value"]))
-    header = ["task", "paths / eval paths", *(c[2] for c in COLUMNS)]
+    header = ["model", "task", "paths / eval paths", *(c[2] for c in COLUMNS)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for (task, paths, eval_paths), values in sorted(cells.items()):
-        row = [task, f"{paths} / {eval_paths}"]
+    for (model, task, paths, eval_paths), values in sorted(cells.items()):
+        row = [model, task, f"{paths} / {eval_paths}"]
         for method, metric, _ in COLUMNS:
             v = values.get(f"{method}/{metric}", [])
             if not v:
@@ -133,6 +138,7 @@ def main() -> None:
     p.add_argument("--tasks", default="arithmetic:64:50,gsm8k:64:50")
     p.add_argument("--seeds", default="0")
     p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--backend", default="auto", help="hf, llamacpp or auto (sampling and eval)")
     p.add_argument("--lm-batch-size", type=int, default=16)
     p.add_argument("--shots", type=int, default=4)
     p.add_argument("--paths", type=int, default=32)
