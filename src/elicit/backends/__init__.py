@@ -30,6 +30,7 @@ __all__ = [
     "backend_class",
     "backend_status",
     "load_lm",
+    "resolve_backend",
 ]
 
 BACKENDS: dict[str, str] = {
@@ -45,10 +46,13 @@ _EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-def _auto_backend(model: str) -> str:
-    if model.startswith("openai:"):  # openai:<base_url>/<model>, an OpenAI-compatible server
-        return "openai"
-    return "hf"
+def resolve_backend(model: str, backend: str = "auto") -> str:
+    """The backend that `load_lm(model, backend)` constructs: `backend` itself, or for "auto"
+    openai for openai:<base_url>/<model> (an OpenAI-compatible server) and hf for the rest.
+    Callers that need a particular backend (fine-tuning needs hf) ask here, not by rule."""
+    if backend != "auto":
+        return backend
+    return "openai" if model.startswith("openai:") else "hf"
 
 
 def backend_status(backend: str) -> str | None:
@@ -93,7 +97,7 @@ def load_lm(model: str = DEFAULT_MODEL, backend: str = "auto", **options: Any) -
 
     options go to the backend's constructor, e.g. device="cuda", batch_size=32.
     """
-    name = _auto_backend(model) if backend == "auto" else backend
+    name = resolve_backend(model, backend)
     cls: Any = backend_class(name)  # constructors differ per backend
     if name == "fake":
         # The scripted stand-in takes its rules (score=, generate=) but has no device, batch

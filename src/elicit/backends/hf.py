@@ -170,7 +170,7 @@ class HFBackend(LM):
     prefix_cache_bytes: memory for the key and value states kept across calls, so that
         re-scoring a labelled set after a small change recomputes only what the change touches
         (`hf_prefix.PrefixCache`, default 2 GiB); 0 keeps nothing between calls. Call
-        `prefix_store.clear()` after changing the model's weights in place.
+        `reset_prefix_store()` after changing the model's weights in place.
     loo_engine: how tree-ordered `loo_scores` runs: "tree" (default), the depth-first walk
         over one KV cache (`hf_prefix`), or "packed", the whole tree in a few forward passes
         with a tree attention mask (`hf_packed`: FlexAttention on CUDA, dense masks on CPU).
@@ -245,6 +245,14 @@ class HFBackend(LM):
         token ids): saving it beside a trained model, or encoding a word with its special
         tokens. Scoring and training encode through `encoder` only."""
         return self._hf_tokenizer
+
+    def reset_prefix_store(self, nbytes: int = PREFIX_CACHE_BYTES) -> None:
+        """Start an empty store of key and value states across calls, holding up to `nbytes`
+        (0: keep none). The states are the weights' own, so whoever changes the weights in
+        place (fine-tuning, merging adapters) resets the store before scoring again."""
+        if nbytes < 0:
+            raise ConfigError(f"prefix store bytes must be >= 0 (0 keeps nothing), got {nbytes}")
+        self.prefix_store = PrefixCache(nbytes) if nbytes else None
 
     # ------------------------------------------------------------------ scoring
 

@@ -51,12 +51,12 @@ def finetuned_lm(
     options: FitOptions | None = None,
 ) -> LM:
     """The base model fine-tuned on `labels` (uid -> ICM label), ready for the next search."""
-    from elicit.backends.hf_prefix import PREFIX_CACHE_BYTES, PrefixCache
+    from elicit.backends import resolve_backend
     from elicit.training.classifier import train_classifier
     from elicit.training.config import FitOptions
     from elicit.training.model import load_causal_lm
 
-    if config.backend not in ("auto", "hf") or config.model.startswith("openai:"):
+    if resolve_backend(config.model, config.backend) != "hf":
         raise ConfigError(
             "--iterative fine-tunes the model, which needs the hf backend (a registered model, "
             "local directory or HF id); drop --iterative or use --backend hf"
@@ -85,7 +85,7 @@ def finetuned_lm(
     result.classifier.merge()
     # The weights are final now, so the search may keep key/value states across calls again
     # (training loads the backend without that store, since weights change under it).
-    lm.prefix_store = PrefixCache(PREFIX_CACHE_BYTES)
+    lm.reset_prefix_store()
     return lm
 
 
