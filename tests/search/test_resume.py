@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from planted import planted_lm, pool
 
 from elicit.errors import ConfigError
 from elicit.search import checkpoint
-from elicit.search.icm import SearchConfig, SearchResult, Step, run_search
+from elicit.search.icm import Search, SearchConfig, SearchResult, Step, run_search
 from elicit.tasks.base import Consistency
 
 KIND = Consistency.ANSWER
@@ -115,3 +116,31 @@ def test_resume_may_checkpoint_at_another_interval(
         seed=5, on_step=on_step_killing_at(None), checkpoint_dir=tmp_path, resume=True,
     )  # fmt: skip
     assert resumed.labels == uninterrupted.labels and resumed.trace == uninterrupted.trace
+
+
+def test_a_search_restored_from_its_checkpoint_takes_the_same_path(
+    uninterrupted: SearchResult,
+) -> None:
+    """The state object by hand: a checkpoint taken mid-way (through its JSON form) and restored
+    into a fresh Search, on a fresh LM, finishes as the uninterrupted search does."""
+
+    def fresh() -> Search:
+        lm = planted_lm(PLANTED, seed=11, noise=3.0)
+        return Search(lm, EXAMPLES, KIND, CONFIG, random.Random(5))
+
+    with pytest.raises(RuntimeError, match="begin"):
+        fresh().step()
+    first = fresh()
+    first.begin()
+    for _ in range(25):
+        first.step(on_step_killing_at(None))
+    saved = checkpoint.Checkpoint.from_dict(json.loads(json.dumps(first.checkpoint().to_dict())))
+    assert (saved.iteration, saved.trace_length) == (25, 25)
+    second = fresh()
+    second.restore(saved, [r.to_dict() for r in first.trace])
+    while second.iteration < second.iterations:
+        second.step(on_step_killing_at(None))
+    result = second.finish()
+    assert result.labels == uninterrupted.labels
+    assert result.trace == uninterrupted.trace
+    assert result.energy == uninterrupted.energy

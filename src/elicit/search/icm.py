@@ -59,6 +59,10 @@ labelling, the final fixes and the margins, which belong to no iteration.
 All randomness comes from one `random.Random` (passed in, or made from `seed`); with a
 deterministic LM the search is a pure function of its inputs, which is what makes checkpoints
 (every `checkpoint_every` iterations) resume to the identical final labels.
+
+Code: `Search` is one search in progress (the evaluator, the labelling, the trace), with
+`begin()` or `restore(checkpoint)`, `step()` per iteration, `checkpoint()`, and `finish()` for
+the post-passes; `run_search` drives it with checkpoints and a progress bar.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ from tqdm import tqdm
 from elicit.backends.base import LM, TRUE_FALSE, LabelSet, LooOrder
 from elicit.errors import ConfigError
 from elicit.search import checkpoint
+from elicit.search.checkpoint import Checkpoint
 from elicit.search.consistency import ConsistencyRule
 from elicit.search.costs import CostMeter, Costs
 from elicit.search.energy import MP_KINDS, EnergyEvaluator, Evaluation, MPKind
@@ -435,6 +440,285 @@ def _anchor_indices(
     return dict(sorted(by_index.items()))
 
 
+def _search_hash(
+    lm: LM,
+    examples: Sequence[Example],
+    consistency: Consistency,
+    config: SearchConfig,
+    iterations: int,
+    label_set: LabelSet,
+    rng: random.Random,
+    anchors: Mapping[str, int] | None,
+) -> str:
+    """A hash of everything that determines a search's path, so a checkpoint is resumed only
+    by the search that wrote it. How often it checkpoints does not determine the path; the
+    RNG's state does, so this is taken before the search draws anything."""
+    return checkpoint.config_hash(
+        {
+            "config": dataclasses.asdict(dataclasses.replace(config, checkpoint_every=1)),
+            "iterations": iterations,
+            "examples": [dataclasses.astuple(ex) for ex in examples],
+            "consistency": str(consistency),
+            "lm": lm.name,
+            "labels": list(label_set.words),
+            "rng": rng.getstate(),
+            **({"anchors": sorted(anchors.items())} if anchors else {}),
+        }
+    )
+
+
+class Search:
+    """One ICM search in progress (see the module docs): what it searches with (the energy
+    evaluator, the consistency rule, the schedule, the RNG) and where it stands (the labelling,
+    its evaluation, the iteration, the accepted flips, the trace).
+
+        search = Search(lm, examples, consistency, config, random.Random(0))
+        search.begin()                # or search.restore(*checkpoint.load(...))
+        while search.iteration < search.iterations:
+            row = search.step()       # one iteration; its trace row
+        result = search.finish()      # the post-passes, and the SearchResult
+
+    `checkpoint()` holds everything `restore()` needs to continue on the same path, because
+    all randomness comes from `rng`; `run_search` is this loop with checkpoints and a bar.
+    """
+
+    def __init__(
+        self,
+        lm: LM,
+        examples: Sequence[Example],
+        consistency: Consistency,
+        config: SearchConfig,
+        rng: random.Random,
+        *,
+        label_set: LabelSet = TRUE_FALSE,
+        anchors: Mapping[str, int] | None = None,
+    ) -> None:
+        self.config = config
+        self.examples = tuple(examples)
+        if len({ex.uid for ex in self.examples}) != len(self.examples):
+            raise ConfigError("example uids must be unique within a search pool")
+        self.rng = rng
+        self.iterations = self._iterations(anchors)
+        self.run_hash = _search_hash(
+            lm, self.examples, consistency, config, self.iterations, label_set, rng, anchors
+        )
+        self.rule = ConsistencyRule(self.examples, consistency)
+        self.anchors = _anchor_indices(
+            anchors, self.examples, self.rule, math.isinf(config.anchor_weight)
+        )
+        self.evaluator = EnergyEvaluator(
+            lm,
+            self.examples,
+            self.rule,
+            context_order(self.examples, config.context_order, rng),
+            mp=config.mp,
+            alpha=config.alpha,
+            loo_order=config.loo_order,
+            labels=label_set,
+            anchors=self.anchors,
+            anchor_weight=config.anchor_weight,
+            anchors_in_context=config.anchor_mode == "context",
+        )
+        self.meter = CostMeter(lm, self.evaluator)
+        self.schedule = Schedule(config.schedule, config.t0, config.t_min, config.beta)
+        self.index_of = {ex.uid: i for i, ex in enumerate(self.examples)}
+        # Where the search stands; `begin` or `restore` sets the labelling and its evaluation.
+        self.labelling: dict[int, int] = {}
+        self._current: Evaluation | None = None
+        self.iteration = 0
+        self.accepted = 0  # accepted proposals that changed the labelling
+        self.trace: list[TraceRow] = []
+
+    def _iterations(self, anchors: Mapping[str, int] | None) -> int:
+        """`config.iterations`, or the paper's budget for the pool; 0 when there is nothing to
+        search (an empty pool, or every example a frozen anchor)."""
+        frozen_pool = math.isinf(self.config.anchor_weight) and all(
+            ex.uid in (anchors or {}) for ex in self.examples
+        )
+        if not self.examples or frozen_pool:
+            return 0
+        if self.config.iterations is not None:
+            return self.config.iterations
+        return default_iterations(len(self.examples))
+
+    @property
+    def current(self) -> Evaluation:
+        """The evaluation of `labelling`."""
+        if self._current is None:
+            raise RuntimeError("call Search.begin() or Search.restore() before using the search")
+        return self._current
+
+    def labels(self) -> dict[str, int]:
+        """The current labels by uid, in example order."""
+        return _by_uid(self.examples, self.labelling)
+
+    def begin(self) -> None:
+        """Draw the initial labels and ConsistencyFix them: the state of iteration 0. What
+        this costs counts in the search's total, not in a trace row."""
+        labelling = _initial_labels(len(self.examples), self.config, self.rng, self.anchors)
+        self.labelling, self._current = consistency_fix(
+            self.evaluator,
+            labelling,
+            self.evaluator.evaluate(labelling),
+            self.rng,
+            self.config.fix_rounds,
+        )
+        self.meter.step()
+
+    def checkpoint(self) -> Checkpoint:
+        """What `restore` needs to continue this search on the same path."""
+        return Checkpoint(
+            iteration=self.iteration,
+            accepted=self.accepted,
+            labels=tuple(self.labels().items()),
+            rng_state=self.rng.getstate(),
+            trace_length=len(self.trace),
+            config_hash=self.run_hash,
+        )
+
+    def restore(self, ckpt: Checkpoint, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Continue from `ckpt` and the trace rows it covers (as `checkpoint.load` returns
+        them), instead of `begin`. The leave-one-out memo starts empty: the LM is
+        deterministic, so the search recomputes what it needs and takes the same path."""
+        self.labelling = {self.index_of[uid]: y for uid, y in ckpt.labels}
+        self.rng.setstate(ckpt.rng_state)
+        self.iteration, self.accepted = ckpt.iteration, ckpt.accepted
+        self.trace = [TraceRow.from_dict(r) for r in rows]
+        self._current = self.evaluator.evaluate(self.labelling)
+        self.meter.step()
+
+    def step(self, on_step: OnStep | None = None) -> TraceRow:
+        """Run the next iteration (sample, propose, ConsistencyFix, accept or reject) and
+        return its trace row, which is also appended to `trace`."""
+        n = self.iteration + 1
+        temperature = self.schedule.temperature(n, self.accepted)
+        index = _sample_example(
+            self.rule, self.labelling, self.config.group_weight, self.rng, self.evaluator.frozen
+        )
+        proposed = self._propose(index)
+        delta: float | None = None
+        accept = False
+        if not (self.config.skip_same and self.labelling.get(index) == proposed):
+            delta, accept = self._decide(index, proposed, temperature)
+        extra = dict(on_step(Step(n, self.labels())) or {}) if on_step else {}
+        row = TraceRow(
+            iteration=n,
+            temperature=temperature,
+            energy=self.current.energy,
+            mp=self.current.mp,
+            inconsistencies=self.current.inconsistencies,
+            accepted=accept,
+            n_labelled=len(self.labelling),
+            uid=self.examples[index].uid,
+            proposed=proposed,
+            delta=delta,
+            extra=extra,
+            costs=self.meter.step(),
+        )
+        self.trace.append(row)
+        self.iteration = n
+        return row
+
+    def _propose(self, index: int) -> int:
+        """The label to propose for example `index`: the model's prediction from the current
+        labelled set, except for an overruled anchor, which is proposed back (the model's
+        prediction would only repeat the label that overruled it, and the energy must get to
+        compare)."""
+        if index in self.anchors and self.labelling.get(index) != self.anchors[index]:
+            return self.anchors[index]
+        return self.evaluator.predict_label(self.current, index)
+
+    def _decide(self, index: int, proposed: int, temperature: float) -> tuple[float, bool]:
+        """ConsistencyFix the labelling with `proposed` for `index`, then accept it if dU > 0,
+        else with probability exp(dU / T); returns dU and whether it was accepted."""
+        candidate = {**self.labelling, index: proposed}
+        candidate, evaluation = consistency_fix(
+            self.evaluator,
+            candidate,
+            self.evaluator.evaluate(candidate),
+            self.rng,
+            self.config.fix_rounds,
+        )
+        delta = evaluation.energy - self.current.energy
+        accept = delta > 0 or self.rng.random() < math.exp(delta / temperature)
+        if accept:
+            if evaluation.key != self.current.key:
+                self.accepted += 1
+            self.labelling, self._current = candidate, evaluation
+        return delta, accept
+
+    def finish(self) -> SearchResult:
+        """Run the post-passes (the final ConsistencyFix, anchors given back, strict
+        consistency, margins) on the current labelling and return the result."""
+        config, evaluator = self.config, self.evaluator
+        labelling, current = self.labelling, self.current
+        if config.final_fix:
+            rounds = config.fix_rounds + 10 * len(labelling)
+            labelling, current = consistency_fix(evaluator, labelling, current, self.rng, rounds)
+        labelling, current = _restore_anchors(evaluator, labelling, current, self.anchors)
+        if config.strict_consistency:
+            labelling, current = force_consistency(evaluator, labelling, current, self.rng)
+        self.labelling, self._current = labelling, current
+        margins = (
+            label_margins(evaluator, labelling, current, unlabelled=config.unlabelled_margins)
+            if config.confidence
+            else {}
+        )
+        return self._result(margins)
+
+    def _result(self, margins: Mapping[int, float]) -> SearchResult:
+        uid = [ex.uid for ex in self.examples]
+        current = self.current
+        return SearchResult(
+            labels=self.labels(),
+            scores={uid[i]: float(s) for i, s in zip(current.indices, current.scores, strict=True)},
+            energy=current.energy,
+            mp=current.mp,
+            inconsistencies=current.inconsistencies,
+            n_examples=len(self.examples),
+            iterations=self.iterations,
+            accepted=self.accepted,
+            trace=tuple(self.trace),
+            config=self.config,
+            lm_evaluations=self.evaluator.n_evaluations,
+            overruled={uid[i]: (self.anchors[i], self.labelling.get(i)) for i in current.overruled},
+            margins={uid[i]: m for i, m in margins.items()},
+            costs=self.meter.total(),
+        )
+
+
+def _by_uid(examples: Sequence[Example], labelling: Mapping[int, int]) -> dict[str, int]:
+    return {examples[i].uid: labelling[i] for i in sorted(labelling)}
+
+
+class _Checkpoints:
+    """A search's checkpoint directory, and how much of the search's trace it holds."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = directory
+        self.written = 0  # trace rows already appended to the directory's trace
+
+    def resume(self, search: Search) -> bool:
+        """Restore `search` from the directory's checkpoint; False when there is none."""
+        loaded = checkpoint.load(self.directory, search.run_hash, search.index_of)
+        if loaded is None:
+            return False
+        search.restore(*loaded)
+        self.written = len(search.trace)
+        return True
+
+    def start(self) -> None:
+        """Forget any previous checkpoint (a fresh search starts here)."""
+        checkpoint.start(self.directory)
+        self.written = 0
+
+    def save(self, search: Search) -> None:
+        """Append the trace rows not yet written, then the checkpoint that covers them."""
+        rows = [r.to_dict() for r in search.trace[self.written :]]
+        checkpoint.save(self.directory, search.checkpoint(), rows)
+        self.written = len(search.trace)
+
+
 def run_search(
     lm: LM,
     examples: Sequence[Example],
@@ -460,171 +744,31 @@ def run_search(
         checkpoint is discarded and the search starts over.
     """
     config = config or SearchConfig()
-    examples = tuple(examples)
-    if len({ex.uid for ex in examples}) != len(examples):
-        raise ConfigError("example uids must be unique within a search pool")
     rng = rng if rng is not None else random.Random(seed)
-    n_iter = (
-        config.iterations if config.iterations is not None else default_iterations(len(examples))
-    )
-    frozen_pool = math.isinf(config.anchor_weight) and all(
-        ex.uid in (anchors or {}) for ex in examples
-    )
-    if not examples or frozen_pool:
-        n_iter = 0  # nothing to search (an empty pool, or every example a frozen anchor)
-    # Everything that determines the search's path (how often it checkpoints does not).
-    run_hash = checkpoint.config_hash(
-        {
-            "config": dataclasses.asdict(dataclasses.replace(config, checkpoint_every=1)),
-            "iterations": n_iter,
-            "examples": [dataclasses.astuple(ex) for ex in examples],
-            "consistency": str(consistency),
-            "lm": lm.name,
-            "labels": list(label_set.words),
-            "rng": rng.getstate(),
-            **({"anchors": sorted(anchors.items())} if anchors else {}),
-        }
-    )
-    rule = ConsistencyRule(examples, consistency)
-    anchor_index = _anchor_indices(anchors, examples, rule, math.isinf(config.anchor_weight))
-    order = context_order(examples, config.context_order, rng)
-    evaluator = EnergyEvaluator(
-        lm,
-        examples,
-        rule,
-        order,
-        mp=config.mp,
-        alpha=config.alpha,
-        loo_order=config.loo_order,
-        labels=label_set,
-        anchors=anchor_index,
-        anchor_weight=config.anchor_weight,
-        anchors_in_context=config.anchor_mode == "context",
-    )
-    meter = CostMeter(lm, evaluator)
-    schedule = Schedule(config.schedule, config.t0, config.t_min, config.beta)
-    index_of = {ex.uid: i for i, ex in enumerate(examples)}
-
-    def by_uid(labelling: Mapping[int, int]) -> dict[str, int]:
-        return {examples[i].uid: labelling[i] for i in sorted(labelling)}
-
-    trace: list[TraceRow] = []
-    pending: list[TraceRow] = []
-    accepted = 0
-
-    def save(n: int) -> None:
-        if checkpoint_dir is None:
-            return
-        ckpt = checkpoint.Checkpoint(
-            iteration=n,
-            accepted=accepted,
-            labels=tuple(by_uid(labelling).items()),
-            rng_state=rng.getstate(),
-            trace_length=len(trace),
-            config_hash=run_hash,
-        )
-        checkpoint.save(checkpoint_dir, ckpt, [r.to_dict() for r in pending])
-        pending.clear()
-
-    loaded = (
-        checkpoint.load(checkpoint_dir, run_hash, index_of) if checkpoint_dir and resume else None
-    )
-    if loaded is not None:
-        ckpt, rows = loaded
-        labelling = {index_of[uid]: y for uid, y in ckpt.labels}
-        rng.setstate(ckpt.rng_state)
-        start, accepted = ckpt.iteration, ckpt.accepted
-        trace = [TraceRow.from_dict(r) for r in rows]
-        current = evaluator.evaluate(labelling)
-    else:
-        if checkpoint_dir is not None:
-            checkpoint.start(checkpoint_dir)
-        labelling = _initial_labels(len(examples), config, rng, anchor_index)
-        current = evaluator.evaluate(labelling)
-        labelling, current = consistency_fix(evaluator, labelling, current, rng, config.fix_rounds)
-        start = 0
-        save(0)
-
-    meter.step()  # the initial labelling's cost counts in the total, not in a trace row
+    search = Search(lm, examples, consistency, config, rng, label_set=label_set, anchors=anchors)
+    store = _Checkpoints(checkpoint_dir) if checkpoint_dir is not None else None
+    if store is None:
+        search.begin()
+    elif not (resume and store.resume(search)):
+        store.start()
+        search.begin()
+        store.save(search)
     with tqdm(
-        total=n_iter, initial=start, desc=desc, disable=not progress, dynamic_ncols=True
+        total=search.iterations,
+        initial=search.iteration,
+        desc=desc,
+        disable=not progress,
+        dynamic_ncols=True,
     ) as bar:
-        for n in range(start + 1, n_iter + 1):
-            temperature = schedule.temperature(n, accepted)
-            index = _sample_example(rule, labelling, config.group_weight, rng, evaluator.frozen)
-            if index in anchor_index and labelling.get(index) != anchor_index[index]:
-                # An overruled anchor is proposed back: the model's prediction would only
-                # repeat the label that overruled it, and the energy must get to compare.
-                proposed = anchor_index[index]
-            else:
-                proposed = evaluator.predict_label(current, index)
-            delta: float | None = None
-            accept = False
-            if not (config.skip_same and labelling.get(index) == proposed):
-                candidate = {**labelling, index: proposed}
-                cand_eval = evaluator.evaluate(candidate)
-                candidate, cand_eval = consistency_fix(
-                    evaluator, candidate, cand_eval, rng, config.fix_rounds
-                )
-                delta = cand_eval.energy - current.energy
-                accept = delta > 0 or rng.random() < math.exp(delta / temperature)
-                if accept:
-                    if cand_eval.key != current.key:
-                        accepted += 1
-                    labelling, current = candidate, cand_eval
-            extra = dict(on_step(Step(n, by_uid(labelling))) or {}) if on_step else {}
-            row = TraceRow(
-                iteration=n,
-                temperature=temperature,
-                energy=current.energy,
-                mp=current.mp,
-                inconsistencies=current.inconsistencies,
-                accepted=accept,
-                n_labelled=len(labelling),
-                uid=examples[index].uid,
-                proposed=proposed,
-                delta=delta,
-                extra=extra,
-                costs=meter.step(),
-            )
-            trace.append(row)
-            pending.append(row)
+        while search.iteration < search.iterations:
+            row = search.step(on_step)
             bar.update(1)
             bar.set_postfix(
-                {"U": f"{current.energy:.2f}", "labelled": len(labelling)}
-                | {k: f"{v:.3f}" for k, v in extra.items()},
+                {"U": f"{row.energy:.2f}", "labelled": row.n_labelled}
+                | {k: f"{v:.3f}" for k, v in row.extra.items()},
                 refresh=False,
             )
-            if n % config.checkpoint_every == 0 or n == n_iter:
-                save(n)
-
-    if config.final_fix:
-        labelling, current = consistency_fix(
-            evaluator, labelling, current, rng, config.fix_rounds + 10 * len(labelling)
-        )
-    labelling, current = _restore_anchors(evaluator, labelling, current, anchor_index)
-    if config.strict_consistency:
-        labelling, current = force_consistency(evaluator, labelling, current, rng)
-    margins = (
-        label_margins(evaluator, labelling, current, unlabelled=config.unlabelled_margins)
-        if config.confidence
-        else {}
-    )
-    return SearchResult(
-        labels=by_uid(labelling),
-        scores={
-            examples[i].uid: float(s) for i, s in zip(current.indices, current.scores, strict=True)
-        },
-        energy=current.energy,
-        mp=current.mp,
-        inconsistencies=current.inconsistencies,
-        n_examples=len(examples),
-        iterations=n_iter,
-        accepted=accepted,
-        trace=tuple(trace),
-        config=config,
-        lm_evaluations=evaluator.n_evaluations,
-        overruled={examples[i].uid: (anchor_index[i], labelling.get(i)) for i in current.overruled},
-        margins={examples[i].uid: m for i, m in margins.items()},
-        costs=meter.total(),
-    )
+            n = search.iteration
+            if store is not None and (n % config.checkpoint_every == 0 or n == search.iterations):
+                store.save(search)
+    return search.finish()
