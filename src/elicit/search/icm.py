@@ -85,6 +85,12 @@ from elicit.search.consistency import ConsistencyRule
 from elicit.search.costs import CostMeter, Costs
 from elicit.search.energy import MP_KINDS, EnergyEvaluator, Evaluation, MPKind
 from elicit.search.order import CONTEXT_ORDERS, ContextOrder, context_order
+from elicit.search.passes import (
+    consistency_fix,
+    force_consistency,
+    label_margins,
+    restore_anchors,
+)
 from elicit.search.schedule import Schedule, ScheduleKind
 from elicit.tasks.base import Consistency, Example
 
@@ -263,116 +269,6 @@ class SearchResult:
     @property
     def n_labelled(self) -> int:
         return len(self.labels)
-
-
-def consistency_fix(
-    evaluator: EnergyEvaluator,
-    labelling: dict[int, int],
-    current: Evaluation,
-    rng: random.Random,
-    rounds: int,
-) -> tuple[dict[int, int], Evaluation]:
-    """ConsistencyFix (see the module docs): returns the fixed labelling and its evaluation."""
-    for _ in range(rounds):
-        if not current.pairs:
-            break
-        pairs = list(current.pairs)
-        rng.shuffle(pairs)
-        for i, j in pairs:
-            best: tuple[dict[int, int], Evaluation] | None = None
-            for yi, yj in _allowed(evaluator, labelling, i, j):
-                trial = {**labelling, i: yi, j: yj}
-                ev = evaluator.evaluate(trial)
-                if best is None or ev.energy > best[1].energy:
-                    best = (trial, ev)
-            if best is not None and best[1].energy >= current.energy:
-                labelling, current = best
-                break
-        else:
-            break  # no pair can be fixed without lowering the energy
-    return labelling, current
-
-
-def force_consistency(
-    evaluator: EnergyEvaluator,
-    labelling: dict[int, int],
-    current: Evaluation,
-    rng: random.Random,
-) -> tuple[dict[int, int], Evaluation]:
-    """Remove every inconsistency, lowering the energy if need be (see `strict_consistency`).
-
-    Each round takes a random inconsistent pair and applies its best-energy consistent
-    relabelling. After 2 rounds per labelled example (a group whose fixes keep breaking other
-    members), the remaining inconsistent pairs are unlabelled.
-    """
-    for _ in range(2 * len(labelling)):
-        if not current.pairs:
-            return labelling, current
-        i, j = rng.choice(current.pairs)
-        options = [{**labelling, i: yi, j: yj} for yi, yj in _allowed(evaluator, labelling, i, j)]
-        if not options:  # only a frozen anchor could change; leave the pair to the next loop
-            break
-        scored = [(evaluator.evaluate(o), o) for o in options]
-        current, labelling = max(scored, key=lambda t: t[0].energy)
-    frozen = evaluator.frozen
-    while current.pairs:
-        pair = current.pairs[0]
-        drop = [k for k in pair if k not in frozen] or list(pair)
-        labelling = {k: y for k, y in labelling.items() if k not in drop}
-        current = evaluator.evaluate(labelling)
-    return labelling, current
-
-
-def _allowed(
-    evaluator: EnergyEvaluator, labelling: Mapping[int, int], i: int, j: int
-) -> list[tuple[int, int]]:
-    """The consistent relabellings of the pair (i, j) that leave frozen anchors as they are."""
-    frozen = evaluator.frozen
-    return [
-        (yi, yj)
-        for yi, yj in evaluator.rule.relabellings(i, j)
-        if (i not in frozen or yi == labelling.get(i))
-        and (j not in frozen or yj == labelling.get(j))
-    ]
-
-
-def _restore_anchors(
-    evaluator: EnergyEvaluator,
-    labelling: dict[int, int],
-    current: Evaluation,
-    anchors: Mapping[int, int],
-) -> tuple[dict[int, int], Evaluation]:
-    """Give each overruled anchor its label back where that does not lower the energy (a
-    late random acceptance may have overruled it with nothing to gain)."""
-    for i in current.overruled:
-        trial = {**labelling, i: anchors[i]}
-        ev = evaluator.evaluate(trial)
-        if ev.energy >= current.energy:
-            labelling, current = trial, ev
-    return labelling, current
-
-
-def label_margins(
-    evaluator: EnergyEvaluator,
-    labelling: Mapping[int, int],
-    current: Evaluation,
-    *,
-    unlabelled: bool = True,
-) -> dict[int, float]:
-    """Every pool example's label margin (see the module docs), by index; context anchors,
-    fixed demonstrations rather than labels the search holds, have none."""
-    margins: dict[int, float] = {}
-    for i in range(len(evaluator.examples)):
-        if evaluator.context and i in evaluator.anchors:
-            continue
-        if i in labelling:
-            flipped = evaluator.evaluate({**labelling, i: 1 - labelling[i]})
-            margins[i] = current.energy - flipped.energy
-        elif unlabelled:
-            as_true = evaluator.evaluate({**labelling, i: 1})
-            as_false = evaluator.evaluate({**labelling, i: 0})
-            margins[i] = abs(as_true.energy - as_false.energy)
-    return margins
 
 
 def _initial_labels(
@@ -655,7 +551,7 @@ class Search:
         if config.final_fix:
             rounds = config.fix_rounds + 10 * len(labelling)
             labelling, current = consistency_fix(evaluator, labelling, current, self.rng, rounds)
-        labelling, current = _restore_anchors(evaluator, labelling, current, self.anchors)
+        labelling, current = restore_anchors(evaluator, labelling, current, self.anchors)
         if config.strict_consistency:
             labelling, current = force_consistency(evaluator, labelling, current, self.rng)
         self.labelling, self._current = labelling, current
