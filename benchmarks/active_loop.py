@@ -34,8 +34,8 @@ from typing import Any
 
 from bench_common import add_run_arguments, anchors_file, main_for
 
+from elicit.commands.label import LabelConfig, run_label
 from elicit.runs import is_finished, read_jsonl
-from elicit.search.label import LabelConfig, run_label
 from elicit.tasks import load_task, sample
 from elicit.tasks.base import LoadOptions
 

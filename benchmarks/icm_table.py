@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from elicit.backends import load_lm
+from elicit.commands.label import LabelConfig, run_label
 from elicit.evaluation.evaluate import EvalConfig, run_eval
 from elicit.labels import read_labels
 from elicit.models import DEFAULT_MODEL
 from elicit.runs import is_finished
-from elicit.search.label import LabelConfig, run_label
 
 DEFAULT_TASKS = "sst2:32:96,truthfulqa:32:96,gsm8k-verification:16:48,alpaca-comparison:16:48"
 METHODS = "zero-shot,zero-shot-chat,golden,random"

@@ -26,9 +26,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from elicit.commands.selfimprove import SelfImproveConfig, run_self_improve
 from elicit.models import DEFAULT_MODEL
 from elicit.runs import is_finished, read_jsonl
-from elicit.selfimprove.pipeline import SelfImproveConfig, run_self_improve
 
 COLUMNS = (
     ("greedy", "accuracy", "greedy before"),

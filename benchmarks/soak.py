@@ -145,8 +145,8 @@ class LabelThread:
     def _run(self) -> None:
         from dataclasses import replace
 
+        from elicit.commands.label import run_label
         from elicit.errors import BackendError
-        from elicit.search.label import run_label
 
         t0 = time.perf_counter()
         config = self.config
@@ -225,8 +225,8 @@ def nothing_lost(out: Path, n_batches: int, iterations: int) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, name: str, kills: list[tuple[int, int]]) -> dict[str, Any]:
     """One label run against a fresh server, killing it at `kills`; its result row."""
+    from elicit.commands.label import LabelConfig
     from elicit.models import gguf_file
-    from elicit.search.label import LabelConfig
 
     root = Path(args.out)
     root.mkdir(parents=True, exist_ok=True)

@@ -26,10 +26,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from elicit.commands.label import LabelConfig, run_label
+from elicit.commands.train import TrainConfig, run_train
 from elicit.models import DEFAULT_MODEL
 from elicit.runs import is_finished, read_jsonl
-from elicit.search.label import LabelConfig, run_label
-from elicit.training.run import TrainConfig, run_train
 
 DEFAULT_TASKS = "sst2:128,truthfulqa:128"
 DEFAULT_REWARD_TASKS = "alpaca-comparison:128"

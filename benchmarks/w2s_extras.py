@@ -39,8 +39,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from elicit.commands.w2s import W2SConfig, run_w2s
 from elicit.runs import is_finished, read_jsonl
-from elicit.w2s.run import W2SConfig, run_w2s
 
 FINE_TUNED = {"objective": "word", "n": 128, "test_n": 100, "max_steps": 24}
 PROBED = {"objective": "probe", "n": 200, "test_n": 200}

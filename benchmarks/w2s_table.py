@@ -21,10 +21,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from elicit.commands.w2s import W2SConfig, run_w2s
 from elicit.models import DEFAULT_MODEL
 from elicit.runs import is_finished, read_jsonl
 from elicit.w2s.pgr import pgr_summary
-from elicit.w2s.run import W2SConfig, run_w2s
 
 METHODS = ("weak", "strong-zero-shot", "w2s-xent", "w2s-confidence", "ceiling")
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from elicit.backends.fake import ScriptedLM
-from elicit.demo import DemoConfig, format_demo, run_demo
+from elicit.commands.demo import DemoConfig, format_demo, run_demo
 
 
 def sentiment(prompt: str) -> float:

@@ -28,7 +28,7 @@ LABEL_SCRIPT = """
 import sys
 sys.path.insert(0, {search_tests!r})
 from planted import planted_lm, pool
-from elicit.search.label import LabelConfig, run_label
+from elicit.commands.label import LabelConfig, run_label
 from elicit.tasks.base import Consistency
 import json
 examples, planted = pool(Consistency.COMPARISON, 40, seed=5)
@@ -50,7 +50,7 @@ run_eval(config, lm=lm)
 """
 
 TRAIN_SCRIPT = """
-from elicit.training.run import TrainConfig, run_train
+from elicit.commands.train import TrainConfig, run_train
 config = TrainConfig(task="claims", data={data!r}, model={model!r}, label_source="golden",
                      n=16, eval_n=8, max_steps=100, train_batch_size=4, checkpoint_every=1,
                      out={out!r}, progress=False, resume=True, save_model=False)

@@ -96,8 +96,8 @@ def test_label_anchors_refuse_labels_of_edited_claims(
 def test_w2s_weak_labels_refuse_labels_of_edited_claims(
     edited: tuple[Path, Path], tmp_path: Path
 ) -> None:
+    from elicit.commands.w2s import W2SConfig, load_data, weak_predictions
     from elicit.errors import DataError
-    from elicit.w2s.run import W2SConfig, load_data, weak_predictions
 
     data, run = edited
     config = W2SConfig(task="claims", data=str(data), weak=f"labels:{run}", n=None,

@@ -15,11 +15,11 @@ import elicit.backends
 from elicit.backends.base import LM, GenerationConfig
 from elicit.backends.fake import ScriptedLM
 from elicit.cli.main import main
+from elicit.commands.label import LabelMetrics
+from elicit.commands.selfimprove import SelfImproveMetrics
+from elicit.commands.train import TrainMetrics
+from elicit.commands.w2s import W2SMetrics
 from elicit.runs import read_jsonl
-from elicit.search.label import LabelMetrics
-from elicit.selfimprove.pipeline import SelfImproveMetrics
-from elicit.training.run import TrainMetrics
-from elicit.w2s.run import W2SMetrics
 
 ONE_TORCH_THREAD = True  # the train and w2s tests fit tiny models (tests/conftest.py)
 

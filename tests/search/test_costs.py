@@ -15,10 +15,10 @@ from elicit.backends.base import Demo, FloatArray
 from elicit.backends.cache import CachedLM
 from elicit.backends.fake import ScriptedLM
 from elicit.backends.hf import HFBackend
+from elicit.commands.label import run_label
 from elicit.runs import read_jsonl
 from elicit.search.costs import Costs
 from elicit.search.icm import SearchConfig, run_search
-from elicit.search.label import run_label
 from elicit.tasks.base import Consistency
 
 

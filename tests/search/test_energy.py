@@ -133,8 +133,8 @@ def test_calibration_removes_the_copy_the_majority_optimum() -> None:
 def test_the_docstring_names_the_real_default() -> None:
     import importlib
 
+    from elicit.commands.label import LabelConfig
     from elicit.search.icm import SearchConfig
-    from elicit.search.label import LabelConfig
 
     # The table of MP forms marks one as the default: the one the search and the CLI use.
     marked = [

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from test_label_run import EXAMPLES, PLANTED, claims_file, config, lm
 
+from elicit.commands.label import run_label
 from elicit.errors import ConfigError
 from elicit.labels import read_margins
 from elicit.runs import read_jsonl
-from elicit.search.label import run_label
 from elicit.training.data import read_targets
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from elicit.backends.base import LM
-from elicit.search.label import LabelConfig, run_label
+from elicit.commands.label import LabelConfig, run_label
 
 
 @pytest.mark.slow

@@ -11,11 +11,11 @@ import pytest
 from planted import ITEM, planted_lm, pool
 
 from elicit.backends.fake import ScriptedLM
+from elicit.commands.label import LabelConfig, run_label
 from elicit.errors import ConfigError
 from elicit.labels import read_labels
 from elicit.runs import read_jsonl
 from elicit.search.icm import SearchConfig, run_search
-from elicit.search.label import LabelConfig, run_label
 from elicit.tasks import load_task
 from elicit.tasks.base import Consistency, LoadOptions
 

@@ -14,9 +14,9 @@ import pytest
 import test_label_run
 from test_label_run import Crash, claims_file, config, crashing_lm, lm
 
+from elicit.commands.label import LabelConfig, run_label
 from elicit.errors import ConfigError
 from elicit.runs import read_jsonl
-from elicit.search.label import LabelConfig, run_label
 
 ray = pytest.importorskip("ray")
 sys.path.insert(0, str(Path(__file__).parents[1] / "backends"))

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from lmsi_scripted import arithmetic_lm
 
+from elicit.commands.selfimprove import SelfImproveConfig, run_self_improve
 from elicit.errors import ConfigError
 from elicit.runs import read_jsonl
-from elicit.selfimprove.pipeline import SelfImproveConfig, run_self_improve
 from elicit.selfimprove.prompts import FORMATS
 
 
@@ -90,16 +90,16 @@ def test_gold_answers_do_not_steer_training_data(
 ) -> None:
     from dataclasses import replace
 
-    from elicit.selfimprove import pipeline
+    from elicit.commands import selfimprove as command
 
     first = run_self_improve(config(tmp_path, out=str(tmp_path / "a")), lm=arithmetic_lm())
-    real = pipeline.load_questions
+    real = command.load_questions
 
     def wrong_gold(task: str, split: str):  # type: ignore[no-untyped-def]
         qs = real(task, split)
         return replace(qs, gold={uid: "-999" for uid in qs.gold})
 
-    monkeypatch.setattr(pipeline, "load_questions", wrong_gold)
+    monkeypatch.setattr(command, "load_questions", wrong_gold)
     second = run_self_improve(config(tmp_path, out=str(tmp_path / "b")), lm=arithmetic_lm())
     assert (first.out / "train.jsonl").read_text() == (second.out / "train.jsonl").read_text()
     assert second.metrics.results["majority-vote/label_accuracy"] == 0.0

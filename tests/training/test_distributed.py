@@ -15,11 +15,11 @@ import pytest
 from train_helpers import write_claims_csv
 
 from elicit.cli.main import main
+from elicit.commands.train import TrainConfig
 from elicit.runs import read_jsonl
 from elicit.training.config import FitOptions
 from elicit.training.distributed import process_config, world_size
 from elicit.training.loop import total_steps
-from elicit.training.run import TrainConfig
 
 ONE_TORCH_THREAD = True
 ACCELERATE = shutil.which("accelerate", path=str(Path(sys.executable).parent))

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from train_helpers import write_claims_csv
 
-import elicit.search.iterative as iterative
+import elicit.commands.iterative as iterative
+from elicit.commands.label import LabelConfig, run_label
 from elicit.errors import ConfigError
 from elicit.labels import read_labels
-from elicit.search.label import LabelConfig, run_label
 
 
 def test_iterative_labels_every_batch_with_a_finetuned_model(

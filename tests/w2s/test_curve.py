@@ -11,10 +11,10 @@ import pytest
 import torch
 from test_w2s_run import config
 
+from elicit.commands.w2s import run_w2s
 from elicit.errors import ConfigError
 from elicit.runs import read_jsonl
 from elicit.w2s.curve import Monitor
-from elicit.w2s.run import run_w2s
 
 
 class ScriptedClassifier:

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from test_w2s_run import config
 
+from elicit.commands.w2s import W2SMetrics, run_w2s
 from elicit.errors import ConfigError
 from elicit.runs import read_jsonl
 from elicit.tasks import load_task
 from elicit.tasks.base import LoadOptions
 from elicit.tasks.icm import gsm8k_difficulty
 from elicit.w2s.easy_hard import confidence_difficulty, split_easy_hard, subset_scores
-from elicit.w2s.run import W2SMetrics, run_w2s
 
 
 def test_split_keeps_ties_together_and_cuts_the_test_set_at_the_threshold() -> None:

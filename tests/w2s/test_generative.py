@@ -9,11 +9,11 @@ from pathlib import Path
 import torch
 from test_w2s_run import config
 
+from elicit.commands.w2s import W2SMetrics, run_w2s
 from elicit.tasks.base import CLAIM_SUFFIX
 from elicit.training.config import FitOptions
 from elicit.training.model import load_causal_lm
 from elicit.w2s.generative import claim_texts, generative_finetune
-from elicit.w2s.run import W2SMetrics, run_w2s
 
 TEXTS = ["The movie was good and the actors were great."] * 4 + ["The claim is true."] * 4
 

@@ -11,13 +11,13 @@ import pytest
 import torch
 from test_w2s_run import config
 
+from elicit.commands.w2s import run_w2s
 from elicit.errors import ConfigError
 from elicit.training.classifier import train_classifier
 from elicit.training.config import FitOptions
 from elicit.training.model import is_peft
 from elicit.w2s.losses import make_loss
 from elicit.w2s.probe import FrozenFeatures, ProbeHead, train_probe
-from elicit.w2s.run import run_w2s
 
 PROMPTS = [f"Claim {i}: the sky is {w}.\nI think this claim is" for i, w in
            enumerate(["blue", "green", "red", "clear", "dark", "wet"])]  # fmt: skip

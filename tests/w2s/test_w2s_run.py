@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from elicit.commands.w2s import W2SConfig, load_data, run_w2s
 from elicit.errors import ConfigError
 from elicit.runs import read_jsonl
-from elicit.w2s.run import W2SConfig, load_data, run_w2s
 
 WORDS = {1: ["good", "great", "fine", "nice"], 0: ["bad", "awful", "poor", "sad"]}
 

@@ -216,8 +216,8 @@ RUN_COMMANDS = (
         "energy_plot.png to --out; checkpoints as it goes (--resume continues). Variants "
         "where the paper and its released code differ are flags (--mp, --schedule, "
         "--init-balanced, --skip-same, --context-order); metrics.json records which ran.",
-        "elicit.search.label:LabelConfig",
-        "elicit.search.label:run_label",
+        "elicit.commands.label:LabelConfig",
+        "elicit.commands.label:run_label",
     ),
     RunCommand(
         "eval",
@@ -239,8 +239,8 @@ RUN_COMMANDS = (
         "a Bradley-Terry reward model on a comparison task. Checkpoints as it goes "
         "(--resume continues); writes results.jsonl, predictions.jsonl, metrics.json, the "
         "adapter and the merged model (model/ or reward_model/) to --out.",
-        "elicit.training.run:TrainConfig",
-        "elicit.training.run:run_train",
+        "elicit.commands.train:TrainConfig",
+        "elicit.commands.train:run_train",
     ),
     RunCommand(
         "self-improve",
@@ -250,8 +250,8 @@ RUN_COMMANDS = (
         "(Huang et al. 2022), and report greedy and self-consistency accuracy on held-out "
         "questions before and after. Writes paths.jsonl, train.jsonl, results.jsonl, "
         "before_after.png and agreement.png to --out.",
-        "elicit.selfimprove.pipeline:SelfImproveConfig",
-        "elicit.selfimprove.pipeline:run_self_improve",
+        "elicit.commands.selfimprove:SelfImproveConfig",
+        "elicit.commands.selfimprove:run_self_improve",
     ),
     RunCommand(
         "w2s",
@@ -263,14 +263,14 @@ RUN_COMMANDS = (
         "(the ceiling). Reports balanced test accuracy, PGR = (w2s - weak) / (ceiling - "
         "weak) and student-supervisor agreement. Writes results.jsonl, predictions.jsonl, "
         "metrics.json and w2s.png to --out.",
-        "elicit.w2s.run:W2SConfig",
-        "elicit.w2s.run:run_w2s",
+        "elicit.commands.w2s:W2SConfig",
+        "elicit.commands.w2s:run_w2s",
     ),
 )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from elicit.demo import DemoConfig, format_demo, run_demo
+    from elicit.commands.demo import DemoConfig, format_demo, run_demo
 
     config = config_from_args(DemoConfig, args)
     print(
@@ -353,7 +353,7 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 def _add_demo(sub: Any) -> None:
-    from elicit.demo import DemoConfig
+    from elicit.commands.demo import DemoConfig
 
     p = sub.add_parser(
         "demo",

@@ -13,8 +13,11 @@ Modules, one concern each:
     icm          the search loop, ConsistencyFix, trace rows
     checkpoint   checkpoint files, so an interrupted search resumes exactly
     batches      group-preserving batches of a large pool, per-batch seeds
-    label        the `elicit label` command: config, run directory, metrics
+    costs        forward-pass cost estimates of a search
     plot         the energy / agreement plot of a run
+
+The `elicit label` command around it (config, run directory, batches on Ray, --iterative
+fine-tuning, metrics) is `elicit.commands.label`.
 """
 
 from elicit.search.batches import batch_seed, split_batches
@@ -38,7 +41,6 @@ from elicit.search.icm import (
     default_iterations,
     run_search,
 )
-from elicit.search.label import LabelConfig, LabelSummary, run_label
 from elicit.search.order import CONTEXT_ORDERS, ContextOrder, context_order
 from elicit.search.schedule import SCHEDULES, Schedule, ScheduleKind
 
@@ -50,8 +52,6 @@ __all__ = [
     "ContextOrder",
     "EnergyEvaluator",
     "Evaluation",
-    "LabelConfig",
-    "LabelSummary",
     "MPKind",
     "OnStep",
     "Schedule",
@@ -68,7 +68,6 @@ __all__ = [
     "energy",
     "mutual_predictability",
     "proposal_threshold",
-    "run_label",
     "run_search",
     "split_batches",
     "violates",

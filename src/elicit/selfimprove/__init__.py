@@ -2,7 +2,7 @@
 
 Sample chain-of-thought paths per question, vote (self-consistency), keep the paths that
 reach the majority, fine-tune on them in four formats, and compare accuracy before and after.
-`elicit self-improve --task gsm8k` runs it (`pipeline`); the pieces, one concern per module:
+`elicit self-improve --task gsm8k` runs it (`elicit.commands.selfimprove`); the pieces, one concern per module:
 
     questions  question sets (gsm8k, arithmetic, sciq), exemplars, gold kept apart
     extract    the final answer of a reasoning path, canonical per answer kind

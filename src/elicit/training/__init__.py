@@ -10,8 +10,9 @@ bf16 autocast on CUDA, checkpoints, resume), model (loading for training, LoRA),
 (label-word or linear-head classifiers from soft targets), reward (reward models and pairwise
 accuracy), sft (prompt -> completion fine-tuning), export (atomic adapter and model
 directories), best_of_n (reranking samples with a reward model), data (targets from label
-sources, comparison pairs), run (the `elicit train` command). torch, transformers and peft are
-needed (the `train` extra); they are imported on first use, so
+sources, comparison pairs), distributed (processes and ranks). The `elicit train` command is
+`elicit.commands.train`. torch, transformers and peft are needed (the `train` extra); they are
+imported on first use, so
 `import elicit.training` (and the CLI parser) stays light.
 """
 

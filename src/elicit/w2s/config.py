@@ -1,6 +1,6 @@
 """The options of `elicit w2s` (`W2SConfig`): data, the two models, the losses, the diagnostics
 and the fine-tuning settings, validated in `__post_init__`. The protocol that reads them is
-`w2s.run`."""
+`elicit.commands.w2s`."""
 
 from __future__ import annotations
 

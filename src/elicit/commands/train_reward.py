@@ -1,4 +1,4 @@
-"""The reward-model half of `elicit train` (`--objective reward`); see `training.run`.
+"""The reward-model half of `elicit train` (`--objective reward`); see `commands.train`.
 
 Pairs come from the comparison claims: training pairs with P(A wins) from the label source,
 test pairs from gold (`data.comparisons`). Rows: `pairwise_accuracy` of reward-<source>, and,
@@ -25,7 +25,7 @@ from elicit.tasks.base import TaskData
 from elicit.training.data import Comparison, Targets, comparisons
 
 if TYPE_CHECKING:
-    from elicit.training.run import FitRecord, RewardRecord, TrainConfig
+    from elicit.commands.train import FitRecord, RewardRecord, TrainConfig
 
 log = logging.getLogger("elicit")
 
@@ -53,9 +53,7 @@ def run_reward(
     resuming: bool,
 ) -> tuple[list[ResultRow], FitRecord, RewardRecord]:
     """Train and score a reward model: the tidy rows, the fit record and the pair counts."""
-    from elicit.training.best_of_n import best_of_n
-    from elicit.training.reward import RewardModel, pairwise_accuracy, train_reward_model
-    from elicit.training.run import (
+    from elicit.commands.train import (
         BestOfN,
         RewardRecord,
         check_comparison,
@@ -64,6 +62,8 @@ def run_reward(
         uid_hash,
         write_train_log,
     )
+    from elicit.training.best_of_n import best_of_n
+    from elicit.training.reward import RewardModel, pairwise_accuracy, train_reward_model
 
     check_comparison(train)
     labels = dict(zip((ex.uid for ex in targets.examples), targets.targets, strict=True))

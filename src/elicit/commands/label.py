@@ -7,7 +7,7 @@
 The pool (`--split`, default train; `--n` examples sampled with whole consistency groups) is
 split into batches of at most `--batch-size` that keep groups whole, each searched on its own
 (`search.icm`) with a seed derived from `--seed`; `--workers N` searches N batches at once on
-Ray (`search.workers`), with the same labels as the serial loop. The run directory (`--out`):
+Ray (`commands.workers`), with the same labels as the serial loop. The run directory (`--out`):
 
     config.json       the options
     pool.jsonl        the sampled pool, in order: uid and the batch it was searched in (one
@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from elicit.backends.base import LM, LabelSet, LooOrder
+from elicit.commands.workers import BatchJob, RayOptions
 from elicit.config import config_to_dict, help_field
 from elicit.errors import ConfigError
 from elicit.evaluation.results import build, known_fields, num, pct
@@ -88,7 +89,6 @@ from elicit.search.icm import (
 from elicit.search.order import CONTEXT_ORDERS, ContextOrder
 from elicit.search.plot import plot_trace
 from elicit.search.schedule import SCHEDULES, ScheduleKind
-from elicit.search.workers import BatchJob, RayOptions
 from elicit.tasks.base import GoldLabels, TaskData
 
 #: Files and folders a label run writes (the only things --force removes).
@@ -168,7 +168,7 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
     iterative: bool = help_field(
         False,
         "search batch j+1 with the model fine-tuned (LoRA) on the labels of batches 1..j "
-        "(the paper's iterative fine-tuning; search.iterative)",
+        "(the paper's iterative fine-tuning; commands.iterative)",
     )
     anchors: str | None = help_field(
         None,
@@ -476,7 +476,7 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
         for b, indices in enumerate(batches)
     ]  # fmt: skip
     if options is not None:
-        from elicit.search.workers import search_batches_on_ray
+        from elicit.commands.workers import search_batches_on_ray
 
         load_seconds = None  # each worker loads its own model, within the search's time
         results = search_batches_on_ray(
@@ -495,7 +495,7 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
         for b, job in enumerate(jobs):
             batch_lm = lm
             if config.iterative and b > 0:
-                from elicit.search.iterative import finetuned_lm, labels_so_far
+                from elicit.commands.iterative import finetuned_lm, labels_so_far
 
                 batch_lm = finetuned_lm(
                     config, data, labels_so_far(results), out / CHECKPOINTS, b, resume=resuming

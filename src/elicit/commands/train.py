@@ -399,11 +399,11 @@ def _run_train(config: TrainConfig) -> TrainSummary:
     start = time.perf_counter()
     reward: RewardRecord | None = None
     if config.objective == "reward":
-        from elicit.training.run_reward import run_reward
+        from elicit.commands.train_reward import run_reward
 
         rows, fit, reward = run_reward(config, out, train, test, targets, resuming)
     else:
-        from elicit.training.run_classifier import run_classifier
+        from elicit.commands.train_classifier import run_classifier
 
         rows, fit = run_classifier(config, out, test, targets, resuming)
     atomic_write_jsonl(out / "results.jsonl", (r.to_dict() for r in rows))

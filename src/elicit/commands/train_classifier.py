@@ -1,4 +1,4 @@
-"""The classifier half of `elicit train` (`--objective word` or `linear`); see `training.run`.
+"""The classifier half of `elicit train` (`--objective word` or `linear`); see `commands.train`.
 
 The base model is scored zero-shot on the test claims (--eval-before), fine-tuned on the
 targets, its LoRA merged, and scored again: for the label-word objective by
@@ -23,16 +23,16 @@ from elicit.tasks.base import TaskData
 from elicit.training.data import Targets
 
 if TYPE_CHECKING:
-    from elicit.training.run import FitRecord, TrainConfig
+    from elicit.commands.train import FitRecord, TrainConfig
 
 
 def run_classifier(
     config: TrainConfig, out: Path, test: TaskData, targets: Targets, resuming: bool
 ) -> tuple[list[ResultRow], FitRecord]:
+    from elicit.commands.train import fit_record, result_rows, uid_hash, write_train_log
     from elicit.training.classifier import make_classifier, train_classifier
     from elicit.training.export import export_model
     from elicit.training.model import load_causal_lm
-    from elicit.training.run import fit_record, result_rows, uid_hash, write_train_log
 
     labelset = LabelSet(words=test.label_words)
     queries = [ex.prompt for ex in test.examples]

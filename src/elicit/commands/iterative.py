@@ -29,7 +29,7 @@ from elicit.search.icm import SearchResult
 from elicit.tasks.base import TaskData
 
 if TYPE_CHECKING:
-    from elicit.search.label import LabelConfig
+    from elicit.commands.label import LabelConfig
     from elicit.training.config import FitOptions
 
 
