@@ -94,6 +94,25 @@ from elicit.search.passes import (
 from elicit.search.schedule import Schedule, ScheduleKind
 from elicit.tasks.base import Consistency, Example
 
+# consistency_fix, force_consistency and label_margins live in `search.passes`; they stay
+# importable from here, where they were defined before.
+__all__ = [
+    "ANCHOR_MODES",
+    "PAPER_ITERATIONS_PER_256",
+    "AnchorMode",
+    "OnStep",
+    "Search",
+    "SearchConfig",
+    "SearchResult",
+    "Step",
+    "TraceRow",
+    "consistency_fix",
+    "default_iterations",
+    "force_consistency",
+    "label_margins",
+    "run_search",
+]
+
 #: How anchors enter the energy: "labelled" as sticky members of the labelled set, scored
 #: leave-one-out like the others; "context" as frozen demonstrations before every prompt (see
 #: `search.energy`), much cheaper with many anchors.
