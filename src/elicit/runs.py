@@ -120,11 +120,35 @@ def _kind_words(run_dir: Path) -> str:
 
 def run_kind(run_dir: str | Path) -> str:
     """Which command wrote the run in `run_dir` (label, eval, train, ...), or "unknown"."""
-    from elicit.reporting.discover import detect_kind, read_json
-
     run = Path(run_dir)
-    config = read_json(run / "config.json")
+    try:
+        config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        config = None  # missing or being written: the files present decide
     return detect_kind(run, config if isinstance(config, dict) else {})
+
+
+#: What `detect_kind` answers: the command that wrote a run, or "unknown".
+KINDS = ("label", "eval", "train", "w2s", "self-improve", "score", "unknown")
+
+
+def detect_kind(run: Path, config: Mapping[str, Any]) -> str:
+    """Which command wrote `run`: one of `KINDS`."""
+    keys = set(config)
+    files = {p.name for p in run.iterdir()} if run.is_dir() else set()
+    if {"weak", "strong"} <= keys or "w2s.png" in files:
+        return "w2s"
+    if {"paths", "eval_paths"} <= keys or "paths.jsonl" in files or "exemplars.jsonl" in files:
+        return "self-improve"
+    if {"alpha", "schedule"} <= keys or "trace.jsonl" in files or "labels.jsonl" in files:
+        return "label"
+    if {"objective", "label_source"} <= keys or "train_log.jsonl" in files:
+        return "train"
+    if {"methods", "chat_model"} <= keys or "demos.jsonl" in files:
+        return "eval"
+    if "task" in keys and "model" in keys:
+        return "score"  # the shared option groups and nothing of its own
+    return "unknown"
 
 
 @contextlib.contextmanager

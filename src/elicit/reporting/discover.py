@@ -39,9 +39,8 @@ from typing import Any
 from elicit.config import help_field, redact_passwords
 from elicit.errors import ConfigError, DataError
 from elicit.evaluation.results import ResultRow
-from elicit.runs import DONE_FILE
+from elicit.runs import DONE_FILE, KINDS, detect_kind
 
-KINDS = ("label", "eval", "train", "w2s", "self-improve", "score", "unknown")
 STATUSES = ("finished", "interrupted", "failed")
 #: A staging directory of `runs.staged_run_dir`: ".<target name>.partial-<random>".
 PARTIAL = re.compile(r"^\.(?P<target>.+)\.partial-[^/]+$")
@@ -170,25 +169,6 @@ def is_run(path: Path) -> bool:
 
 
 # ---------------------------------------------------------------------- kind and status
-
-
-def detect_kind(run: Path, config: Mapping[str, Any]) -> str:
-    """Which command wrote `run`: one of `KINDS`."""
-    keys = set(config)
-    files = {p.name for p in run.iterdir()} if run.is_dir() else set()
-    if {"weak", "strong"} <= keys or "w2s.png" in files:
-        return "w2s"
-    if {"paths", "eval_paths"} <= keys or "paths.jsonl" in files or "exemplars.jsonl" in files:
-        return "self-improve"
-    if {"alpha", "schedule"} <= keys or "trace.jsonl" in files or "labels.jsonl" in files:
-        return "label"
-    if {"objective", "label_source"} <= keys or "train_log.jsonl" in files:
-        return "train"
-    if {"methods", "chat_model"} <= keys or "demos.jsonl" in files:
-        return "eval"
-    if "task" in keys and "model" in keys:
-        return "score"  # the shared option groups and nothing of its own
-    return "unknown"
 
 
 def detect_status(run: Path) -> tuple[str, str]:
