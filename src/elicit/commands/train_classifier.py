@@ -34,7 +34,7 @@ def run_classifier(
     from elicit.training.export import export_model
     from elicit.training.model import load_causal_lm
 
-    labelset = LabelSet(words=test.label_words)
+    label_set = LabelSet(words=test.label_words)
     queries = [ex.prompt for ex in test.examples]
     gold = test.gold_of(test.examples)
     method = config.method_name()
@@ -66,7 +66,7 @@ def run_classifier(
         # The base model's zero-shot score, by the code `elicit eval` runs (linear: no head yet,
         # so the zero-shot row always comes from the label words).
         base = lm if lm is not None else config.load_lm(progress=False)
-        scores0 = bl.zero_shot_scores(base, queries, labelset)
+        scores0 = bl.zero_shot_scores(base, queries, label_set)
         rows += result_rows(
             config, model_name, bl.ZERO_SHOT, len(gold), _eval_metrics(scores0, gold)
         )
@@ -89,7 +89,7 @@ def run_classifier(
     write_train_log(out, result.losses)
     clf.merge()
     if lm is not None:
-        scores = bl.zero_shot_scores(lm, queries, labelset)  # exactly `elicit eval`'s zero-shot
+        scores = bl.zero_shot_scores(lm, queries, label_set)  # exactly `elicit eval`'s zero-shot
     else:
         scores = clf.scores(queries, config.lm_batch_size)
     rows += result_rows(config, model_name, method, len(gold), _eval_metrics(scores, gold))

@@ -235,10 +235,11 @@ def _model_limit(lm: LM) -> int | None:
     return limit - 2 if isinstance(limit, int) and limit > 2 else None  # BOS + label token
 
 
-def _longest(lm: LM, ex: Example, labels: LabelSet) -> tuple[int, int]:
+def _longest(lm: LM, ex: Example, label_set: LabelSet) -> tuple[int, int]:
     """(label index, tokens) of the label word that makes this demo longest."""
     costs = [
-        lm.count_tokens(render_demo(Demo(ex.prompt, k), labels)) for k in range(len(labels.words))
+        lm.count_tokens(render_demo(Demo(ex.prompt, k), label_set))
+        for k in range(len(label_set.words))
     ]
     k = max(range(len(costs)), key=costs.__getitem__)
     return k, costs[k]
@@ -248,7 +249,7 @@ def fit_demos(
     lm: LM,
     ordered: Sequence[Example],
     queries: Sequence[str],
-    labels: LabelSet,
+    label_set: LabelSet,
     *,
     context_tokens: int,
     max_demos: int | None = None,
@@ -267,7 +268,7 @@ def fit_demos(
     chosen: list[tuple[Example, int]] = []
     stopped_by = "pool" if cap == len(ordered) else "max_demos"
     for ex in ordered[:cap]:
-        k, cost = _longest(lm, ex, labels)
+        k, cost = _longest(lm, ex, label_set)
         if used + cost > limit:
             stopped_by = "context"
             break
@@ -276,7 +277,7 @@ def fit_demos(
 
     def total() -> int:
         demos = [Demo(ex.prompt, k) for ex, k in chosen]
-        return lm.count_tokens(render_context(demos, longest_query, labels))
+        return lm.count_tokens(render_context(demos, longest_query, label_set))
 
     tokens = total()
     while chosen and tokens > limit:
@@ -296,8 +297,8 @@ def fit_demos(
 # ---------------------------------------------------------------------- scoring
 
 
-def zero_shot_scores(lm: LM, queries: Sequence[str], labels: LabelSet) -> FloatArray:
-    return lm.score(queries, labels)
+def zero_shot_scores(lm: LM, queries: Sequence[str], label_set: LabelSet) -> FloatArray:
+    return lm.score(queries, label_set)
 
 
 def chat_message(prompt: str) -> str:
@@ -315,13 +316,13 @@ def chat_scores(chat_lm: LM, queries: Sequence[str]) -> FloatArray:
 def many_shot_scores(
     lm: LM,
     demos: Sequence[Example],
-    source: Mapping[str, int],
+    labels: Mapping[str, int],
     queries: Sequence[str],
-    labels: LabelSet,
+    label_set: LabelSet,
 ) -> FloatArray:
-    """Each query after the same demos, labelled by `source` (uid -> label)."""
-    missing = [ex.uid for ex in demos if ex.uid not in source]
+    """Each query after the same demos, labelled by `labels` (uid -> label)."""
+    missing = [ex.uid for ex in demos if ex.uid not in labels]
     if missing:  # build_pool keeps only examples every source labels
         raise ConfigError(f"demo {missing[0]!r} has no label in this source ({len(missing)} miss)")
-    context = [Demo(ex.prompt, source[ex.uid]) for ex in demos]
-    return lm.context_scores(context, queries, labels)
+    context = [Demo(ex.prompt, labels[ex.uid]) for ex in demos]
+    return lm.context_scores(context, queries, label_set)

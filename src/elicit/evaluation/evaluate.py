@@ -182,7 +182,7 @@ def run_eval(config: EvalConfig, lm: LM | None = None, chat_lm: LM | None = None
     test = config.load_gold_sample("eval")
     gold = test.gold_of(test.examples)
     queries = [ex.prompt for ex in test.examples]
-    labelset = LabelSet(words=test.label_words)
+    label_set = LabelSet(words=test.label_words)
     pool = _load_pool(config) if any(m.uses_demos for m in methods) else None
     # Labels known from the pool alone are read before the model loads: a bad file fails fast.
     sources = _pool_sources(config, methods, pool) if pool is not None else {}
@@ -197,11 +197,11 @@ def run_eval(config: EvalConfig, lm: LM | None = None, chat_lm: LM | None = None
             lm,
             ordered,
             queries,
-            labelset,
+            label_set,
             context_tokens=config.context_tokens,
             max_demos=config.max_demos,
         )
-        scoring = Scoring(config, lm, chat_lm, queries, labelset, fit.examples)
+        scoring = Scoring(config, lm, chat_lm, queries, label_set, fit.examples)
         for method in label_order(methods):
             if method.demo_labels is not None:
                 sources[method.name] = LabelSource(method.demo_labels(scoring))

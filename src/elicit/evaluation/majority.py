@@ -40,7 +40,7 @@ MAJORITY = "majority-vote"
 def majority_labels(
     lm: LM,
     examples: Sequence[Example],
-    labels: LabelSet,
+    label_set: LabelSet,
     *,
     votes: int,
     shots: int,
@@ -55,7 +55,7 @@ def majority_labels(
     if n == 0:
         return {}
     prompts = [ex.prompt for ex in examples]
-    seed_labels = median_predictions(lm.score(prompts, labels))
+    seed_labels = median_predictions(lm.score(prompts, label_set))
     true_votes = np.zeros(n)
     cast = np.zeros(n)
     score_sum = np.zeros(n)
@@ -66,7 +66,7 @@ def majority_labels(
         in_context = set(context)
         queries = [i for i in range(n) if i not in in_context]
         demos = [Demo(prompts[i], int(seed_labels[i])) for i in context]
-        scores = lm.context_scores(demos, [prompts[i] for i in queries], labels)
+        scores = lm.context_scores(demos, [prompts[i] for i in queries], label_set)
         for i, s in zip(queries, scores, strict=True):
             true_votes[i] += float(s > 0)
             cast[i] += 1

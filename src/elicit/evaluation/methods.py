@@ -71,7 +71,7 @@ class Scoring:
     lm: LM
     chat_lm: LM | None
     queries: Sequence[str]
-    labelset: LabelSet
+    label_set: LabelSet
     demos: tuple[Example, ...]
 
 
@@ -122,7 +122,7 @@ class EvalMethod:
             return self.score(s)
         if source is None:
             raise ValueError(f"many-shot method {self.name!r} has no labels for its demos")
-        scores = bl.many_shot_scores(s.lm, s.demos, source.labels, s.queries, s.labelset)
+        scores = bl.many_shot_scores(s.lm, s.demos, source.labels, s.queries, s.label_set)
         return Scored(s.lm.name, scores)
 
 
@@ -152,7 +152,7 @@ def describe_methods() -> str:
 
 
 def _zero_shot(s: Scoring) -> Scored:
-    return Scored(s.lm.name, bl.zero_shot_scores(s.lm, s.queries, s.labelset))
+    return Scored(s.lm.name, bl.zero_shot_scores(s.lm, s.queries, s.label_set))
 
 
 def _chat(s: Scoring) -> Scored:
@@ -190,7 +190,7 @@ def _random(s: Scoring) -> Mapping[str, int]:
 def _majority(s: Scoring) -> Mapping[str, int]:
     c = s.config
     return majority_labels(
-        s.lm, s.demos, s.labelset, votes=c.majority_votes, shots=c.majority_shots, seed=c.seed
+        s.lm, s.demos, s.label_set, votes=c.majority_votes, shots=c.majority_shots, seed=c.seed
     )
 
 

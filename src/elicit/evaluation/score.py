@@ -52,8 +52,8 @@ class ScoreSummary:
 
 
 def score_examples(lm: LM, data: TaskData) -> np.ndarray:
-    labels = LabelSet(words=data.label_words)
-    return lm.score([ex.prompt for ex in data.examples], labels)
+    label_set = LabelSet(words=data.label_words)
+    return lm.score([ex.prompt for ex in data.examples], label_set)
 
 
 def summarize(scores: np.ndarray, gold: list[int]) -> dict[str, float | None]:
