@@ -43,8 +43,8 @@ from anchors import COVERAGES, coverage_curve
 from bench_common import add_run_arguments, anchors_file, run_seeds
 
 from elicit.backends import load_lm
+from elicit.commands.evaluate import EvalConfig, run_eval
 from elicit.commands.label import LabelConfig, run_label
-from elicit.evaluation.evaluate import EvalConfig, run_eval
 from elicit.runs import is_finished, read_jsonl
 from elicit.tasks import load_task, sample
 from elicit.tasks.base import LoadOptions, TaskData

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from elicit.backends import load_lm
+from elicit.commands.evaluate import EvalConfig, run_eval
 from elicit.commands.label import LabelConfig, run_label
-from elicit.evaluation.evaluate import EvalConfig, run_eval
 from elicit.models import DEFAULT_MODEL
 from elicit.runs import is_finished, read_jsonl
 from elicit.tasks import load_task, sample

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from elicit.backends import load_lm
+from elicit.commands.evaluate import EvalConfig, run_eval
 from elicit.commands.label import LabelConfig, run_label
-from elicit.evaluation.evaluate import EvalConfig, run_eval
 from elicit.labels import read_labels
 from elicit.models import DEFAULT_MODEL
 from elicit.runs import is_finished

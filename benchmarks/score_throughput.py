@@ -15,7 +15,7 @@ import platform
 import time
 
 from elicit.backends.hf import HFBackend
-from elicit.evaluation.score import score_examples
+from elicit.commands.score import score_examples
 from elicit.models import DEFAULT_MODEL
 from elicit.tasks import load_task, sample
 from elicit.tasks.base import TaskData

@@ -30,7 +30,7 @@ METHODS = ("zero-shot", "golden", "random")
 
 def run(args: argparse.Namespace) -> None:
     from elicit.backends import load_lm
-    from elicit.evaluation.evaluate import EvalConfig, run_eval
+    from elicit.commands.evaluate import EvalConfig, run_eval
 
     require_full_data()
     Path(args.rows).parent.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ from typing import Any
 from bench_common import add_run_arguments, anchors_file, main_for
 
 from elicit.commands.label import LabelConfig, run_label
-from elicit.evaluation.score import ScoreConfig, run_score
+from elicit.commands.score import ScoreConfig, run_score
 from elicit.runs import is_finished, read_jsonl
 from elicit.tasks import load_task
 from elicit.tasks.base import CLAIM_SUFFIX, Example, LoadOptions

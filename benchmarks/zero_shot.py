@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 
 from elicit.backends import load_lm
-from elicit.evaluation.score import ScoreConfig, run_score
+from elicit.commands.score import ScoreConfig, run_score
 from elicit.models import DEFAULT_MODEL
 from elicit.runs import atomic_write_jsonl, read_jsonl
 from elicit.tasks import TASKS

@@ -42,7 +42,7 @@ run_label(config, lm=planted_lm(planted, seed=5))
 
 EVAL_SCRIPT = """
 from elicit.backends.fake import ScriptedLM
-from elicit.evaluation.evaluate import EvalConfig, run_eval
+from elicit.commands.evaluate import EvalConfig, run_eval
 config = EvalConfig(task="claims", data={data!r}, n=30, pool_n=20, out={out!r}, seed=0,
                     methods="zero-shot,golden,random", progress=False)
 lm = ScriptedLM(lambda p: (len(p) % 7) - 3.0)

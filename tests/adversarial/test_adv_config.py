@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from adversary import claims_csv, cli, refused
 
+from elicit.commands.evaluate import EvalConfig
 from elicit.commands.label import LabelConfig
+from elicit.commands.score import ScoreConfig
 from elicit.config import _allows_inf, _base_type, build_config, config_to_dict, read_config_file
 from elicit.errors import ConfigError
-from elicit.evaluation.evaluate import EvalConfig
-from elicit.evaluation.score import ScoreConfig
 
 CONFIGS = [ScoreConfig, LabelConfig, EvalConfig]
 BASE = {"task": "sst2"}

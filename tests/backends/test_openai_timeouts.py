@@ -187,8 +187,8 @@ def test_timeouts_must_be_positive_and_finite(flag: str, value: float) -> None:
 
 
 def test_the_timeout_flags_reach_the_server_backend_only() -> None:
+    from elicit.commands.score import ScoreConfig
     from elicit.config import build_config
-    from elicit.evaluation.score import ScoreConfig
 
     flags = {"connect_timeout": 2, "read_timeout": 3, "request_timeout": 4}
     server = build_config(ScoreConfig, {"task": "sst2", "model": "openai:http://h/v1/m", **flags})

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from elicit.backends.base import LM
-from elicit.evaluation.score import ScoreConfig, run_score
+from elicit.commands.score import ScoreConfig, run_score
 
 #: Movie reviews the test writes itself (no data folder needed), in SST-2's claim format:
 #: every claim says "positive", so half of them are true.

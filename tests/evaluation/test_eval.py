@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from elicit.backends.fake import ScriptedLM
+from elicit.commands.evaluate import EvalConfig, format_table, run_eval
 from elicit.errors import ConfigError, DataError
 from elicit.evaluation.baselines import CHAT_QUESTION
-from elicit.evaluation.evaluate import EvalConfig, format_table, run_eval
 from elicit.tasks.base import CLAIM_SUFFIX
 
 N_CLAIMS = 60

@@ -10,9 +10,9 @@ import pytest
 from test_eval import claims, config, nearest_demo_rule, read_jsonl  # noqa: F401 - fixture
 
 from elicit.backends.fake import ScriptedLM
+from elicit.commands.evaluate import run_eval
 from elicit.errors import ConfigError
 from elicit.evaluation.baselines import coverage_agreement
-from elicit.evaluation.evaluate import run_eval
 
 
 def confident_labels(path: Path) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from elicit.backends.base import LM
-from elicit.evaluation.evaluate import EvalConfig, run_eval
+from elicit.commands.evaluate import EvalConfig, run_eval
 
 
 @pytest.mark.slow

@@ -11,8 +11,8 @@ import pytest
 
 from elicit.backends.base import TRUE_FALSE
 from elicit.backends.fake import ScriptedLM
+from elicit.commands.evaluate import DEFAULT_METHODS, EvalConfig, run_eval
 from elicit.errors import ConfigError
-from elicit.evaluation.evaluate import DEFAULT_METHODS, EvalConfig, run_eval
 from elicit.evaluation.majority import MAJORITY, majority_labels
 from elicit.tasks.base import CLAIM_SUFFIX, Example
 

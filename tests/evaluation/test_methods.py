@@ -8,9 +8,9 @@ import pytest
 from test_eval import claims, config, nearest_demo_rule, read_jsonl  # noqa: F401 - fixture
 
 from elicit.backends.fake import ScriptedLM
+from elicit.commands.evaluate import DEFAULT_METHODS, EvalConfig, run_eval
 from elicit.errors import ConfigError
 from elicit.evaluation import baselines as bl
-from elicit.evaluation.evaluate import DEFAULT_METHODS, EvalConfig, run_eval
 from elicit.evaluation.majority import MAJORITY
 from elicit.evaluation.methods import METHODS, EvalMethod, Scored, Scoring, register
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from elicit.backends.fake import ScriptedLM
+from elicit.commands.evaluate import EvalConfig, run_eval
 from elicit.commands.label import LabelConfig, run_label
-from elicit.evaluation.evaluate import EvalConfig, run_eval
 
 HOSTILE = "<script>alert('pwned')</script> & \"quotes\""
 

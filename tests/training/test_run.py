@@ -10,7 +10,7 @@ import pytest
 from train_helpers import write_claims_csv, write_comparisons
 
 from elicit.cli.main import main
-from elicit.evaluation.evaluate import EvalConfig, run_eval
+from elicit.commands.evaluate import EvalConfig, run_eval
 from elicit.runs import read_jsonl
 
 FAST = ["--max-steps", "6", "--lr", "0.01", "--train-batch-size", "4", "--no-progress"]

@@ -178,7 +178,7 @@ def _load(target: str) -> Any:
 
 
 def _score_lines(config: Any, summary: Any) -> list[str]:
-    m = summary.metrics  # `evaluation.score` keeps its metrics as a dict of floats
+    m = summary.metrics  # `commands.score` keeps its metrics as a dict of floats
     return [
         f"{config.task} ({config.split}, n={summary.n}, model={redact_passwords(config.model)}): "
         f"accuracy {pct(m['accuracy'])} "
@@ -204,8 +204,8 @@ RUN_COMMANDS = (
         "after 'I think this claim is'. Prints accuracy (threshold 0), calibrated accuracy "
         "(threshold at the median score, no gold used) and AUROC; writes predictions.jsonl, "
         "metrics.json and tidy results.jsonl to --out.",
-        "elicit.evaluation.score:ScoreConfig",
-        "elicit.evaluation.score:run_score",
+        "elicit.commands.score:ScoreConfig",
+        "elicit.commands.score:run_score",
         _score_lines,
     ),
     RunCommand(
@@ -226,8 +226,8 @@ RUN_COMMANDS = (
         "chat (--chat-model), and many-shot prompts built from the same demonstrations "
         "with golden, random, or your labels (--labels RUN_DIR or NAME=labels.jsonl). "
         "Writes results.json, results.jsonl, predictions.jsonl and accuracy.png to --out.",
-        "elicit.evaluation.evaluate:EvalConfig",
-        "elicit.evaluation.evaluate:run_eval",
+        "elicit.commands.evaluate:EvalConfig",
+        "elicit.commands.evaluate:run_eval",
         _eval_lines,
     ),
     RunCommand(

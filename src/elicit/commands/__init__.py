@@ -10,13 +10,12 @@ lazily, so `elicit --help` loads none of them.
     label             `elicit label`: LabelConfig, run_label, typed label metrics
     workers           the batches of `elicit label --workers N` on Ray
     iterative         `elicit label --iterative`: fine-tune on earlier batches' labels
+    evaluate          `elicit eval`: EvalConfig, run_eval (the methods: `evaluation.methods`)
+    score             `elicit score`: zero-shot scores of one model on one task
     train             `elicit train`: TrainConfig, run_train, typed train metrics
     train_classifier  its classifier path (label words or a linear head)
     train_reward      its reward-model path (pairwise accuracy, best-of-n)
     w2s               `elicit w2s`: run_w2s, typed weak-to-strong metrics
     selfimprove       `elicit self-improve`: SelfImproveConfig, run_self_improve
     demo              `elicit demo`: one label run and one eval run on a bundled sample
-
-`elicit eval` and `elicit score` run from `evaluation.evaluate` and `evaluation.score`, whose
-method registry (`evaluation.methods`) is typed by the eval config.
 """

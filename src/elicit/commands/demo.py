@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from elicit.backends.base import LM
+from elicit.commands.evaluate import EvalConfig, run_eval
 from elicit.commands.label import LabelConfig, LabelSummary, run_label
 from elicit.config import help_field
 from elicit.errors import ConfigError
-from elicit.evaluation.evaluate import EvalConfig, run_eval
 from elicit.evaluation.summary import EvalSummary, format_table
 from elicit.options import LMOptions
 from elicit.runs import is_finished

@@ -16,8 +16,8 @@ import numpy as np
 
 from elicit.backends.base import LM, LabelSet
 from elicit.evaluation import baselines as bl
+from elicit.evaluation.metrics import summarize
 from elicit.evaluation.results import ResultRow
-from elicit.evaluation.score import summarize
 from elicit.runs import atomic_write_jsonl
 from elicit.tasks.base import TaskData
 from elicit.training.data import Targets

@@ -1,1 +1,3 @@
-"""Metrics, tidy result rows, and the evaluation commands built on the LM protocol."""
+"""Metrics, tidy result rows, the baselines and the method registry of `elicit eval`, built on
+the LM protocol. The commands that run them (`elicit eval`, `elicit score`) are
+`elicit.commands.evaluate` and `elicit.commands.score`."""

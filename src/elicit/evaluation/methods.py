@@ -25,21 +25,45 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from elicit.backends.base import LM, FloatArray, LabelSet
 from elicit.errors import ConfigError, DataError, ElicitError
 from elicit.evaluation import baselines as bl
 from elicit.evaluation.majority import MAJORITY, majority_labels
 from elicit.labels import check_prompts, read_margins
+from elicit.options import LMOptions
 from elicit.tasks.base import Example, TaskData
-
-if TYPE_CHECKING:
-    from elicit.evaluation.evaluate import EvalConfig
 
 log = logging.getLogger("elicit")
 
 MethodKind = Literal["zero-shot", "chat", "many-shot"]
+
+
+class MethodOptions(Protocol):
+    """What a method reads of its run's options: `elicit eval`'s config (`EvalConfig`, in
+    `elicit.commands.evaluate`) has them all. Declared here, so the methods do not depend on
+    the command that runs them."""
+
+    @property
+    def task(self) -> str | None: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def chat_model(self) -> str: ...
+    @property
+    def pool_split(self) -> str: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def progress(self) -> bool: ...
+    @property
+    def min_confidence(self) -> float | None: ...
+    @property
+    def majority_votes(self) -> int: ...
+    @property
+    def majority_shots(self) -> int: ...
+    def chat_options(self) -> LMOptions: ...
 
 
 @dataclass(frozen=True)
@@ -67,7 +91,7 @@ class Scoring:
     """What a method may use once the model is loaded: the run's options, the models, the
     test claims and the demos every many-shot method shares."""
 
-    config: EvalConfig
+    config: MethodOptions
     lm: LM
     chat_lm: LM | None
     queries: Sequence[str]
@@ -78,7 +102,7 @@ class Scoring:
 #: (scoring) -> the test claims' scores, for zero-shot and chat methods.
 ScoreFn = Callable[[Scoring], Scored]
 #: (config, pool) -> demo labels known before the demos are chosen.
-PoolLabelsFn = Callable[["EvalConfig", TaskData], LabelSource]
+PoolLabelsFn = Callable[[MethodOptions, TaskData], LabelSource]
 #: (scoring) -> demo labels drawn once the demos are chosen (uid -> label).
 DemoLabelsFn = Callable[[Scoring], Mapping[str, int]]
 
@@ -179,7 +203,7 @@ def _chat(s: Scoring) -> Scored:
             chat_lm.close()
 
 
-def _golden(config: EvalConfig, pool: TaskData) -> LabelSource:
+def _golden(config: MethodOptions, pool: TaskData) -> LabelSource:
     return LabelSource(pool.gold)
 
 
@@ -244,13 +268,13 @@ register(
 def label_file_method(spec: bl.LabelSpec) -> EvalMethod:
     """The many-shot method of one `--labels` entry: its file's labels on the pool."""
 
-    def labels(config: EvalConfig, pool: TaskData) -> LabelSource:
+    def labels(config: MethodOptions, pool: TaskData) -> LabelSource:
         return read_label_source(config, spec, pool)
 
     return EvalMethod(spec.name, "many-shot", f"labels from {spec.path}", pool_labels=labels)
 
 
-def read_label_source(config: EvalConfig, spec: bl.LabelSpec, pool: TaskData) -> LabelSource:
+def read_label_source(config: MethodOptions, spec: bl.LabelSpec, pool: TaskData) -> LabelSource:
     """The labels of a `--labels` entry on the pool, checked against the pool's claims (same
     uids, unedited text) and, with --min-confidence, cut to the confident ones."""
     labels = bl.read_label_spec(spec)
@@ -318,7 +342,7 @@ def label_order(methods: Sequence[EvalMethod]) -> list[EvalMethod]:
     return sorted((m for m in methods if m.uses_demos), key=lambda m: rank.get(m.name, len(rank)))
 
 
-def check_pool_gold(method: EvalMethod, config: EvalConfig, pool: TaskData) -> None:
+def check_pool_gold(method: EvalMethod, config: MethodOptions, pool: TaskData) -> None:
     """Refuse a method that needs gold labels on a pool split that has none."""
     if method.needs_pool_gold and not pool.gold:
         raise ConfigError(
@@ -332,6 +356,7 @@ __all__ = [
     "EvalMethod",
     "LabelSource",
     "MethodKind",
+    "MethodOptions",
     "Scored",
     "Scoring",
     "default_methods",

@@ -90,3 +90,22 @@ def auroc(scores: Sequence[float] | np.ndarray, gold: Sequence[int] | np.ndarray
         i = j + 1
     u = ranks[g == 1].sum() - len(pos) * (len(pos) + 1) / 2
     return float(u / (len(pos) * len(neg)))
+
+
+def summarize(scores: np.ndarray, gold: list[int]) -> dict[str, float | None]:
+    """The metrics every zero-shot score is reported with (`elicit score`, `elicit eval`'s
+    methods, a trained classifier's test scores): accuracy with its Wilson interval,
+    calibrated accuracy, AUROC and the score's balance."""
+    n = len(gold)
+    correct = int(((scores > 0).astype(int) == np.asarray(gold)).sum())
+    ci = wilson_interval(correct, n)
+    return {
+        "accuracy": accuracy(scores, gold),
+        "accuracy_ci_low": ci.low,
+        "accuracy_ci_high": ci.high,
+        "calibrated_accuracy": calibrated_accuracy(scores, gold),
+        "auroc": auroc(scores, gold),
+        "frac_predicted_true": float((scores > 0).mean()),
+        "frac_gold_true": float(np.mean(gold)),
+        "mean_score": float(scores.mean()),
+    }

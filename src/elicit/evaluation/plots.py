@@ -22,7 +22,7 @@ from elicit.runs import atomic_write
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from elicit.evaluation.evaluate import EvalSummary
+    from elicit.evaluation.summary import EvalSummary
 
 #: Colours per method, close to the paper's Figure 1 palette; other label sources get BLUE.
 COLOURS = {

@@ -5,8 +5,8 @@
     elicit eval --task alpaca-comparison --labels human=human.jsonl,weak=weak.jsonl
 
 Test claims: `--split` (test) of the task, `--n` sampled with `--seed`. Methods (one entry
-each in the registry of `methods`; the scoring itself is in `baselines`): zero-shot,
-zero-shot-chat (`--chat-model`), and many-shot in context with labels from golden, random,
+each in the registry of `evaluation.methods`; the scoring itself is in `evaluation.baselines`):
+zero-shot, zero-shot-chat (`--chat-model`), and many-shot in context with labels from golden, random,
 majority-vote (`majority`: each demo labelled by the model's independent consensus; added by
 default next to an ICM run), or each `--labels` source. Demos come from `--pool-split` (train),
 never share a consistency group with a test claim, and are identical across many-shot methods
@@ -43,9 +43,8 @@ from elicit.evaluation.methods import (
     label_order,
     resolve_methods,
 )
-from elicit.evaluation.metrics import median_predictions
+from elicit.evaluation.metrics import median_predictions, summarize
 from elicit.evaluation.paper import paper_result
-from elicit.evaluation.score import summarize
 from elicit.evaluation.summary import (
     EvalSummary,
     MethodResult,

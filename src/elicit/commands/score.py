@@ -19,13 +19,7 @@ import numpy as np
 
 from elicit.backends.base import LM, LabelSet
 from elicit.config import config_to_dict
-from elicit.evaluation.metrics import (
-    accuracy,
-    auroc,
-    calibrated_accuracy,
-    median_predictions,
-    wilson_interval,
-)
+from elicit.evaluation.metrics import median_predictions, summarize
 from elicit.evaluation.results import ResultRow
 from elicit.options import DataOptions, LMOptions, RunOptions, run_dir
 from elicit.runs import atomic_write_json, atomic_write_jsonl, staged_run_dir
@@ -54,22 +48,6 @@ class ScoreSummary:
 def score_examples(lm: LM, data: TaskData) -> np.ndarray:
     label_set = LabelSet(words=data.label_words)
     return lm.score([ex.prompt for ex in data.examples], label_set)
-
-
-def summarize(scores: np.ndarray, gold: list[int]) -> dict[str, float | None]:
-    n = len(gold)
-    correct = int(((scores > 0).astype(int) == np.asarray(gold)).sum())
-    ci = wilson_interval(correct, n)
-    return {
-        "accuracy": accuracy(scores, gold),
-        "accuracy_ci_low": ci.low,
-        "accuracy_ci_high": ci.high,
-        "calibrated_accuracy": calibrated_accuracy(scores, gold),
-        "auroc": auroc(scores, gold),
-        "frac_predicted_true": float((scores > 0).mean()),
-        "frac_gold_true": float(np.mean(gold)),
-        "mean_score": float(scores.mean()),
-    }
 
 
 def run_score(config: ScoreConfig, lm: LM | None = None) -> ScoreSummary:
