@@ -11,6 +11,13 @@ chance labels.
 
 Defaults: qwen2.5-coder-0.5b-instruct on the llama.cpp backend, 100 test claims, 24
 demonstrations (the train pool sampled with the seed), as in the issue's first measurement.
+
+Random labels are coin flips seeded by the seed alone (`baselines.random_labels`), so every
+task's seed 0 gets the same label sequence: three seeds are three labellings. `--random-draws
+R` adds R - 1 more random labellings of the same demos per seed (method `random-dK`, coin
+flips seeded by 1000 k + seed) and the report's random column averages over all of them.
+
+    python benchmarks/screen.py --tasks sst2 --seeds 0,1,2 --random-draws 5
 """
 
 from __future__ import annotations
@@ -54,6 +61,14 @@ def run(args: argparse.Namespace) -> None:
                     backend=args.backend,
                 )
                 start = time.perf_counter()
+                if args.draws_only and (out / "demos.jsonl").is_file():
+                    rows = [
+                        random_draw(lm, config, out, model, args, seed, k)
+                        for k in range(1, args.random_draws)
+                    ]
+                    with open(args.rows, "a", encoding="utf-8") as f:
+                        f.writelines(json.dumps(row) + "\n" for row in rows)
+                    continue
                 summary = run_eval(config, lm=lm)
                 rows = [
                     {
@@ -77,6 +92,8 @@ def run(args: argparse.Namespace) -> None:
                     }
                     for r in summary.results
                 ]
+                for k in range(1, args.random_draws):
+                    rows.append(random_draw(lm, config, out, model, args, seed, k))
                 with open(args.rows, "a", encoding="utf-8") as f:
                     f.writelines(json.dumps(row) + "\n" for row in rows)
                 aurocs = {r["method"]: r["auroc"] for r in rows}
@@ -86,6 +103,44 @@ def run(args: argparse.Namespace) -> None:
                     flush=True,
                 )
         lm.close()
+
+
+def random_draw(
+    lm: Any, config: Any, out: Path, model: str, args: argparse.Namespace, seed: int, k: int
+) -> dict[str, Any]:
+    """One more random labelling of the seed's demos (`demos.jsonl` of its run), as a row."""
+    import dataclasses
+
+    from elicit.commands.evaluate import run_eval
+    from elicit.evaluation.baselines import random_labels
+    from elicit.labels import write_labels
+
+    demos = [json.loads(line) for line in (out / "demos.jsonl").read_text("utf-8").splitlines()]
+    uids = [d["uid"] for d in demos]
+    name = f"random-d{k}"
+    labels_file = Path(args.out) / "random-draws" / f"{out.name}-{name}.jsonl"
+    labels_file.parent.mkdir(parents=True, exist_ok=True)
+    write_labels(labels_file, random_labels(uids, 1000 * k + seed))
+    draw = dataclasses.replace(
+        config, methods="", labels=f"{name}={labels_file}", out=str(out) + f"-{name}"
+    )
+    (r,) = run_eval(draw, lm=lm).results
+    return {
+        "benchmark": "screen",
+        "model": model,
+        "backend": args.backend,
+        "task": config.task,
+        "seed": seed,
+        "method": name,
+        "n": r.n,
+        "n_demos": r.n_demos,
+        "skipped": r.skipped,
+        "auroc": r.metrics.get("auroc"),
+        "accuracy": r.metrics.get("accuracy"),
+        "calibrated_accuracy": r.metrics.get("calibrated_accuracy"),
+        "demo_agreement": r.demo_agreement.agreement if r.demo_agreement else None,
+        "seconds": r.seconds,
+    }
 
 
 def _mean_sd(values: list[float]) -> str:
@@ -100,14 +155,22 @@ def report(path: str) -> None:
     """Markdown: one row per (model, task), mean ± sd over seeds of AUROC per method."""
     rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
     cell: dict[tuple[str, str], dict[str, dict[int, float]]] = {}
+    draws: dict[tuple[str, str, int], dict[str, float]] = {}
     for r in rows:
         if r["auroc"] is None or math.isnan(r["auroc"]):
+            continue
+        if r["method"].startswith("random"):  # the seed's own draw and any extra ones
+            draws.setdefault((r["model"], r["task"], r["seed"]), {})[r["method"]] = r["auroc"]
             continue
         cell.setdefault((r["model"], r["task"]), {}).setdefault(r["method"], {})[r["seed"]] = r[
             "auroc"
         ]
+    for (model, task, seed), by_draw in draws.items():
+        mean = statistics.fmean(by_draw.values())
+        cell.setdefault((model, task), {}).setdefault("random", {})[seed] = mean
     print(
-        "| model | task | seeds | zero-shot | golden many-shot | random many-shot | golden - random |"
+        "| model | task | seeds | zero-shot | golden many-shot | random many-shot "
+        "(mean of the seed's draws) | golden - random |"
     )
     print("|---|---|---|---|---|---|---|")
     for (model, task), by in cell.items():
@@ -129,9 +192,10 @@ def per_seed(path: str) -> None:
         by.setdefault((r["model"], r["task"], r["seed"]), {})[r["method"]] = r
     print(
         "| model | task | seed | AUROC zero-shot / golden / random | calibrated accuracy "
-        "zero-shot / golden / random | random demos labelled right |"
+        "zero-shot / golden / random | random demos labelled right | AUROC of more random "
+        "draws (labelled right) |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for (model, task, seed), m in by.items():
         auroc = " / ".join(f"{m[k]['auroc']:.3f}" if k in m else "-" for k in METHODS)
         cal = " / ".join(
@@ -139,7 +203,17 @@ def per_seed(path: str) -> None:
         )
         agree = m.get("random", {}).get("demo_agreement")
         agree_text = "-" if agree is None else f"{100 * agree:.0f}%"
-        print(f"| {model} | {task} | {seed} | {auroc} | {cal} | {agree_text} |")
+        extra = sorted((k, r) for k, r in m.items() if k.startswith("random-d"))
+        extra_text = (
+            ", ".join(
+                f"{r['auroc']:.3f} ({100 * r['demo_agreement']:.0f}%)"
+                if r["demo_agreement"] is not None
+                else f"{r['auroc']:.3f}"
+                for _, r in extra
+            )
+            or "-"
+        )
+        print(f"| {model} | {task} | {seed} | {auroc} | {cal} | {agree_text} | {extra_text} |")
 
 
 def main() -> None:
@@ -150,6 +224,12 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--test-n", type=int, default=100)
     ap.add_argument("--demos", type=int, default=24, help="train pool size = demonstrations")
+    ap.add_argument(
+        "--random-draws", type=int, default=1, help="random labellings per seed (see above)"
+    )
+    ap.add_argument(
+        "--draws-only", action="store_true", help="only the extra draws, for seeds already run"
+    )
     ap.add_argument("--out", default="runs/screen")
     ap.add_argument("--rows", default="benchmarks/results/screen.jsonl")
     ap.add_argument("--report", metavar="ROWS", help="only print the table of a rows file")
