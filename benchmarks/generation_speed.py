@@ -31,9 +31,8 @@ from typing import Any
 
 from elicit.backends import load_lm
 from elicit.backends.base import LM, GenerationConfig
-from elicit.selfimprove.prompts import cot_prompt
+from elicit.selfimprove.prompts import STOP, cot_prompt
 from elicit.selfimprove.questions import load_exemplars, load_questions, sample_questions
-from elicit.selfimprove.prompts import STOP
 
 
 def prompts_for(n: int, shots: int) -> list[str]:
