@@ -21,7 +21,7 @@ pytest.importorskip("safetensors")
 from elicit.errors import ConfigError  # noqa: E402
 from elicit.training.checkpoint import CHECKPOINT_FILE, LEGACY_FILE  # noqa: E402
 from elicit.training.config import FitOptions  # noqa: E402
-from elicit.training.loop import FitResult, fit  # noqa: E402
+from elicit.training.loop import FitResult, FitRun, FitTask, train  # noqa: E402
 
 X = torch.linspace(-1, 1, 16).reshape(16, 1)
 Y = (X[:, 0] > 0).float()
@@ -42,7 +42,7 @@ class Interrupt(Exception):
 
 
 def _train(folder: Path, *, max_steps: int, resume: bool, stop_at: int | None = None) -> FitResult:
-    """`fit` a 1-d logistic regression; `stop_at`: raise at that micro-batch (a crash)."""
+    """`train` a 1-d logistic regression; `stop_at`: raise at that micro-batch (a crash)."""
     model = torch.nn.Linear(1, 1)
     torch.nn.init.zeros_(model.weight)
     torch.nn.init.zeros_(model.bias)
@@ -59,10 +59,15 @@ def _train(folder: Path, *, max_steps: int, resume: bool, stop_at: int | None = 
         return torch.nn.functional.binary_cross_entropy_with_logits(model(x)[:, 0], y)
 
     options = FitOptions(lr=0.1, max_steps=max_steps, train_batch_size=4, checkpoint_every=2)
-    return fit(
-        model, 16, make_batch, loss, options, seed=0, device=torch.device("cpu"),
-        checkpoint_dir=folder, resume=resume, progress=False, fingerprint={"data": "x>0"},
-    )  # fmt: skip
+    run = FitRun(
+        seed=0,
+        device=torch.device("cpu"),
+        checkpoint_dir=folder,
+        resume=resume,
+        progress=False,
+        fingerprint={"data": "x>0"},
+    )
+    return train(FitTask(model, 16, make_batch, loss), options, run)
 
 
 def _no_unpickling(monkeypatch: pytest.MonkeyPatch) -> None:

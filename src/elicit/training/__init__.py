@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from elicit.training.config import FitOptions
     from elicit.training.data import Comparison, Targets, comparisons, label_targets, read_targets
     from elicit.training.export import export_model, load_adapter, save_adapter
-    from elicit.training.loop import FitResult, FitRun, FitTask, fit, train
+    from elicit.training.loop import FitResult, FitRun, FitTask, train
     from elicit.training.losses import ClassifierLoss, bradley_terry, soft_cross_entropy
     from elicit.training.model import load_causal_lm, load_sequence_model
     from elicit.training.reward import (
@@ -63,7 +63,6 @@ _EXPORTS = {
     "bradley_terry": "elicit.training.losses",
     "comparisons": "elicit.training.data",
     "export_model": "elicit.training.export",
-    "fit": "elicit.training.loop",
     "label_targets": "elicit.training.data",
     "load_adapter": "elicit.training.export",
     "load_causal_lm": "elicit.training.model",
@@ -106,7 +105,6 @@ __all__ = [
     "bradley_terry",
     "comparisons",
     "export_model",
-    "fit",
     "label_targets",
     "load_adapter",
     "load_causal_lm",

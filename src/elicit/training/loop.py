@@ -3,7 +3,6 @@
     task = FitTask(model, n_items, make_batch, step_loss)           # what is trained
     run = FitRun(seed=0, device=device, checkpoint_dir=out / "checkpoints", resume=True)
     result = train(task, FitOptions(), run)                         # FitOptions: how
-    result = fit(model, n_items, make_batch, step_loss, FitOptions(), seed=0, device=device)
 
 The caller supplies `make_batch(indices) -> batch` and `step_loss(batch, step_frac) -> loss`;
 the loop owns the rest: a seeded order of micro-batches, AdamW over the parameters that
@@ -66,7 +65,7 @@ UseModule = Callable[[torch.nn.Module], None]
 
 @dataclass(frozen=True)
 class FitResult:
-    """What a `fit` did. `losses[s]` is the mean micro-batch loss of optimizer step s."""
+    """What a `train` did. `losses[s]` is the mean micro-batch loss of optimizer step s."""
 
     steps: int
     losses: tuple[float, ...]
@@ -466,41 +465,6 @@ def train(task: FitTask, options: FitOptions, run: FitRun) -> FitResult:
     )
 
 
-def fit(
-    model: torch.nn.Module,
-    n_items: int,
-    make_batch: MakeBatch,
-    step_loss: StepLoss,
-    options: FitOptions,
-    *,
-    seed: int,
-    device: torch.device,
-    checkpoint_dir: str | Path | None = None,
-    resume: bool = False,
-    eval_fn: EvalFn | None = None,
-    fingerprint: Mapping[str, Any] | None = None,
-    progress: bool = True,
-    desc: str = "training",
-    use_module: UseModule | None = None,
-    prepare_step: PrepareStep | None = None,
-) -> FitResult:
-    """`train` with the fields of its `FitTask` and `FitRun` as arguments, for a one-off call
-    (a script, a test); see those classes for what each means."""
-    task = FitTask(model, n_items, make_batch, step_loss, prepare_step, use_module)
-    folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    run = FitRun(
-        seed=seed,
-        device=device,
-        checkpoint_dir=folder,
-        resume=resume,
-        fingerprint=fingerprint or {},
-        eval_fn=eval_fn,
-        progress=progress,
-        desc=desc,
-    )
-    return train(task, options, run)
-
-
 __all__ = [
     "CHECKPOINT_FILE",
     "EvalFn",
@@ -513,7 +477,6 @@ __all__ = [
     "TrainPlan",
     "autocast_context",
     "checkpoints_in",
-    "fit",
     "micro_batches",
     "total_steps",
     "train",
