@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
-from elicit.config import add_config_arguments, build_config, config_from_args, help_field
+from elicit.config import (
+    ConfigBase,
+    add_config_arguments,
+    build_config,
+    composed,
+    config_from_args,
+    config_to_dict,
+    help_field,
+    nested,
+    option_fields,
+    required_field,
+)
 from elicit.errors import ConfigError
 
 
@@ -72,3 +84,110 @@ def test_bad_flag_value_exits() -> None:
         parse(["--n", "x"])
     with pytest.raises(SystemExit):
         parse(["--mode", "c"])
+
+
+# Composed configs: a Literal choice, a nested config flattened into the flags, a required
+# option, and option groups whose checks chain through super().
+
+
+@dataclass(frozen=True)
+class Inner(ConfigBase):
+    kind: Literal["x", "y"] = help_field("x", "kind", aliases={"ex": "x"})
+    rate: float = help_field(0.5, "rate")
+    hidden: bool = help_field(False, "set in code", cli=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.rate < 0:
+            raise ConfigError("--rate must be >= 0")
+
+
+CHECKS: list[str] = []
+
+
+@dataclass(frozen=True)
+class GroupA(ConfigBase):
+    a: int = help_field(1, "a")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        CHECKS.append("A")
+
+
+@dataclass(frozen=True)
+class GroupB(ConfigBase):
+    name: str = required_field("name; required", missing="no name: pass --name")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        CHECKS.append("B")
+
+
+@composed
+@dataclass(frozen=True)
+class Outer(GroupA, GroupB):
+    inner: Inner = nested(Inner)
+    n: int = help_field(3, "n")
+
+
+def parse_outer(argv: list[str]) -> Outer:
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser, Outer)
+    return config_from_args(Outer, parser.parse_args(argv))
+
+
+def test_nested_options_are_flat_flags() -> None:
+    got = parse_outer(["--name", "z", "--kind", "y", "--rate", "2", "--n", "4"])
+    assert got == Outer(name="z", inner=Inner(kind="y", rate=2.0), n=4)
+    assert parse_outer(["--name", "z", "--kind", "ex"]).inner.kind == "x"  # an alias
+    with pytest.raises(SystemExit):
+        parse_outer(["--name", "z", "--kind", "w"])  # not a choice
+    with pytest.raises(SystemExit):
+        parse_outer(["--name", "z", "--hidden"])  # cli=False: no flag
+    assert [o.name for o in option_fields(Outer)] == ["name", "a", "kind", "rate", "n"]
+
+
+def test_nested_options_from_a_file_flat_or_nested(tmp_path: Path) -> None:
+    flat, deep = tmp_path / "flat.yaml", tmp_path / "deep.yaml"
+    flat.write_text("name: z\nkind: y\nrate: 2\n")
+    deep.write_text("name: z\ninner:\n  kind: y\n  rate: 2\n")
+    want = Outer(name="z", inner=Inner(kind="y", rate=2.0))
+    assert parse_outer(["--config", str(flat)]) == want
+    assert parse_outer(["--config", str(deep)]) == want
+    assert parse_outer(["--config", str(deep), "--rate", "3"]).inner.rate == 3.0  # flag wins
+    with pytest.raises(ConfigError, match=r"unknown option.*hidden"):
+        build_config(Outer, {"name": "z", "inner": {"hidden": True}})
+    with pytest.raises(ConfigError, match=r"'inner'.*mapping"):
+        build_config(Outer, {"name": "z", "inner": 3})
+    with pytest.raises(ConfigError, match=r"'rate'.*must be a number"):
+        build_config(Outer, {"name": "z", "inner": {"rate": "fast"}})
+    # config.json: the options flat, loadable again as a --config file
+    saved = config_to_dict(want)
+    assert saved == {"a": 1, "kind": "y", "rate": 2.0, "n": 3, "name": "z"}
+    assert build_config(Outer, saved) == want
+
+
+def test_a_choice_is_checked_once_for_flags_files_and_code() -> None:
+    with pytest.raises(ConfigError, match=r"unknown --kind 'w'; use one of x, y"):
+        build_config(Outer, {"name": "z", "kind": "w"})
+    with pytest.raises(ConfigError, match=r"unknown --kind 'w'"):
+        Inner(kind="w")  # type: ignore[arg-type]
+
+
+def test_composed_takes_nested_options_as_flat_keywords() -> None:
+    got = Outer(name="z", rate=2.0, n=4)  # type: ignore[call-arg]
+    assert got == Outer(name="z", inner=Inner(rate=2.0), n=4)
+    assert replace(got, kind="y").inner == Inner(kind="y", rate=2.0)
+    assert Outer(name="z", inner=Inner(kind="y"), rate=1.0).inner == Inner(kind="y", rate=1.0)  # type: ignore[call-arg]
+
+
+def test_required_options_and_chained_checks() -> None:
+    with pytest.raises(ConfigError, match="no name: pass --name"):
+        parse_outer([])
+    with pytest.raises(TypeError):
+        Outer()  # type: ignore[call-arg]
+    CHECKS.clear()
+    Outer(name="z")
+    assert CHECKS == ["B", "A"]  # each group once, through super(), in MRO order
+    with pytest.raises(ConfigError, match="--rate must be >= 0"):
+        Outer(name="z", rate=-1.0)  # type: ignore[call-arg]

@@ -1,7 +1,9 @@
 """Option groups shared by every command, so the same flag means the same thing everywhere.
 
 A command's config dataclass inherits the groups it needs (fields become flags through
-`elicit.config`):
+`elicit.config`). Each group validates its own fields in `__post_init__` and passes on with
+`super().__post_init__()`, so a config that inherits several groups runs each check once
+without calling the groups by name:
 
     DataOptions  --task --data --split --n --seed and the claims column names
     LMOptions    --model --backend --lm-batch-size --device --dtype --max-length --cache
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from elicit.config import help_field
+from elicit.config import ConfigBase, help_field, required_field
 from elicit.errors import ConfigError
 from elicit.models import DEFAULT_MODEL
 from elicit.tasks.base import LoadOptions, TaskData
@@ -25,8 +27,11 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class DataOptions:
-    task: str | None = help_field(None, "task name (see `elicit tasks`); required")
+class DataOptions(ConfigBase):
+    task: str = required_field(
+        "task name (see `elicit tasks`); required",
+        missing="no task given: pass --task NAME (`elicit tasks` lists them)",
+    )
     data: str | None = help_field(
         None,
         "data file or directory overriding the task's default, hf:<dataset id>, or 'bundled' "
@@ -42,7 +47,8 @@ class DataOptions:
     group_column: str = help_field("group", "claims task: consistency group column (optional)")
     key_column: str = help_field("key", "claims task: consistency key column (optional)")
 
-    def check_data(self) -> None:
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.task:
             raise ConfigError("no task given: pass --task NAME (`elicit tasks` lists them)")
         if self.n is not None and self.n < 1:
@@ -52,7 +58,6 @@ class DataOptions:
         """The task's --split sampled to --n with --seed; every example must have gold."""
         from elicit.tasks import load_task, sample
 
-        assert self.task is not None  # check_data() ran in __post_init__
         data = sample(load_task(self.task, self.load_options()), self.n, self.seed)
         if len(data) == 0:
             raise ConfigError(f"task {self.task!r} ({self.split} split) has no examples")
@@ -77,7 +82,7 @@ class DataOptions:
 
 
 @dataclass(frozen=True)
-class LMOptions:
+class LMOptions(ConfigBase):
     model: str = help_field(
         DEFAULT_MODEL,
         "registered model name (see `elicit models`), HF model id, local path, or "
@@ -108,7 +113,8 @@ class LMOptions:
         600.0, "server models: seconds one request may take in all (ends a trickling reply)"
     )
 
-    def check_lm(self) -> None:
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.lm_batch_size < 1:
             raise ConfigError(f"--lm-batch-size must be at least 1, got {self.lm_batch_size}")
         for flag, value in (
@@ -159,7 +165,7 @@ class LMOptions:
 
 
 @dataclass(frozen=True)
-class RunOptions:
+class RunOptions(ConfigBase):
     out: str | None = help_field(None, "run directory for results (default: under runs/)")
     force: bool = help_field(False, "redo the run even if --out holds a finished one")
     progress: bool = help_field(True, "show progress bars")

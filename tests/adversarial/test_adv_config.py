@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,13 @@ from adversary import claims_csv, cli, refused
 from elicit.commands.evaluate import EvalConfig
 from elicit.commands.label import LabelConfig
 from elicit.commands.score import ScoreConfig
-from elicit.config import _allows_inf, _base_type, build_config, config_to_dict, read_config_file
+from elicit.config import (
+    _allows_inf,
+    build_config,
+    config_to_dict,
+    option_fields,
+    read_config_file,
+)
 from elicit.errors import ConfigError
 
 CONFIGS = [ScoreConfig, LabelConfig, EvalConfig]
@@ -28,8 +33,9 @@ BASE = {"task": "sst2"}
 
 
 def _fields(cls: type[Any], tp: type) -> list[dataclasses.Field[Any]]:
-    hints = typing.get_type_hints(cls)
-    return [f for f in dataclasses.fields(cls) if _base_type(hints[f.name])[0] is tp]
+    """Every option of `cls` of scalar type `tp`, those of nested configs (`LabelConfig.search`:
+    --alpha, --t0, ...) included."""
+    return [o.field for o in option_fields(cls) if o.type is tp]
 
 
 def _named(field: Any) -> str:

@@ -142,7 +142,7 @@ def test_the_docstring_names_the_real_default() -> None:
         for line in (importlib.import_module("elicit.search.energy").__doc__ or "").splitlines()
         if line.strip().endswith("elicit's default")
     ]
-    assert marked == [SearchConfig().mp] == [LabelConfig.__dataclass_fields__["mp"].default]
+    assert marked == [SearchConfig().mp] == [LabelConfig(task="sst2").search.mp]
 
 
 # ------------------------------------------------------------------ balanced leave-one-out

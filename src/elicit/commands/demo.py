@@ -29,6 +29,7 @@ from elicit.errors import ConfigError
 from elicit.evaluation.summary import EvalSummary, format_table
 from elicit.options import LMOptions
 from elicit.runs import is_finished
+from elicit.search.icm import SearchConfig
 from elicit.tasks.sources import BUNDLED
 
 
@@ -46,7 +47,7 @@ class DemoConfig(LMOptions):
     progress: bool = help_field(True, "show progress bars")
 
     def __post_init__(self) -> None:
-        self.check_lm()
+        super().__post_init__()
         from elicit.tasks import bundled_tasks
 
         if self.task not in bundled_tasks():
@@ -77,7 +78,7 @@ class DemoConfig(LMOptions):
             split="train",
             n=self.n,
             seed=self.seed,
-            iterations=self.iterations,
+            search=SearchConfig(iterations=self.iterations),
             out=str(Path(self.out) / "label"),
             force=self.force,
             resume=self.resume_label,

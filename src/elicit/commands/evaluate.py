@@ -104,8 +104,7 @@ class EvalConfig(RunOptions, LMOptions, DataOptions):
     )
 
     def __post_init__(self) -> None:
-        self.check_data()
-        self.check_lm()
+        super().__post_init__()
         if self.pool_n is not None and self.pool_n < 1:
             raise ConfigError(f"--pool-n must be at least 1 (or none for all), got {self.pool_n}")
         if self.max_demos is not None and self.max_demos < 0:
@@ -174,7 +173,6 @@ def run_eval(config: EvalConfig, lm: LM | None = None, chat_lm: LM | None = None
     """
     from elicit.evaluation.plots import plot_accuracy
 
-    assert config.task is not None
     start = time.perf_counter()
     methods = config.eval_methods()
     out = config.out_dir()
@@ -256,7 +254,6 @@ def run_eval(config: EvalConfig, lm: LM | None = None, chat_lm: LM | None = None
 def _load_pool(config: EvalConfig) -> TaskData:
     from elicit.tasks import load_task
 
-    assert config.task is not None
     return load_task(config.task, config.load_options(config.pool_split))
 
 

@@ -51,11 +51,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from elicit.backends.base import LM, LabelSet, LooOrder
+from elicit.backends.base import LM, LabelSet
 from elicit.commands.workers import BatchJob, RayOptions
-from elicit.config import config_to_dict, help_field
+from elicit.config import composed, config_to_dict, help_field, nested
 from elicit.errors import ConfigError
 from elicit.evaluation.results import build, known_fields, num, pct
 from elicit.labels import (
@@ -76,19 +76,14 @@ from elicit.runs import (
 )
 from elicit.search.batches import batch_seed, split_batches
 from elicit.search.costs import Costs
-from elicit.search.energy import MP_KINDS, MPKind
 from elicit.search.icm import (
-    ANCHOR_MODES,
-    AnchorMode,
     OnStep,
     SearchConfig,
     SearchResult,
     Step,
     run_search,
 )
-from elicit.search.order import CONTEXT_ORDERS, ContextOrder
 from elicit.search.plot import plot_trace
-from elicit.search.schedule import SCHEDULES, ScheduleKind
 from elicit.tasks.base import GoldLabels, TaskData
 
 #: Files and folders a label run writes (the only things --force removes).
@@ -109,61 +104,17 @@ _RESUME_FREE = {
 }  # fmt: skip
 
 
+@composed
 @dataclass(frozen=True)
 class LabelConfig(RunOptions, LMOptions, DataOptions):
-    """Options of `elicit label`: the shared groups plus ICM's search settings."""
+    """Options of `elicit label`: the shared groups, ICM's search settings (`search`, whose
+    options are flags of their own: --alpha, --mp, ...), and the run's batching, anchors,
+    margins and workers. Built flat (`LabelConfig(task="sst2", iterations=300)`) or nested
+    (`search=SearchConfig(iterations=300)`); see `elicit.config.composed`."""
 
     split: str = help_field("train", "which split to label", choices=["train", "test", "all"])
-    alpha: float = help_field(50.0, "weight of mutual predictability against inconsistencies")
-    mp: str = help_field(
-        "calibrated",
-        "mutual predictability: calibrated (mean of centred signed scores; elicit), "
-        "calibrated-sum (their sum), balanced / balanced-sum (the same on balanced "
-        "leave-one-out: every context holds as many True as False demos), mean (released code), "
-        "sum-logprob (the paper's formula)",
-        choices=list(MP_KINDS),
-    )
-    schedule: str = help_field(
-        "paper",
-        "temperature schedule: paper T0/(1+beta ln n), code T0/(1+2 ln(1+flips)), exp T0*beta^n",
-        choices=list(SCHEDULES),
-    )
-    t0: float = help_field(10.0, "initial temperature")
-    t_min: float = help_field(0.01, "final (minimum) temperature")
-    beta: float = help_field(0.99, "cooling rate (paper schedule) or decay per step (exp)")
-    init_size: int = help_field(8, "examples given random labels to start the search")
-    init_balanced: bool = help_field(
-        False, "start with exactly half True (the released code) instead of free random labels"
-    )
-    iterations: int | None = help_field(
-        None, "search iterations per batch (default: ~3000 per 256 examples, as in the paper)"
-    )
+    search: SearchConfig = nested(SearchConfig, "the ICM search's settings")
     batch_size: int = help_field(256, "examples per independently searched batch")
-    context_order: str = help_field(
-        "interleaved",
-        "demo order: interleaved keeps a group's members apart; grouped (released code) "
-        "keeps them together",
-        choices=list(CONTEXT_ORDERS),
-    )
-    loo_order: str = help_field(
-        "tree",
-        "order of the other demos in leave-one-out prompts: tree (recursive split, shares "
-        "prefixes: much faster) or paper (= given: the context order, as the released code)",
-        choices=["tree", "paper", "given"],
-    )
-    skip_same: bool = help_field(
-        False, "skip proposals equal to the current label (the released code does)"
-    )
-    fix_rounds: int = help_field(10, "ConsistencyFix rounds per proposal")
-    strict_consistency: bool = help_field(
-        False,
-        "after the search, fix the inconsistencies it kept (a fix it refused because it lowered "
-        "the energy) anyway, so the labels written are logically consistent",
-    )
-    group_weight: float = help_field(
-        100.0, "sampling weight of unlabelled examples whose group has a labelled member"
-    )
-    checkpoint_every: int = help_field(10, "write a checkpoint every this many iterations")
     resume: bool = help_field(False, "continue the interrupted run in --out")
     iterative: bool = help_field(
         False,
@@ -174,17 +125,6 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
         None,
         'labels file of known labels ({"uid", "label"} per line) for examples of the pool: '
         "they start labelled and are sticky (see --anchor-weight)",
-    )
-    anchor_weight: float = help_field(
-        5.0,
-        "energy cost of overruling one anchor (alpha * MP units; inf freezes the anchors)",
-    )
-    anchor_mode: str = help_field(
-        "labelled",
-        "labelled: anchors are scored leave-one-out like the other labels; context (needs "
-        "--anchor-weight inf): they are fixed demonstrations before every prompt, computed "
-        "once, so a step costs about as much as without them (for many anchors)",
-        choices=ANCHOR_MODES,
     )
     confidence: bool = help_field(
         False,
@@ -207,8 +147,7 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
     worker_gpus: float = help_field(0.0, "GPUs per Ray worker (0.5: two workers share one)")
 
     def __post_init__(self) -> None:
-        self.check_data()
-        self.check_lm()
+        super().__post_init__()  # the data, LM and run groups; `search` validated itself
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.suggest < 0:
@@ -218,28 +157,11 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
                 "--iterative searches batch j+1 with a model trained on batches 1..j, so its "
                 "batches cannot run in parallel; drop --workers/--ray-address"
             )
-        self.search_config()  # validates the search settings
 
     def search_config(self) -> SearchConfig:
-        return SearchConfig(
-            alpha=self.alpha,
-            mp=cast(MPKind, self.mp),
-            schedule=cast(ScheduleKind, self.schedule),
-            t0=self.t0,
-            t_min=self.t_min,
-            beta=self.beta,
-            init_size=self.init_size,
-            init_balanced=self.init_balanced,
-            iterations=self.iterations,
-            group_weight=self.group_weight,
-            fix_rounds=self.fix_rounds,
-            strict_consistency=self.strict_consistency,
-            skip_same=self.skip_same,
-            context_order=cast(ContextOrder, self.context_order),
-            loo_order=cast(LooOrder, "given" if self.loo_order == "paper" else self.loo_order),
-            checkpoint_every=self.checkpoint_every,
-            anchor_weight=self.anchor_weight,
-            anchor_mode=cast(AnchorMode, self.anchor_mode),
+        """`search` with the margins `--confidence` / `--suggest` ask for."""
+        return replace(
+            self.search,
             confidence=self.confidence or self.suggest > 0,
             unlabelled_margins=self.suggest > 0,
         )
@@ -442,7 +364,6 @@ def run_label(config: LabelConfig, lm: LM | None = None) -> LabelSummary:
 def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
     from elicit.tasks import load_task, sample
 
-    assert config.task is not None  # checked in __post_init__
     out = config.out_dir()
     resuming = _prepare_out(out, config)  # fail fast, before data and model load
     full = load_task(config.task, config.load_options())
@@ -535,8 +456,8 @@ def _run_label(config: LabelConfig, lm: LM | None) -> LabelSummary:
     if anchors:
         anchor_metrics = AnchorMetrics(
             anchors=len(anchors),
-            anchor_weight=config.anchor_weight,
-            anchor_mode=config.anchor_mode,
+            anchor_weight=config.search.anchor_weight,
+            anchor_mode=config.search.anchor_mode,
             overruled=tuple(
                 Overruled(uid=uid, anchor=a, label=y, gold=data.gold.get(uid))
                 for uid, (a, y) in overruled.items()
@@ -653,7 +574,6 @@ def _metrics(
     known = [uid for uid in labels if uid in gold]
     weights = [r.n_labelled for r in results]
     total = sum(weights) or 1
-    assert config.task is not None  # checked in __post_init__
     return LabelMetrics(
         task=config.task,
         model=model_name,

@@ -30,10 +30,6 @@ from elicit.tasks.base import TaskData
 class ScoreConfig(RunOptions, LMOptions, DataOptions):
     """Options of `elicit score` (all shared with other commands)."""
 
-    def __post_init__(self) -> None:
-        self.check_data()
-        self.check_lm()
-
     def out_dir(self) -> Path:
         return run_dir(self, "score", split=True)
 
@@ -52,7 +48,6 @@ def score_examples(lm: LM, data: TaskData) -> np.ndarray:
 
 def run_score(config: ScoreConfig, lm: LM | None = None) -> ScoreSummary:
     """Score `config.task` zero-shot and write the run directory. `lm` overrides the model."""
-    assert config.task is not None  # checked in __post_init__
     out = config.out_dir()
     data = config.load_gold_sample("score")
     gold = data.gold_of(data.examples)

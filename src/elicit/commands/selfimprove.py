@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from elicit.backends.base import LM
-from elicit.config import config_to_dict, help_field
+from elicit.config import config_to_dict, help_field, required_field
 from elicit.errors import ConfigError
 from elicit.evaluation.results import ResultRow, build, known_fields, pct
 from elicit.options import LMOptions, RunOptions
@@ -61,8 +61,10 @@ MAJORITY = "majority-vote"  # method name of the pool's self-generated labels in
 class SelfImproveConfig(FitOptions, RunOptions, LMOptions):
     """Options of `elicit self-improve` (model, run and fine-tuning options are shared)."""
 
-    task: str | None = help_field(
-        None, "question set: " + ", ".join(sorted(QUESTION_SETS)), choices=sorted(QUESTION_SETS)
+    task: str = required_field(
+        "question set: " + ", ".join(sorted(QUESTION_SETS)) + "; required",
+        missing=f"no task given: pass --task NAME, one of {', '.join(sorted(QUESTION_SETS))}",
+        choices=sorted(QUESTION_SETS),
     )
     n: int | None = help_field(100, "unlabeled training questions, sampled with --seed")
     test_n: int | None = help_field(100, "held-out test questions, sampled with --seed")
@@ -86,12 +88,7 @@ class SelfImproveConfig(FitOptions, RunOptions, LMOptions):
     save_model: bool = help_field(False, "also save the merged fine-tuned model under sft/model")
 
     def __post_init__(self) -> None:
-        FitOptions.__post_init__(self)
-        self.check_lm()
-        if not self.task:
-            raise ConfigError(
-                f"no task given: pass --task NAME, one of {', '.join(sorted(QUESTION_SETS))}"
-            )
+        super().__post_init__()  # --task's choice, the fine-tuning, run and LM groups
         for name in ("n", "test_n"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -285,7 +282,6 @@ def run_self_improve(config: SelfImproveConfig, lm: LM | None = None) -> SelfImp
     from elicit.training.distributed import process_config
 
     config = process_config(config)
-    assert config.task is not None
     start = time.perf_counter()
     exemplars = load_exemplars(config.task, config.shots, config.seed)
     taken = frozenset(e.question for e in exemplars)

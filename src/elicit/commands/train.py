@@ -106,9 +106,7 @@ class TrainConfig(FitOptions, RunOptions, LMOptions, DataOptions):
     best_of_n_tokens: int = help_field(48, "max new tokens per best-of-N sample")
 
     def __post_init__(self) -> None:
-        self.check_data()
-        self.check_lm()
-        FitOptions.__post_init__(self)
+        super().__post_init__()  # FitOptions, then the run, LM and data groups
         if self.eval_n is not None and self.eval_n < 1:
             raise ConfigError(f"--eval-n must be at least 1 (or none), got {self.eval_n}")
         if self.best_of_n < 0 or self.best_of_n_prompts < 1:
@@ -285,7 +283,6 @@ def prepare_out(out: Path, config: TrainConfig) -> bool:
 def _train_data(config: TrainConfig) -> TaskData:
     from elicit.tasks import load_task, sample
 
-    assert config.task is not None
     data = load_task(config.task, config.load_options())
     if len(data) == 0:
         raise DataError(f"task {config.task!r} ({config.split} split) has no examples")
@@ -318,7 +315,6 @@ def _targets(config: TrainConfig, data: TaskData) -> Targets:
 def _test_data(config: TrainConfig) -> TaskData:
     from elicit.tasks import load_task, sample
 
-    assert config.task is not None
     data = load_task(config.task, config.load_options(config.eval_split))
     data = sample(data, config.eval_n, config.seed, keep_groups=config.objective == "reward")
     if len(data) == 0 or not data.has_gold:
@@ -332,7 +328,6 @@ def _test_data(config: TrainConfig) -> TaskData:
 def result_rows(
     config: TrainConfig, model: str, method: str, n: int, metrics: dict[str, float | None]
 ) -> list[ResultRow]:
-    assert config.task is not None
     rows = []
     for name, value in metrics.items():
         if name.startswith("accuracy_ci"):
@@ -407,7 +402,6 @@ def _run_train(config: TrainConfig) -> TrainSummary:
 
         rows, fit = run_classifier(config, out, test, targets, resuming)
     atomic_write_jsonl(out / "results.jsonl", (r.to_dict() for r in rows))
-    assert config.task is not None  # checked in __post_init__
     metrics = TrainMetrics(
         task=config.task,
         model=config.model,

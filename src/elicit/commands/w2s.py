@@ -216,7 +216,6 @@ class W2SSummary:
 def load_data(config: W2SConfig) -> W2SData:
     from elicit.tasks import load_task, sample
 
-    assert config.task is not None
     train = sample(
         load_task(config.task, config.load_options("train")),
         config.n,

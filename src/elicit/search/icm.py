@@ -78,6 +78,7 @@ from typing import Any, Literal
 from tqdm import tqdm
 
 from elicit.backends.base import LM, TRUE_FALSE, LabelSet, LooOrder
+from elicit.config import ConfigBase, help_field
 from elicit.errors import ConfigError
 from elicit.search import checkpoint
 from elicit.search.checkpoint import Checkpoint
@@ -91,7 +92,7 @@ from elicit.search.passes import (
     label_margins,
     restore_anchors,
 )
-from elicit.search.schedule import Schedule, ScheduleKind
+from elicit.search.schedule import SCHEDULES, Schedule, ScheduleKind
 from elicit.tasks.base import Consistency, Example
 
 # consistency_fix, force_consistency and label_margins live in `search.passes`; they stay
@@ -129,42 +130,79 @@ def default_iterations(n: int) -> int:
 
 
 @dataclass(frozen=True)
-class SearchConfig:
-    """Settings of one ICM search. Defaults follow the paper except `mp` (see `energy`)."""
+class SearchConfig(ConfigBase):
+    """Settings of one ICM search. Defaults follow the paper except `mp` (see `energy`). The
+    help strings are `elicit label`'s flags, which nest this config (`LabelConfig.search`)."""
 
-    alpha: float = 50.0
-    mp: MPKind = "calibrated"
-    schedule: ScheduleKind = "paper"
-    t0: float = 10.0
-    t_min: float = 0.01
-    beta: float = 0.99
-    init_size: int = 8
-    init_balanced: bool = False
-    iterations: int | None = None  # None: default_iterations(pool size)
-    group_weight: float = 100.0
-    fix_rounds: int = 10
-    final_fix: bool = True
-    strict_consistency: bool = False
-    skip_same: bool = False
-    context_order: ContextOrder = "interleaved"
-    loo_order: LooOrder = "tree"
-    checkpoint_every: int = 10
-    anchor_weight: float = 5.0
-    anchor_mode: AnchorMode = "labelled"
-    confidence: bool = False
-    unlabelled_margins: bool = False
+    alpha: float = help_field(50.0, "weight of mutual predictability against inconsistencies")
+    mp: MPKind = help_field(
+        "calibrated",
+        "mutual predictability: calibrated (mean of centred signed scores; elicit), "
+        "calibrated-sum (their sum), balanced / balanced-sum (the same on balanced "
+        "leave-one-out: every context holds as many True as False demos), mean (released code), "
+        "sum-logprob (the paper's formula)",
+        choices=MP_KINDS,
+    )
+    schedule: ScheduleKind = help_field(
+        "paper",
+        "temperature schedule: paper T0/(1+beta ln n), code T0/(1+2 ln(1+flips)), exp T0*beta^n",
+        choices=SCHEDULES,
+    )
+    t0: float = help_field(10.0, "initial temperature")
+    t_min: float = help_field(0.01, "final (minimum) temperature")
+    beta: float = help_field(0.99, "cooling rate (paper schedule) or decay per step (exp)")
+    init_size: int = help_field(8, "examples given random labels to start the search")
+    init_balanced: bool = help_field(
+        False, "start with exactly half True (the released code) instead of free random labels"
+    )
+    iterations: int | None = help_field(
+        None, "search iterations per batch (default: ~3000 per 256 examples, as in the paper)"
+    )
+    context_order: ContextOrder = help_field(
+        "interleaved",
+        "demo order: interleaved keeps a group's members apart; grouped (released code) "
+        "keeps them together",
+        choices=CONTEXT_ORDERS,
+    )
+    loo_order: LooOrder = help_field(
+        "tree",
+        "order of the other demos in leave-one-out prompts: tree (recursive split, shares "
+        "prefixes: much faster) or paper (= given: the context order, as the released code)",
+        choices=("tree", "given"),
+        aliases={"paper": "given"},
+    )
+    skip_same: bool = help_field(
+        False, "skip proposals equal to the current label (the released code does)"
+    )
+    fix_rounds: int = help_field(10, "ConsistencyFix rounds per proposal")
+    final_fix: bool = help_field(True, "a final ConsistencyFix after the last iteration", cli=False)
+    strict_consistency: bool = help_field(
+        False,
+        "after the search, fix the inconsistencies it kept (a fix it refused because it lowered "
+        "the energy) anyway, so the labels written are logically consistent",
+    )
+    group_weight: float = help_field(
+        100.0, "sampling weight of unlabelled examples whose group has a labelled member"
+    )
+    checkpoint_every: int = help_field(10, "write a checkpoint every this many iterations")
+    anchor_weight: float = help_field(
+        5.0,
+        "energy cost of overruling one anchor (alpha * MP units; inf freezes the anchors)",
+    )
+    anchor_mode: AnchorMode = help_field(
+        "labelled",
+        "labelled: anchors are scored leave-one-out like the other labels; context (needs "
+        "--anchor-weight inf): they are fixed demonstrations before every prompt, computed "
+        "once, so a step costs about as much as without them (for many anchors)",
+        choices=ANCHOR_MODES,
+    )
+    # Set by the command from its own flags (`elicit label --confidence/--suggest`).
+    confidence: bool = help_field(False, "compute each example's label margin", cli=False)
+    unlabelled_margins: bool = help_field(False, "margins for unlabelled examples too", cli=False)
 
     def __post_init__(self) -> None:
+        super().__post_init__()  # the choices: mp, schedule, context_order, loo_order, ...
         Schedule(self.schedule, self.t0, self.t_min, self.beta)  # validates the schedule
-        if self.mp not in MP_KINDS:
-            raise ConfigError(f"unknown --mp {self.mp!r}; use one of {', '.join(MP_KINDS)}")
-        if self.context_order not in CONTEXT_ORDERS:
-            raise ConfigError(
-                f"unknown --context-order {self.context_order!r}; "
-                f"use one of {', '.join(CONTEXT_ORDERS)}"
-            )
-        if self.loo_order not in ("tree", "given"):
-            raise ConfigError(f"unknown --loo-order {self.loo_order!r}; use tree or given")
         for name in ("init_size", "fix_rounds", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
@@ -175,10 +213,6 @@ class SearchConfig:
         if not self.anchor_weight >= 0:
             raise ConfigError(
                 f"--anchor-weight must be >= 0 (inf freezes anchors), got {self.anchor_weight}"
-            )
-        if self.anchor_mode not in ANCHOR_MODES:
-            raise ConfigError(
-                f"unknown --anchor-mode {self.anchor_mode!r}; use one of {', '.join(ANCHOR_MODES)}"
             )
         if self.anchor_mode == "context" and not math.isinf(self.anchor_weight):
             raise ConfigError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from elicit.config import help_field
+from elicit.config import ConfigBase, help_field
 from elicit.errors import ConfigError
 
 #: Learning rates used when --lr is left unset: LoRA adapters start at zero and need a larger
@@ -20,7 +20,7 @@ FULL_LR = 1e-5
 
 
 @dataclass(frozen=True)
-class FitOptions:
+class FitOptions(ConfigBase):
     """Optimiser, schedule, LoRA and checkpoint settings of one fine-tuning run."""
 
     lr: float | None = help_field(
@@ -52,6 +52,7 @@ class FitOptions:
     )
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         checks: list[tuple[bool, str]] = [
             (self.lr is not None and self.lr <= 0, f"--lr must be positive, got {self.lr}"),
             (self.epochs < 1, f"--epochs must be at least 1, got {self.epochs}"),

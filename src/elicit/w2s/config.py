@@ -84,8 +84,7 @@ class W2SConfig(RunOptions, FitOptions, DataOptions):
     gen_steps: int = help_field(20, "generative fine-tuning: optimizer steps")
 
     def __post_init__(self) -> None:
-        self.check_data()
-        FitOptions.__post_init__(self)
+        super().__post_init__()  # the run, fine-tuning and data groups
         if self.test_n < 2:
             raise ConfigError(f"--test-n must be at least 2, got {self.test_n}")
         unknown = [name for name in self.loss_list() if name not in LOSSES]
