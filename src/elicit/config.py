@@ -79,9 +79,10 @@ def check_choices(config: Any) -> None:
     """Refuse a value of a choice field of `config` that is not one of its choices."""
     hints = typing.get_type_hints(type(config))
     for f in dataclasses.fields(config):
-        choices = _choices(f, _base_type(hints[f.name])[0])
+        tp, optional = _base_type(hints[f.name])
+        choices = _choices(f, tp)
         value = getattr(config, f.name)
-        if choices is not None and value is not None and value not in choices:
+        if choices is not None and not (value is None and optional) and value not in choices:
             raise ConfigError(
                 f"unknown {_flag(f.name)} {value!r}; use one of {', '.join(map(str, choices))}"
             )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from elicit.config import ConfigBase, help_field, required_field
 from elicit.errors import ConfigError
@@ -24,6 +24,10 @@ from elicit.tasks.base import LoadOptions, TaskData
 
 if TYPE_CHECKING:
     from elicit.backends.base import LM
+
+
+#: Which part of a task's data: its train or test file, or both.
+Split = Literal["train", "test", "all"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class DataOptions(ConfigBase):
         "for the sample that ships with elicit (default: $ELICIT_DATA_DIR, else the Hub, else "
         "the bundled sample; `elicit tasks` shows which)",
     )
-    split: str = help_field("test", "which split to use", choices=["train", "test", "all"])
+    split: Split = help_field("test", "which split to use")
     n: int | None = help_field(100, "number of examples, sampled with --seed (none = all)")
     seed: int = help_field(0, "random seed (sampling, initial labels, search)")
     uid_column: str = help_field("uid", "claims task: column with a unique id per row")

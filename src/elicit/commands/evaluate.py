@@ -52,7 +52,7 @@ from elicit.evaluation.summary import (
     metrics_record,
     tidy_rows,
 )
-from elicit.options import DataOptions, LMOptions, RunOptions, run_dir
+from elicit.options import DataOptions, LMOptions, RunOptions, Split, run_dir
 from elicit.runs import atomic_write_json, atomic_write_jsonl, staged_run_dir
 from elicit.tasks.base import Example, TaskData
 
@@ -82,9 +82,7 @@ class EvalConfig(RunOptions, LMOptions, DataOptions):
     chat_model: str = help_field(
         "smollm2-135m-instruct", "chat model for zero-shot-chat (skipped if it cannot load)"
     )
-    pool_split: str = help_field(
-        "train", "split the demonstrations come from", choices=["train", "test", "all"]
-    )
+    pool_split: Split = help_field("train", "split the demonstrations come from")
     pool_n: int | None = help_field(
         None, "pool examples sampled with --seed (none = the whole split, so every labelled one)"
     )

@@ -66,7 +66,7 @@ from elicit.labels import (
     read_labels,
     write_labels,
 )
-from elicit.options import DataOptions, LMOptions, RunOptions, run_dir
+from elicit.options import DataOptions, LMOptions, RunOptions, Split, run_dir
 from elicit.runs import (
     DONE_FILE,
     atomic_write_json,
@@ -112,7 +112,7 @@ class LabelConfig(RunOptions, LMOptions, DataOptions):
     margins and workers. Built flat (`LabelConfig(task="sst2", iterations=300)`) or nested
     (`search=SearchConfig(iterations=300)`); see `elicit.config.composed`."""
 
-    split: str = help_field("train", "which split to label", choices=["train", "test", "all"])
+    split: Split = help_field("train", "which split to label")
     search: SearchConfig = nested(SearchConfig, "the ICM search's settings")
     batch_size: int = help_field(256, "examples per independently searched batch")
     resume: bool = help_field(False, "continue the interrupted run in --out")

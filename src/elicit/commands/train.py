@@ -33,14 +33,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal
 
 from elicit.config import config_to_dict, help_field
 from elicit.errors import ConfigError, DataError
 from elicit.evaluation import baselines as bl
 from elicit.evaluation.metrics import wilson_interval
 from elicit.evaluation.results import ResultRow, build, known_fields, num, pct
-from elicit.options import DataOptions, LMOptions, RunOptions
+from elicit.options import DataOptions, LMOptions, RunOptions, Split
 from elicit.runs import (
     DONE_FILE,
     atomic_write_json,
@@ -54,7 +54,6 @@ from elicit.training.data import LabelSource, Targets, label_targets
 
 log = logging.getLogger("elicit")
 
-OBJECTIVE_CHOICES = ("word", "linear", "reward")
 RUN_FILES = (
     "config.json",
     "train_log.jsonl",
@@ -71,18 +70,16 @@ _RESUME_FREE = {"resume", "force", "progress", "out", "checkpoint_every", "cache
 class TrainConfig(FitOptions, RunOptions, LMOptions, DataOptions):
     """Options of `elicit train`: data, model and run groups, FitOptions, and these."""
 
-    split: str = help_field("train", "split to train on", choices=["train", "test", "all"])
-    objective: str = help_field(
+    split: Split = help_field("train", "split to train on")
+    objective: Literal["word", "linear", "reward"] = help_field(
         "word",
         "word: the label word after the prompt; linear: a linear head on the last token; "
         "reward: a Bradley-Terry reward model on comparison pairs",
-        choices=list(OBJECTIVE_CHOICES),
     )
-    label_source: str = help_field(
+    label_source: Literal["auto", "golden", "random", "file"] = help_field(
         "auto",
         "where training labels come from: golden, random, file (--labels); auto = file when "
         "--labels is given",
-        choices=["auto", "golden", "random", "file"],
     )
     labels: str | None = help_field(
         None, "labels.jsonl, an `elicit label` run directory, or a .jsonl/.csv of uid,label"
@@ -92,9 +89,7 @@ class TrainConfig(FitOptions, RunOptions, LMOptions, DataOptions):
         "method name in results (default: finetune-<source>, finetune-linear-<source> or "
         "reward-<source>)",
     )
-    eval_split: str = help_field(
-        "test", "split the test claims come from", choices=["train", "test", "all"]
-    )
+    eval_split: Split = help_field("test", "split the test claims come from")
     eval_n: int | None = help_field(200, "test claims sampled with --seed (none = all)")
     eval_before: bool = help_field(True, "also score the base model zero-shot on the test claims")
     save_model: bool = help_field(
@@ -132,7 +127,7 @@ class TrainConfig(FitOptions, RunOptions, LMOptions, DataOptions):
     def source(self) -> LabelSource:
         if self.label_source == "auto":
             return "file"
-        return cast(LabelSource, self.label_source)
+        return self.label_source
 
     def source_name(self) -> str:
         if self.source != "file":

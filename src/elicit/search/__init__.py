@@ -10,7 +10,10 @@ Modules, one concern each:
                  and the memoised evaluator that calls `LM.loo_scores`
     schedule     annealing temperature schedules (paper / code / exp)
     order        the context order of the demos (interleaved groups / grouped)
-    icm          the search loop, ConsistencyFix, trace rows
+    icm          the search: `Search`, one search in progress (begin or restore, step,
+                 checkpoint, finish), `run_search` that drives it, trace rows
+    passes       ConsistencyFix and the post-passes (anchors given back, strict
+                 consistency, label margins)
     checkpoint   checkpoint files, so an interrupted search resumes exactly
     batches      group-preserving batches of a large pool, per-batch seeds
     costs        forward-pass cost estimates of a search
@@ -33,15 +36,16 @@ from elicit.search.energy import (
 )
 from elicit.search.icm import (
     OnStep,
+    Search,
     SearchConfig,
     SearchResult,
     Step,
     TraceRow,
-    consistency_fix,
     default_iterations,
     run_search,
 )
 from elicit.search.order import CONTEXT_ORDERS, ContextOrder, context_order
+from elicit.search.passes import consistency_fix
 from elicit.search.schedule import SCHEDULES, Schedule, ScheduleKind
 
 __all__ = [
@@ -56,6 +60,7 @@ __all__ = [
     "OnStep",
     "Schedule",
     "ScheduleKind",
+    "Search",
     "SearchConfig",
     "SearchResult",
     "Step",

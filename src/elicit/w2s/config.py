@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from elicit.config import help_field
 from elicit.errors import ConfigError
 from elicit.models import DEFAULT_MODEL
-from elicit.options import DataOptions, RunOptions
+from elicit.options import DataOptions, RunOptions, Split
 from elicit.training.config import FitOptions
 from elicit.w2s import LOSSES
 
@@ -19,7 +20,7 @@ from elicit.w2s import LOSSES
 class W2SConfig(RunOptions, FitOptions, DataOptions):
     """Options of `elicit w2s`: data, the two models, the losses, and the fine-tuning settings."""
 
-    split: str = help_field("train", "split the two training halves come from", choices=["train"])
+    split: Split = help_field("train", "split the two training halves come from", choices=["train"])
     n: int | None = help_field(200, "training examples in all (both halves), whole groups")
     test_n: int = help_field(200, "test claims sampled before balancing the classes")
     weak: str = help_field(
@@ -33,12 +34,11 @@ class W2SConfig(RunOptions, FitOptions, DataOptions):
     a_max: float = help_field(
         0.5, "confidence loss: final weight of the student's own hardened predictions"
     )
-    objective: str = help_field(
+    objective: Literal["word", "linear", "probe"] = help_field(
         "word",
         "how the models learn: word (fine-tune the label-word logits), linear (fine-tune with a "
         "new head) or probe (train a linear probe on frozen features, from the label words' "
         "unembeddings: seconds instead of minutes on a CPU)",
-        choices=["word", "linear", "probe"],
     )
     chain: str = help_field(
         "",
@@ -69,11 +69,10 @@ class W2SConfig(RunOptions, FitOptions, DataOptions):
         "also train the strong model on the easiest --easy-frac of half 2 with gold labels "
         "(and on a random subset of that size) and report accuracy on the hardest test claims",
     )
-    difficulty: str = help_field(
+    difficulty: Literal["auto", "field", "weak"] = help_field(
         "auto",
         "easy-to-hard: field (the task's difficulty, e.g. gsm8k-verification's), weak (the "
         "weak supervisor's uncertainty 0.5 - |P(True) - 0.5|), or auto (field if any, else weak)",
-        choices=["auto", "field", "weak"],
     )
     easy_frac: float = help_field(0.5, "easy-to-hard: share of half 2 that counts as easy")
     generative_finetune: bool = help_field(
