@@ -81,3 +81,33 @@ def run_seeds(
         with out.open("a", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
     report(out)
+
+
+def label_settings(items: list[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` items as keyword options of `LabelConfig`, the search's nested ones
+    (`mp`, `complete`, ...) included, each parsed to its option's type."""
+    from elicit.commands.label import LabelConfig
+    from elicit.config import build_config, option_fields
+
+    options = {o.name: o for o in option_fields(LabelConfig)}
+    out: dict[str, str] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        key = key.replace("-", "_")
+        if key not in options:
+            raise SystemExit(f"--set {item}: {key!r} is not an option of elicit label")
+        out[key] = value
+    # build_config parses each value as its option's type; read them back where they live.
+    config: Any = build_config(LabelConfig, {"task": "sst2", **out}, "--set")
+    parsed: dict[str, Any] = {}
+    for key in out:
+        holder = config
+        for name in options[key].path:
+            holder = getattr(holder, name)
+        parsed[key] = getattr(holder, key)
+    return parsed
+
+
+def variant_name(settings: dict[str, Any]) -> str:
+    """The name a set of `--set` options is recorded under in result rows."""
+    return ",".join(f"{k}={v}" for k, v in sorted(settings.items())) or "default"

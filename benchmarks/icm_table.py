@@ -16,7 +16,6 @@ variants of the search can be compared on the same pools and test claims.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import statistics
@@ -24,6 +23,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+from bench_common import label_settings, variant_name
 
 from elicit.backends import load_lm
 from elicit.commands.evaluate import EvalConfig, run_eval
@@ -46,35 +47,11 @@ def parse_tasks(spec: str) -> list[tuple[str, int, int]]:
     return out
 
 
-def parse_settings(items: list[str]) -> dict[str, Any]:
-    fields = {f.name: f for f in dataclasses.fields(LabelConfig)}
-    out: dict[str, Any] = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        key = key.replace("-", "_")
-        if key not in fields:
-            raise SystemExit(f"--set {item}: {key!r} is not an option of elicit label")
-        default = getattr(LabelConfig, key, None)
-        if isinstance(default, bool):
-            out[key] = value.lower() in ("1", "true", "yes")
-        elif isinstance(default, int):
-            out[key] = int(value)
-        elif isinstance(default, float):
-            out[key] = float(value)
-        else:
-            out[key] = value
-    return out
-
-
-def variant_name(settings: dict[str, Any]) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(settings.items())) or "default"
-
-
 def run_table(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    settings = parse_settings(args.set)
+    settings = label_settings(args.set)
     variant = variant_name(settings)
     lm = load_lm(args.model, backend=args.backend, batch_size=args.batch_size)
     out_root = Path(args.out) / variant.replace("=", "-").replace(",", "_")

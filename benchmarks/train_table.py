@@ -26,6 +26,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from bench_common import label_settings
+
 from elicit.commands.label import LabelConfig, run_label
 from elicit.commands.train import TrainConfig, run_train
 from elicit.models import DEFAULT_MODEL
@@ -56,6 +58,7 @@ def label(args: argparse.Namespace, task: str, n: int, seed: int, run: Path) -> 
             out=str(out),
             resume=(out / "config.json").exists(),
             progress=args.progress,
+            **label_settings(args.set),
         )
         run_label(config)
     return out
@@ -183,6 +186,13 @@ def main() -> None:
     p.add_argument("--grad-accum", type=int, default=1)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        help="label option KEY=VALUE for the ICM runs (as icm_table.py's --set; pass the same "
+        "--out as icm_table.py's variant directory to reuse its runs)",
+    )
     p.add_argument("--out", default="runs/train_table")
     p.add_argument("--rows", default="benchmarks/results/train_table.jsonl")
     p.add_argument("--progress", action="store_true")

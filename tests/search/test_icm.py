@@ -157,3 +157,19 @@ def test_strict_consistency_removes_the_contradictions_the_energy_keeps() -> Non
     assert rule.count({index[u]: y for u, y in strict.labels.items()}) == 0
     assert strict.energy <= loose.energy
     assert len(strict.labels) >= len(loose.labels) - 2
+
+
+@pytest.mark.parametrize("kind", [Consistency.ANSWER, Consistency.COMPARISON])
+def test_complete_labels_the_whole_pool(kind: Consistency) -> None:
+    """A search cut short leaves most of its pool unlabelled; `complete` labels the rest with
+    the model's predictions (consistent, and mostly the planted labels) at no cost to the
+    iterations themselves."""
+    examples, planted = pool(kind, 24, seed=5)
+    lm = planted_lm(planted, seed=5)
+    short = run_search(lm, examples, kind, SearchConfig(iterations=4), seed=0)
+    done = run_search(lm, examples, kind, SearchConfig(iterations=4, complete=True), seed=0)
+    assert short.n_labelled < len(examples)
+    assert done.n_labelled == len(examples)
+    assert done.trace == short.trace
+    assert done.inconsistencies == 0
+    assert agreement(done.labels, examples, planted) >= 0.9

@@ -17,7 +17,10 @@ otherwise; labelled examples can be drawn again, to correct them); propose the l
 predicts from the current labelled set (its leave-one-out score when labelled, else its score
 after all current demos; threshold per `energy.proposal_threshold`); optionally skip proposals
 equal to the current label (the released code does); ConsistencyFix the proposed set; accept if
-dU > 0, else with probability exp(dU / T). After the last iteration a final ConsistencyFix runs
+dU > 0, else with probability exp(dU / T). After the last iteration, with `complete`, every
+example still unlabelled gets the label the model predicts from the others (ConsistencyFixed,
+kept even if U drops: a search whose proposals for new examples were rejected at low
+temperature otherwise ends with part of its pool unlabelled). Then a final ConsistencyFix runs
 until no inconsistent pair can be fixed without lowering the energy (`final_fix`). With
 alpha = 50 a fix that costs more than 0.02 of mutual predictability is refused, so a few
 contradictions can survive; `strict_consistency` then fixes each of them anyway (the
@@ -87,6 +90,7 @@ from elicit.search.costs import CostMeter, Costs
 from elicit.search.energy import MP_KINDS, EnergyEvaluator, Evaluation, MPKind
 from elicit.search.order import CONTEXT_ORDERS, ContextOrder, context_order
 from elicit.search.passes import (
+    complete_labelling,
     consistency_fix,
     force_consistency,
     label_margins,
@@ -175,6 +179,12 @@ class SearchConfig(ConfigBase):
         False, "skip proposals equal to the current label (the released code does)"
     )
     fix_rounds: int = help_field(10, "ConsistencyFix rounds per proposal")
+    complete: bool = help_field(
+        False,
+        "after the last iteration, label every example the search left unlabelled with the "
+        "model's prediction from the labels so far (kept whatever it does to the energy), so "
+        "the whole pool is labelled",
+    )
     final_fix: bool = help_field(True, "a final ConsistencyFix after the last iteration", cli=False)
     strict_consistency: bool = help_field(
         False,
@@ -601,6 +611,10 @@ class Search:
         consistency, margins) on the current labelling and return the result."""
         config, evaluator = self.config, self.evaluator
         labelling, current = self.labelling, self.current
+        if config.complete:
+            labelling, current = complete_labelling(
+                evaluator, labelling, current, self.rng, config.fix_rounds
+            )
         if config.final_fix:
             rounds = config.fix_rounds + 10 * len(labelling)
             labelling, current = consistency_fix(evaluator, labelling, current, self.rng, rounds)

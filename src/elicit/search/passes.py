@@ -3,7 +3,8 @@
     labelling, current = consistency_fix(evaluator, labelling, current, rng, rounds=10)
 
 ConsistencyFix runs on each proposal and once more after the last iteration; the others are
-the search's post-passes: `restore_anchors` gives overruled anchors their labels back where
+the search's post-passes: `complete_labelling` labels what the search left unlabelled
+(`complete`), `restore_anchors` gives overruled anchors their labels back where
 that costs nothing, `force_consistency` removes every contradiction (`strict_consistency`), and
 `label_margins` measures how firmly each label is held (`confidence`). Each takes the energy
 evaluator and a labelling with its evaluation, draws randomness only from the `rng` it is
@@ -43,6 +44,32 @@ def consistency_fix(
                 break
         else:
             break  # no pair can be fixed without lowering the energy
+    return labelling, current
+
+
+def complete_labelling(
+    evaluator: EnergyEvaluator,
+    labelling: dict[int, int],
+    current: Evaluation,
+    rng: random.Random,
+    rounds: int,
+) -> tuple[dict[int, int], Evaluation]:
+    """Label every example the search left unlabelled (`SearchConfig.complete`).
+
+    In a seeded random order, each one gets the label the model predicts from the labels so
+    far (as a proposal of the search would), then a ConsistencyFix of `rounds` rounds; the
+    result is kept whatever it does to the energy, since the point is a fully labelled pool.
+    Frozen anchors are labelled already; nothing else is left out.
+    """
+    missing = [i for i in range(len(evaluator.examples)) if i not in labelling]
+    rng.shuffle(missing)
+    for i in missing:
+        if i in labelling:  # a ConsistencyFix of an earlier one labelled it
+            continue
+        candidate = {**labelling, i: evaluator.predict_label(current, i)}
+        labelling, current = consistency_fix(
+            evaluator, candidate, evaluator.evaluate(candidate), rng, rounds
+        )
     return labelling, current
 
 
