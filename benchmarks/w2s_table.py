@@ -145,7 +145,14 @@ def main() -> None:
             from elicit.w2s.plots import plot_table
 
             # One supervisor per figure (--weak), so bars of different pairs never mix.
-            rows = [r for r in read_jsonl(args.report) if r.get("weak") == args.weak]
+            every = read_jsonl(args.report)
+            rows = [r for r in every if r.get("weak") == args.weak]
+            if not rows:
+                present = sorted({str(r.get("weak")) for r in every})
+                raise SystemExit(
+                    f"{args.report} has no rows with weak supervisor {args.weak!r}; pass --weak "
+                    f"with one of: {', '.join(present)}"
+                )
             print(plot_table(rows, args.plot))
         return
     run_table(args)
