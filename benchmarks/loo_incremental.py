@@ -337,28 +337,30 @@ class Tally(LM):
         self.cpu[kind] += time.process_time() - start
         return out
 
-    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
-        out: FloatArray = self._run("other", lambda: self.inner.label_logprobs(prompts, labels))
+    def label_logprobs(
+        self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE
+    ) -> FloatArray:
+        out: FloatArray = self._run("other", lambda: self.inner.label_logprobs(prompts, label_set))
         return out
 
     def loo_scores(
         self,
         demos: Sequence[Demo],
-        labels: LabelSet = TRUE_FALSE,
+        label_set: LabelSet = TRUE_FALSE,
         *,
         order: Any = "given",
         context: Sequence[Demo] = (),
     ) -> FloatArray:
         out: FloatArray = self._run(
-            "loo", lambda: self.inner.loo_scores(demos, labels, order=order, context=context)
+            "loo", lambda: self.inner.loo_scores(demos, label_set, order=order, context=context)
         )
         return out
 
     def context_scores(
-        self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE
+        self, demos: Sequence[Demo], queries: Sequence[str], label_set: LabelSet = TRUE_FALSE
     ) -> FloatArray:
         out: FloatArray = self._run(
-            "context", lambda: self.inner.context_scores(demos, queries, labels)
+            "context", lambda: self.inner.context_scores(demos, queries, label_set)
         )
         return out
 

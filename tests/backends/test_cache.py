@@ -48,18 +48,18 @@ def test_score_rerun_hits(tmp_path: Path) -> None:
 def test_label_logprobs_rows_and_duplicates(tmp_path: Path) -> None:
     inner = ScriptedLM(lambda p: [0.0, 1.0, float(len(p))])
     lm = CachedLM(inner, tmp_path / "c.sqlite")
-    labels = LabelSet((" a", " b", " c"))
+    label_set = LabelSet((" a", " b", " c"))
     ps = ["x", "yy", "x"]
-    rows = lm.label_logprobs(ps, labels)
+    rows = lm.label_logprobs(ps, label_set)
     assert inner.prompts == ["x", "yy"]  # a repeated prompt is asked once
     np.testing.assert_allclose(
-        rows, ScriptedLM(lambda p: [0.0, 1.0, float(len(p))]).label_logprobs(ps, labels)
+        rows, ScriptedLM(lambda p: [0.0, 1.0, float(len(p))]).label_logprobs(ps, label_set)
     )
-    np.testing.assert_array_equal(lm.label_logprobs(ps, labels), rows)
+    np.testing.assert_array_equal(lm.label_logprobs(ps, label_set), rows)
     # Other label words are another request.
     lm.label_logprobs(["x"], LabelSet((" a", " b", " d")))
     assert inner.prompts == ["x", "yy", "x"]
-    assert lm.label_logprobs([], labels).shape == (0, 3)
+    assert lm.label_logprobs([], label_set).shape == (0, 3)
 
 
 def test_loo_and_context_scores_share_keys_with_score(tmp_path: Path) -> None:
@@ -97,13 +97,13 @@ class EngineLM(ScriptedLM):
     def loo_scores(
         self,
         demos: Sequence[Demo],
-        labels: LabelSet = TRUE_FALSE,
+        label_set: LabelSet = TRUE_FALSE,
         *,
         order: str = "given",
         context: Sequence[Demo] = (),
     ) -> FloatArray:  # type: ignore[override]
         self.engine_calls += 1
-        return super().loo_scores(demos, labels, order=order, context=context)  # type: ignore[arg-type]
+        return super().loo_scores(demos, label_set, order=order, context=context)  # type: ignore[arg-type]
 
 
 def test_many_misses_use_the_backends_own_engine(tmp_path: Path) -> None:
@@ -176,11 +176,13 @@ class DiesAfter(ScriptedLM):
         super().__init__(length_rule)
         self.left = n
 
-    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
+    def label_logprobs(
+        self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE
+    ) -> FloatArray:
         self.left -= 1
         if self.left < 0:
             raise BackendError("the server went away")
-        return super().label_logprobs(prompts, labels)
+        return super().label_logprobs(prompts, label_set)
 
 
 def test_results_before_a_failure_are_kept(tmp_path: Path) -> None:

@@ -4,11 +4,11 @@ Search, baselines, evaluation and training-data code call these batched methods 
 touch transformers or HTTP directly. A backend takes whole request lists so it can sort,
 batch and cache as it likes (the lm-evaluation-harness design).
 
-    label_logprobs(prompts, labels) -> (n, k) log P(label word k | prompt)
-    score(prompts, labels)          -> (n,)   log P(" True") - log P(" False")
-    loo_scores(demos, labels, order, context)
+    label_logprobs(prompts, label_set) -> (n, k) log P(label word k | prompt)
+    score(prompts, label_set)          -> (n,)   log P(" True") - log P(" False")
+    loo_scores(demos, label_set, order, context)
                                     -> (n,)   score of demo i with all other demos in context
-    unit_loo_scores(demos, units, labels, order, context)
+    unit_loo_scores(demos, units, label_set, order, context)
                                     -> (n,)   the same with demos left out in groups (`LooUnit`)
     context_scores(demos, queries)  -> (m,)   score of each query after the same demos (many-shot)
     generate(prompts, config)       -> list[str]
@@ -168,7 +168,9 @@ class LM(abc.ABC):
     name: str
 
     @abc.abstractmethod
-    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
+    def label_logprobs(
+        self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE
+    ) -> FloatArray:
         """log P(label word | prompt) for every prompt and label word, shape (n, k).
 
         Each entry sums the probability of the word's variants (see `LabelSet`). Rows need
@@ -179,22 +181,22 @@ class LM(abc.ABC):
     def generate(self, prompts: Sequence[str], config: GenerationConfig) -> list[str]:
         """Continuations of each prompt (without the prompt), cut at the first stop string."""
 
-    def score(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
+    def score(self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE) -> FloatArray:
         """Binary log-odds log P(words[1]) - log P(words[0]) per prompt, shape (n,)."""
-        if not labels.binary:
+        if not label_set.binary:
             raise ConfigError(
-                f"score() needs exactly two label words, got {labels.words!r}; "
+                f"score() needs exactly two label words, got {label_set.words!r}; "
                 "use label_logprobs() for more"
             )
         if len(prompts) == 0:
             return np.zeros(0)
-        lp = check_finite(self.label_logprobs(prompts, labels), self.name, prompts)
+        lp = check_finite(self.label_logprobs(prompts, label_set), self.name, prompts)
         return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
 
     def loo_scores(
         self,
         demos: Sequence[Demo],
-        labels: LabelSet = TRUE_FALSE,
+        label_set: LabelSet = TRUE_FALSE,
         *,
         order: LooOrder = "given",
         context: Sequence[Demo] = (),
@@ -216,13 +218,13 @@ class LM(abc.ABC):
 
         if len(demos) == 0:
             return np.zeros(0)
-        return self.score(loo_prompts(demos, labels, order, context), labels)
+        return self.score(loo_prompts(demos, label_set, order, context), label_set)
 
     def unit_loo_scores(
         self,
         demos: Sequence[Demo],
         units: Sequence[LooUnit],
-        labels: LabelSet = TRUE_FALSE,
+        label_set: LabelSet = TRUE_FALSE,
         *,
         order: LooOrder = "tree",
         context: Sequence[Demo] = (),
@@ -240,15 +242,15 @@ class LM(abc.ABC):
         """
         from elicit.backends.prompting import asked_order, unit_loo_prompts
 
-        prompts = unit_loo_prompts(demos, units, labels, order, context)
+        prompts = unit_loo_prompts(demos, units, label_set, order, context)
         out = np.zeros(len(demos))
         walk = asked_order(units)
         if walk:
-            out[walk] = self.score([prompts[i] for i in walk], labels)
+            out[walk] = self.score([prompts[i] for i in walk], label_set)
         return out
 
     def context_scores(
-        self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE
+        self, demos: Sequence[Demo], queries: Sequence[str], label_set: LabelSet = TRUE_FALSE
     ) -> FloatArray:
         """Many-shot log-odds: every query prompt scored after the same `demos`, in order.
 
@@ -256,7 +258,7 @@ class LM(abc.ABC):
         """
         from elicit.backends.prompting import render_context
 
-        return self.score([render_context(demos, q, labels) for q in queries], labels)
+        return self.score([render_context(demos, q, label_set) for q in queries], label_set)
 
     def count_tokens(self, text: str) -> int:
         """How many tokens `text` encodes to, without special tokens (no BOS) or truncation.

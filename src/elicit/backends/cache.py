@@ -126,14 +126,14 @@ class CachedLM(LM):
 
     # ------------------------------------------------------------------ keys and storage
 
-    def _hasher(self, kind: str, labels: LabelSet | None, extra: Any = None) -> Any:
+    def _hasher(self, kind: str, label_set: LabelSet | None, extra: Any = None) -> Any:
         """sha256 fed with everything but the prompt text; `.copy()` it per prompt."""
         header = [
             CACHE_VERSION,
             self.identity,
             kind,
-            list(labels.words) if labels else None,
-            labels.variants if labels else None,
+            list(label_set.words) if label_set else None,
+            label_set.variants if label_set else None,
             extra,
         ]
         h = hashlib.sha256(json.dumps(header, sort_keys=True).encode("utf-8"))
@@ -232,46 +232,49 @@ class CachedLM(LM):
 
     # ------------------------------------------------------------------ the LM protocol
 
-    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
+    def label_logprobs(
+        self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE
+    ) -> FloatArray:
         if len(prompts) == 0:
-            return np.zeros((0, len(labels.words)))
-        keys = self._keys(self._hasher("logprobs", labels), prompts)
+            return np.zeros((0, len(label_set.words)))
+        keys = self._keys(self._hasher("logprobs", label_set), prompts)
         rows = self._cached(
-            keys, lambda idx: self.inner.label_logprobs([prompts[i] for i in idx], labels).tolist()
+            keys,
+            lambda idx: self.inner.label_logprobs([prompts[i] for i in idx], label_set).tolist(),
         )
-        return np.asarray(rows, dtype=np.float64).reshape(len(prompts), len(labels.words))
+        return np.asarray(rows, dtype=np.float64).reshape(len(prompts), len(label_set.words))
 
-    def score(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
-        if not labels.binary or len(prompts) == 0:
-            return super().score(prompts, labels)  # the error, or empty
-        keys = self._keys(self._hasher("score", labels), prompts)
+    def score(self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE) -> FloatArray:
+        if not label_set.binary or len(prompts) == 0:
+            return super().score(prompts, label_set)  # the error, or empty
+        keys = self._keys(self._hasher("score", label_set), prompts)
         return _floats(
-            self._cached(keys, lambda idx: self.inner.score([prompts[i] for i in idx], labels))
+            self._cached(keys, lambda idx: self.inner.score([prompts[i] for i in idx], label_set))
         )
 
     def loo_scores(
         self,
         demos: Sequence[Demo],
-        labels: LabelSet = TRUE_FALSE,
+        label_set: LabelSet = TRUE_FALSE,
         *,
         order: LooOrder = "given",
         context: Sequence[Demo] = (),
     ) -> FloatArray:
-        if len(demos) == 0 or not labels.binary:
-            return super().loo_scores(demos, labels, order=order, context=context)
-        prompts = loo_prompts(demos, labels, order, context)
-        keys = self._keys(self._hasher("score", labels), prompts)
+        if len(demos) == 0 or not label_set.binary:
+            return super().loo_scores(demos, label_set, order=order, context=context)
+        prompts = loo_prompts(demos, label_set, order, context)
+        keys = self._keys(self._hasher("score", label_set), prompts)
         # A backend with its own leave-one-out engine computes many misses in one go (after an
         # ICM label flip all prompts but one change); for one that just scores the text
         # prompts, chunks keep partial progress.
         own_engine = type(self.inner).loo_scores is not LM.loo_scores
         whole = (
-            (lambda: self.inner.loo_scores(demos, labels, order=order, context=context))
+            (lambda: self.inner.loo_scores(demos, label_set, order=order, context=context))
             if own_engine
             else None
         )
         values = self._cached(
-            keys, lambda idx: self.inner.score([prompts[i] for i in idx], labels), whole=whole
+            keys, lambda idx: self.inner.score([prompts[i] for i in idx], label_set), whole=whole
         )
         return _floats(values)
 
@@ -279,24 +282,24 @@ class CachedLM(LM):
         self,
         demos: Sequence[Demo],
         units: Sequence[LooUnit],
-        labels: LabelSet = TRUE_FALSE,
+        label_set: LabelSet = TRUE_FALSE,
         *,
         order: LooOrder = "tree",
         context: Sequence[Demo] = (),
     ) -> FloatArray:
         """As `loo_scores`, per unit prompt; misses go in walk order (`prompting.asked_order`),
         so a wrapped backend that reuses its previous prompt's prefix shares the tree's."""
-        if len(demos) == 0 or not labels.binary:
-            return super().unit_loo_scores(demos, units, labels, order=order, context=context)
-        by_demo = unit_loo_prompts(demos, units, labels, order, context)
+        if len(demos) == 0 or not label_set.binary:
+            return super().unit_loo_scores(demos, units, label_set, order=order, context=context)
+        by_demo = unit_loo_prompts(demos, units, label_set, order, context)
         walk = asked_order(units)
         prompts = [by_demo[i] for i in walk]
-        keys = self._keys(self._hasher("score", labels), prompts)
+        keys = self._keys(self._hasher("score", label_set), prompts)
         own_engine = type(self.inner).unit_loo_scores is not LM.unit_loo_scores
         whole = (
             (
                 lambda: self.inner.unit_loo_scores(
-                    demos, units, labels, order=order, context=context
+                    demos, units, label_set, order=order, context=context
                 )[walk]
             )
             if own_engine
@@ -304,7 +307,9 @@ class CachedLM(LM):
         )
         values = _floats(
             self._cached(
-                keys, lambda idx: self.inner.score([prompts[i] for i in idx], labels), whole=whole
+                keys,
+                lambda idx: self.inner.score([prompts[i] for i in idx], label_set),
+                whole=whole,
             )
         )
         out = np.zeros(len(demos))
@@ -312,17 +317,17 @@ class CachedLM(LM):
         return out
 
     def context_scores(
-        self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE
+        self, demos: Sequence[Demo], queries: Sequence[str], label_set: LabelSet = TRUE_FALSE
     ) -> FloatArray:
-        if len(queries) == 0 or not labels.binary:
-            return super().context_scores(demos, queries, labels)
-        hasher = self._hasher("score", labels)
+        if len(queries) == 0 or not label_set.binary:
+            return super().context_scores(demos, queries, label_set)
+        hasher = self._hasher("score", label_set)
         # The key of render_context(demos, q): hash the shared context once, then each query.
-        hasher.update("".join(render_demo(d, labels) for d in demos).encode("utf-8"))
+        hasher.update("".join(render_demo(d, label_set) for d in demos).encode("utf-8"))
         keys = self._keys(hasher, queries)
         values = self._cached(
             keys,
-            lambda idx: self.inner.context_scores(demos, [queries[i] for i in idx], labels),
+            lambda idx: self.inner.context_scores(demos, [queries[i] for i in idx], label_set),
         )
         return _floats(values)
 

@@ -118,8 +118,8 @@ class _LabelPlan:
     reserve: int
 
     @classmethod
-    def of(cls, encoder: PromptEncoder, labels: LabelSet) -> _LabelPlan:
-        variants = encoder.label_variants(labels)
+    def of(cls, encoder: PromptEncoder, label_set: LabelSet) -> _LabelPlan:
+        variants = encoder.label_variants(label_set)
         return cls(
             variants=variants,
             singles=sorted({s[0] for seqs in variants for s in seqs if len(s) == 1}),
@@ -256,10 +256,12 @@ class HFBackend(LM):
 
     # ------------------------------------------------------------------ scoring
 
-    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
-        plan = _LabelPlan.of(self.encoder, labels)
+    def label_logprobs(
+        self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE
+    ) -> FloatArray:
+        plan = _LabelPlan.of(self.encoder, label_set)
         if len(prompts) == 0:
-            return np.zeros((0, len(labels.words)))
+            return np.zeros((0, len(label_set.words)))
         requests: list[Request] = []
         for prompt in prompts:
             # The context leaves room for the longest label continuation (minus the one token
@@ -274,7 +276,7 @@ class HFBackend(LM):
     def loo_scores(
         self,
         demos: Sequence[Demo],
-        labels: LabelSet = TRUE_FALSE,
+        label_set: LabelSet = TRUE_FALSE,
         *,
         order: LooOrder = "given",
         context: Sequence[Demo] = (),
@@ -284,17 +286,17 @@ class HFBackend(LM):
         are one prefix of every prompt, kept in the prefix store across calls. Same scores as
         the text prompts; falls back to scoring them when sharing is off or impossible (see
         `_shareable`). It is `unit_loo_scores` with one unit per demo."""
-        if len(demos) == 0 or order not in ("given", "tree") or not labels.binary:
-            return super().loo_scores(demos, labels, order=order, context=context)
+        if len(demos) == 0 or order not in ("given", "tree") or not label_set.binary:
+            return super().loo_scores(demos, label_set, order=order, context=context)
         return self.unit_loo_scores(
-            demos, solo_units(len(demos)), labels, order=order, context=context
+            demos, solo_units(len(demos)), label_set, order=order, context=context
         )
 
     def unit_loo_scores(
         self,
         demos: Sequence[Demo],
         units: Sequence[LooUnit],
-        labels: LabelSet = TRUE_FALSE,
+        label_set: LabelSet = TRUE_FALSE,
         *,
         order: LooOrder = "tree",
         context: Sequence[Demo] = (),
@@ -304,11 +306,11 @@ class HFBackend(LM):
         O(U L log U) tokens. Same scores as the text prompts, with the same fallback as
         `loo_scores`."""
         check_units(units, len(demos))
-        if len(demos) == 0 or order not in ("given", "tree") or not labels.binary:
-            return super().unit_loo_scores(demos, units, labels, order=order, context=context)
-        texts = [render_demo(d, labels) for d in demos]
-        fixed = [render_demo(d, labels) for d in context]
-        plan = _LabelPlan.of(self.encoder, labels)
+        if len(demos) == 0 or order not in ("given", "tree") or not label_set.binary:
+            return super().unit_loo_scores(demos, units, label_set, order=order, context=context)
+        texts = [render_demo(d, label_set) for d in demos]
+        fixed = [render_demo(d, label_set) for d in context]
+        plan = _LabelPlan.of(self.encoder, label_set)
         demo_ids = [self.encoder.tokens(t) for t in texts]
         unit_ids = [[t for i in u.shown for t in demo_ids[i]] for u in units]
         fixed_ids = [t for text in fixed for t in self.encoder.tokens(text)]
@@ -324,7 +326,7 @@ class HFBackend(LM):
             for i in unit.asked
         )
         if not self._shareable(fixed + texts + queries, query_ids, longest, plan):
-            return super().unit_loo_scores(demos, units, labels, order=order, context=context)
+            return super().unit_loo_scores(demos, units, label_set, order=order, context=context)
         requests = [[r for i in u.asked for r in plan.requests(tuple(by_demo[i]))] for u in units]
         engine = self._engine()
         singles = plan.singles_tensor
@@ -340,18 +342,18 @@ class HFBackend(LM):
         return out
 
     def context_scores(
-        self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE
+        self, demos: Sequence[Demo], queries: Sequence[str], label_set: LabelSet = TRUE_FALSE
     ) -> FloatArray:
         """`LM.context_scores` computing the shared context once (see `hf_prefix`)."""
-        if len(queries) == 0 or not labels.binary:
-            return super().context_scores(demos, queries, labels)
-        texts = [render_demo(d, labels) for d in demos]
-        plan = _LabelPlan.of(self.encoder, labels)
+        if len(queries) == 0 or not label_set.binary:
+            return super().context_scores(demos, queries, label_set)
+        texts = [render_demo(d, label_set) for d in demos]
+        plan = _LabelPlan.of(self.encoder, label_set)
         segments = [self._start()] + [self.encoder.tokens(text) for text in texts]
         query_ids = [self.encoder.tokens(q) for q in queries]
         longest = sum(len(s) for s in segments[1:]) + max(len(q) for q in query_ids)
         if not self._shareable(texts + list(queries), query_ids, longest, plan):
-            return super().context_scores(demos, queries, labels)
+            return super().context_scores(demos, queries, label_set)
         requests = [r for q in query_ids for r in plan.requests(tuple(q))]
         results = self._engine().context(segments, requests, plan.singles_tensor)
         lp = check_finite(plan.combine(results, len(queries)), self.name, queries, what="query")

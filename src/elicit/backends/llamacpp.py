@@ -220,10 +220,12 @@ class LlamaCppBackend(LM):
 
     # ------------------------------------------------------------------ scoring
 
-    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
-        variants = self.encoder.label_variants(labels)
+    def label_logprobs(
+        self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE
+    ) -> FloatArray:
+        variants = self.encoder.label_variants(label_set)
         if len(prompts) == 0:
-            return np.zeros((0, len(labels.words)))
+            return np.zeros((0, len(label_set.words)))
         reserve = _reserve(variants)
         contexts = [self.encoder.encode(p, reserve=reserve) for p in prompts]
         return check_finite(self._score_contexts(contexts, variants), self.name, prompts)
@@ -231,7 +233,7 @@ class LlamaCppBackend(LM):
     def loo_scores(
         self,
         demos: Sequence[Demo],
-        labels: LabelSet = TRUE_FALSE,
+        label_set: LabelSet = TRUE_FALSE,
         *,
         order: LooOrder = "given",
         context: Sequence[Demo] = (),
@@ -241,17 +243,17 @@ class LlamaCppBackend(LM):
         the shared prefixes, the fixed `context` demos first, are then evaluated once (see the
         module docstring). Falls back to the text prompts when the token rule does not apply
         (`_joinable`). It is `unit_loo_scores` with one unit per demo."""
-        if len(demos) == 0 or order not in ("given", "tree") or not labels.binary:
-            return super().loo_scores(demos, labels, order=order, context=context)
+        if len(demos) == 0 or order not in ("given", "tree") or not label_set.binary:
+            return super().loo_scores(demos, label_set, order=order, context=context)
         return self.unit_loo_scores(
-            demos, solo_units(len(demos)), labels, order=order, context=context
+            demos, solo_units(len(demos)), label_set, order=order, context=context
         )
 
     def unit_loo_scores(
         self,
         demos: Sequence[Demo],
         units: Sequence[LooUnit],
-        labels: LabelSet = TRUE_FALSE,
+        label_set: LabelSet = TRUE_FALSE,
         *,
         order: LooOrder = "tree",
         context: Sequence[Demo] = (),
@@ -259,11 +261,11 @@ class LlamaCppBackend(LM):
         """`LM.unit_loo_scores` from joined tokens, as `loo_scores`: a unit's shown demos are
         one segment, its asked demos its queries, scored unit by unit in walk order."""
         check_units(units, len(demos))
-        if len(demos) == 0 or order not in ("given", "tree") or not labels.binary:
-            return super().unit_loo_scores(demos, units, labels, order=order, context=context)
-        texts = [render_demo(d, labels) for d in demos]
-        fixed = [render_demo(d, labels) for d in context]
-        variants = self.encoder.label_variants(labels)
+        if len(demos) == 0 or order not in ("given", "tree") or not label_set.binary:
+            return super().unit_loo_scores(demos, units, label_set, order=order, context=context)
+        texts = [render_demo(d, label_set) for d in demos]
+        fixed = [render_demo(d, label_set) for d in context]
+        variants = self.encoder.label_variants(label_set)
         demo_ids = [self.encoder.tokens(t) for t in texts]
         unit_ids = [[t for i in u.shown for t in demo_ids[i]] for u in units]
         fixed_ids = [t for text in fixed for t in self.encoder.tokens(text)]
@@ -279,7 +281,7 @@ class LlamaCppBackend(LM):
             for i in unit.asked
         )
         if not self._joinable(fixed + texts + queries, query_ids, longest, variants):
-            return super().unit_loo_scores(demos, units, labels, order=order, context=context)
+            return super().unit_loo_scores(demos, units, label_set, order=order, context=context)
         contexts = [
             start + [t for v in others for t in unit_ids[v]] + by_demo[i]
             for u, others in enumerate(loo_orders(len(units), order))
@@ -296,18 +298,18 @@ class LlamaCppBackend(LM):
         return out
 
     def context_scores(
-        self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE
+        self, demos: Sequence[Demo], queries: Sequence[str], label_set: LabelSet = TRUE_FALSE
     ) -> FloatArray:
         """`LM.context_scores` tokenising the shared demos once; they are evaluated once too."""
-        if len(queries) == 0 or not labels.binary:
-            return super().context_scores(demos, queries, labels)
-        texts = [render_demo(d, labels) for d in demos]
-        variants = self.encoder.label_variants(labels)
+        if len(queries) == 0 or not label_set.binary:
+            return super().context_scores(demos, queries, label_set)
+        texts = [render_demo(d, label_set) for d in demos]
+        variants = self.encoder.label_variants(label_set)
         context = self._start() + [t for text in texts for t in self.encoder.tokens(text)]
         query_ids = [self.encoder.tokens(q) for q in queries]
         longest = len(context) - len(self._start()) + max(len(q) for q in query_ids)
         if not self._joinable(texts + list(queries), query_ids, longest, variants):
-            return super().context_scores(demos, queries, labels)
+            return super().context_scores(demos, queries, label_set)
         lp = self._score_contexts([context + q for q in query_ids], variants)
         lp = check_finite(lp, self.name, queries, what="query")
         return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
