@@ -327,6 +327,8 @@ class Tally(LM):
     def __init__(self, inner: HFBackend) -> None:
         self.inner = inner
         self.name = inner.name
+        self.max_length = inner.max_length
+        self.native_loo = inner.native_loo
         self.tokens = {"loo": 0, "context": 0, "other": 0}
         self.cpu = {"loo": 0.0, "context": 0.0, "other": 0.0}  # CPU seconds
 

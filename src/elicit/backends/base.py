@@ -15,6 +15,13 @@ batch and cache as it likes (the lm-evaluation-harness design).
     chat_prompt(message)            -> str    a user message in the model's chat template
     count_tokens(text)              -> int    tokens of text (default: a chars/4 estimate)
 
+and says what callers may ask of any backend without probing for attributes:
+
+    max_length   the context in tokens, or None where the backend does not know it
+    identity     what distinguishes its numbers from another model's (cache keys hold it)
+    native_loo   whether leave-one-out calls run on an engine of their own (a prefix cache),
+                 so a whole call costs less than scoring its prompts one by one
+
 Prompt rendering (how a labelled demonstration is written into a context) lives in
 `prompting.py` and is the same for every backend; so do the tokenisation rules (BOS once,
 label words with their leading space, left truncation with a warning) for every backend that
@@ -24,6 +31,7 @@ tokenises locally.
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -161,11 +169,36 @@ def check_finite(
     )
 
 
+def describe_identity(lm: LM, **settings: object) -> str:
+    """`lm`'s class and name, and every setting that is not None (as text), as sorted JSON."""
+    parts = {"class": f"{type(lm).__module__}.{type(lm).__qualname__}", "name": lm.name}
+    parts.update({key: str(value) for key, value in settings.items() if value is not None})
+    return json.dumps(parts, sort_keys=True)
+
+
 class LM(abc.ABC):
     """A language model seen through the few batched calls elicit needs."""
 
     #: A short name for results files, e.g. "gemma-3-270m" or "hf:/path/to/model".
     name: str
+    #: The context in tokens, or None where the backend does not know it. Many-shot budgets
+    #: read it; backends that tokenise locally left-truncate prompts to it.
+    max_length: int | None = None
+    #: True when `loo_scores` and `unit_loo_scores` run on an engine of their own (a prefix
+    #: cache) rather than scoring the text prompts: a whole call then costs less than scoring
+    #: its prompts one by one, and a caching wrapper (`cache.CachedLM`) recomputes whole calls
+    #: when many of their prompts are missing.
+    native_loo: bool = False
+
+    @property
+    def identity(self) -> str:
+        """What distinguishes this model's numbers from another model's; a cache's keys hold it.
+
+        The default is the class, the name and the context length (`describe_identity`);
+        a backend adds the settings that change its numbers (the hf backend its dtype and
+        device), and a server says what identifies its weights instead of its URL.
+        """
+        return describe_identity(self, max_length=self.max_length)
 
     @abc.abstractmethod
     def label_logprobs(

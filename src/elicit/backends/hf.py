@@ -52,6 +52,7 @@ from elicit.backends.base import (
     LooOrder,
     LooUnit,
     check_finite,
+    describe_identity,
 )
 from elicit.backends.device import resolve_device, resolve_dtype, resolve_max_length
 from elicit.backends.hf_packed import PackedEngine, PackedUnsupported
@@ -179,6 +180,9 @@ class HFBackend(LM):
         fall back to "tree" with a warning.
     """
 
+    native_loo = True  # prefix sharing: a whole leave-one-out call at once
+    max_length: int  # always known: the encoder truncates to it
+
     def __init__(
         self,
         model: str = DEFAULT_MODEL,
@@ -238,6 +242,13 @@ class HFBackend(LM):
         eos = getattr(self.model.generation_config, "eos_token_id", None)
         self.eos_ids: int | list[int] | None = eos if eos is not None else _tokenizer_eos(self)
         self._neutral_generation_config()
+
+    @property
+    def identity(self) -> str:
+        """`LM.identity` with the dtype and device, which change the numbers too."""
+        return describe_identity(
+            self, dtype=self.dtype, device=self.device, max_length=self.max_length
+        )
 
     @property
     def hf_tokenizer(self) -> Any:

@@ -150,6 +150,9 @@ class LlamaCppBackend(LM):
     prompts: bit-identical with and without prefix reuse.
     """
 
+    native_loo = True  # prefix sharing: a whole leave-one-out call at once
+    max_length: int  # always known: the encoder truncates to it
+
     def __init__(
         self,
         model: str = DEFAULT_MODEL,

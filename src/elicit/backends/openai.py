@@ -514,8 +514,8 @@ class OpenAIBackend(LM):
         info = self._model_info(model_name)
         self.model = str(info.get("id", model_name))
         self.name = f"{PREFIX}{self.base_url}/{self.model}"
-        #: What identifies the weights (the served id and path, not the URL): `cache` keys.
-        self.cache_identity = json.dumps(
+        #: What identifies the weights: the served id and path, not the URL (see `identity`).
+        self.served_identity = json.dumps(
             {
                 "top_k": top_k,
                 **{k: info[k] for k in ("id", "root", "owned_by", "max_model_len") if k in info},
@@ -530,6 +530,13 @@ class OpenAIBackend(LM):
         )
         if require_logprobs:
             self._probe_logprobs()
+
+    @property
+    def identity(self) -> str:
+        """The class and what the server says identifies its weights (`served_identity`), not
+        its URL or name: the cache survives a restart on another port."""
+        cls = f"{type(self).__module__}.{type(self).__qualname__}"
+        return json.dumps({"class": cls, "identity": self.served_identity}, sort_keys=True)
 
     # ------------------------------------------------------------------ set-up checks
 
