@@ -185,7 +185,7 @@ def walk_cost(
                 here = step(here, ids[j])
             visit(a, b, here)
 
-    root = step(0, tuple(lm._start()))
+    root = step(0, tuple(lm.start_tokens()))
     if demos:
         visit(0, len(demos), root)
     return fed

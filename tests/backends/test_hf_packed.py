@@ -51,7 +51,7 @@ def packed_loo(
     demo_ids = [lm.encoder.tokens(render_demo(d, label_set)) for d in demos]
     requests = [plan.requests(tuple(lm.encoder.tokens(d.prompt))) for d in demos]
     engine = PackedEngine(lm._engine(), **options)
-    res = engine.tree_loo(lm._start(), demo_ids, requests, plan.singles_tensor)
+    res = engine.tree_loo(lm.start_tokens(), demo_ids, requests, plan.singles_tensor)
     lp = plan.combine([r for rs in res for r in rs], len(demos))
     return lp[:, 1] - lp[:, 0], engine
 
@@ -191,7 +191,7 @@ def test_the_sliding_window_is_applied_on_path_positions(lm: HFBackend) -> None:
     no_window.plan = replace(no_window.plan, window=None)
     plan = _LabelPlan.of(lm.encoder, TRUE_FALSE)
     res = no_window.tree_loo(
-        lm._start(),
+        lm.start_tokens(),
         [lm.encoder.tokens(render_demo(d, TRUE_FALSE)) for d in demos],
         [plan.requests(tuple(lm.encoder.tokens(d.prompt))) for d in demos],
         plan.singles_tensor,

@@ -183,7 +183,7 @@ def test_multi_token_labels_and_leaf_sizes(lm: HFBackend) -> None:
     runs = []
     for leaf, batch in ((1, 4), (2, 1), (3, 4), (7, 2)):
         engine.batch_size = batch
-        res = engine.tree_loo(lm._start(), demo_ids, requests, plan.singles_tensor, leaf=leaf)
+        res = engine.tree_loo(lm.start_tokens(), demo_ids, requests, plan.singles_tensor, leaf=leaf)
         runs.append(plan.combine([r for rs in res for r in rs], len(demos)))
     for other in runs[1:]:
         np.testing.assert_allclose(other, runs[0], atol=1e-4)
@@ -195,7 +195,7 @@ def test_kv_budget_limits_rows_per_call(lm: HFBackend) -> None:
     engine = lm._engine()
     engine.kv_budget_bytes = 1  # one row per call
     plan = _LabelPlan.of(lm.encoder, LabelSet())
-    segments = [lm._start()] + [lm.encoder.tokens(render_demo(d, LabelSet())) for d in demos]
+    segments = [lm.start_tokens()] + [lm.encoder.tokens(render_demo(d, LabelSet())) for d in demos]
     requests = [r for q in queries for r in plan.requests(tuple(lm.encoder.tokens(q)))]
     got = plan.combine(engine.context(segments, requests, plan.singles_tensor), len(queries))
     np.testing.assert_allclose(got[:, 1] - got[:, 0], lm.context_scores(demos, queries), atol=1e-4)
