@@ -5,7 +5,9 @@
     >>> lm.score(["Question: What is 2+2?\\nClaim: 4\\nI think this claim is"])
 
 Tokenisation goes only through `prompting.PromptEncoder` (BOS once, left truncation, label
-variants), so every backend scores exactly the same token sequences. Scoring is batched: requests
+variants), so every backend scores exactly the same token sequences; the token layer
+(`tokens.TokenLM`) renders and tokenises every call, and this module scores token contexts.
+Scoring is batched: requests
 are sorted by length to limit padding and their results put back in the caller's order. The
 model runs in eval mode under `torch.inference_mode`, so the same prompts give the same scores
 whatever else shares their batch (checked by the tests to 1e-4).

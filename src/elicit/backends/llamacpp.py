@@ -14,7 +14,8 @@ gives the measured agreement and `benchmarks/llamacpp_agreement.py` reproduces i
 
 Tokenisation goes through `prompting.PromptEncoder` (BOS once, left truncation, label
 variants) with llama.cpp's own tokenizer, so this backend scores the same token sequences as
-the hf backend (checked identical on thousands of task prompts for gemma-3-270m).
+the hf backend (checked identical on thousands of task prompts for gemma-3-270m). The token
+layer (`tokens.TokenLM`) renders and tokenises every call; this module scores token contexts.
 
 Prefix reuse. llama.cpp keeps one sequence's keys and values (its KV cache) from call to call.
 Before each prompt the cache is cut back to the longest prefix the prompt shares with the
