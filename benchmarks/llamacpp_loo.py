@@ -105,10 +105,10 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
         demo_ids = [lm.encoder.tokens(render_demo(d, TRUE_FALSE)) for d in demos]
         query_ids = [lm.encoder.tokens(d.prompt) for d in demos]
         contexts = [
-            lm._start() + [t for j in others for t in demo_ids[j]] + query_ids[i]
+            lm.start_tokens() + [t for j in others for t in demo_ids[j]] + query_ids[i]
             for i, others in enumerate(loo_orders(n, "tree"))
         ]
-        plain = lm._start() + [t for d in demo_ids for t in d]
+        plain = lm.start_tokens() + [t for d in demo_ids for t in d]
         # Plain prefill: best of two, fresh cache, calls of n_batch.
         prefill = float("inf")
         for _ in range(2):

@@ -185,7 +185,7 @@ def walk_cost(
                 here = step(here, ids[j])
             visit(a, b, here)
 
-    root = step(0, tuple(lm._start()))
+    root = step(0, tuple(lm.start_tokens()))
     if demos:
         visit(0, len(demos), root)
     return fed
@@ -327,6 +327,8 @@ class Tally(LM):
     def __init__(self, inner: HFBackend) -> None:
         self.inner = inner
         self.name = inner.name
+        self.max_length = inner.max_length
+        self.native_loo = inner.native_loo
         self.tokens = {"loo": 0, "context": 0, "other": 0}
         self.cpu = {"loo": 0.0, "context": 0.0, "other": 0.0}  # CPU seconds
 
@@ -337,28 +339,30 @@ class Tally(LM):
         self.cpu[kind] += time.process_time() - start
         return out
 
-    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
-        out: FloatArray = self._run("other", lambda: self.inner.label_logprobs(prompts, labels))
+    def label_logprobs(
+        self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE
+    ) -> FloatArray:
+        out: FloatArray = self._run("other", lambda: self.inner.label_logprobs(prompts, label_set))
         return out
 
     def loo_scores(
         self,
         demos: Sequence[Demo],
-        labels: LabelSet = TRUE_FALSE,
+        label_set: LabelSet = TRUE_FALSE,
         *,
         order: Any = "given",
         context: Sequence[Demo] = (),
     ) -> FloatArray:
         out: FloatArray = self._run(
-            "loo", lambda: self.inner.loo_scores(demos, labels, order=order, context=context)
+            "loo", lambda: self.inner.loo_scores(demos, label_set, order=order, context=context)
         )
         return out
 
     def context_scores(
-        self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE
+        self, demos: Sequence[Demo], queries: Sequence[str], label_set: LabelSet = TRUE_FALSE
     ) -> FloatArray:
         out: FloatArray = self._run(
-            "context", lambda: self.inner.context_scores(demos, queries, labels)
+            "context", lambda: self.inner.context_scores(demos, queries, label_set)
         )
         return out
 

@@ -13,7 +13,7 @@ import pytest
 
 import elicit.backends
 from elicit.backends.base import LM, TRUE_FALSE, Demo, FloatArray, GenerationConfig, LabelSet
-from elicit.backends.cache import CachedLM, model_identity
+from elicit.backends.cache import CachedLM
 from elicit.backends.fake import ScriptedLM
 from elicit.backends.prompting import loo_prompts, render_context
 from elicit.cli.main import main
@@ -48,18 +48,18 @@ def test_score_rerun_hits(tmp_path: Path) -> None:
 def test_label_logprobs_rows_and_duplicates(tmp_path: Path) -> None:
     inner = ScriptedLM(lambda p: [0.0, 1.0, float(len(p))])
     lm = CachedLM(inner, tmp_path / "c.sqlite")
-    labels = LabelSet((" a", " b", " c"))
+    label_set = LabelSet((" a", " b", " c"))
     ps = ["x", "yy", "x"]
-    rows = lm.label_logprobs(ps, labels)
+    rows = lm.label_logprobs(ps, label_set)
     assert inner.prompts == ["x", "yy"]  # a repeated prompt is asked once
     np.testing.assert_allclose(
-        rows, ScriptedLM(lambda p: [0.0, 1.0, float(len(p))]).label_logprobs(ps, labels)
+        rows, ScriptedLM(lambda p: [0.0, 1.0, float(len(p))]).label_logprobs(ps, label_set)
     )
-    np.testing.assert_array_equal(lm.label_logprobs(ps, labels), rows)
+    np.testing.assert_array_equal(lm.label_logprobs(ps, label_set), rows)
     # Other label words are another request.
     lm.label_logprobs(["x"], LabelSet((" a", " b", " d")))
     assert inner.prompts == ["x", "yy", "x"]
-    assert lm.label_logprobs([], labels).shape == (0, 3)
+    assert lm.label_logprobs([], label_set).shape == (0, 3)
 
 
 def test_loo_and_context_scores_share_keys_with_score(tmp_path: Path) -> None:
@@ -90,6 +90,8 @@ def test_loo_and_context_scores_share_keys_with_score(tmp_path: Path) -> None:
 class EngineLM(ScriptedLM):
     """A backend with its own leave-one-out engine, counting its calls."""
 
+    native_loo = True
+
     def __init__(self) -> None:
         super().__init__(length_rule)
         self.engine_calls = 0
@@ -97,13 +99,13 @@ class EngineLM(ScriptedLM):
     def loo_scores(
         self,
         demos: Sequence[Demo],
-        labels: LabelSet = TRUE_FALSE,
+        label_set: LabelSet = TRUE_FALSE,
         *,
         order: str = "given",
         context: Sequence[Demo] = (),
     ) -> FloatArray:  # type: ignore[override]
         self.engine_calls += 1
-        return super().loo_scores(demos, labels, order=order, context=context)  # type: ignore[arg-type]
+        return super().loo_scores(demos, label_set, order=order, context=context)  # type: ignore[arg-type]
 
 
 def test_many_misses_use_the_backends_own_engine(tmp_path: Path) -> None:
@@ -166,7 +168,7 @@ def test_models_do_not_share_entries(tmp_path: Path) -> None:
     CachedLM(ScriptedLM(length_rule, name="a"), path).score(prompts(3))
     other = ScriptedLM(lambda p: 9.0, name="b")
     assert list(CachedLM(other, path).score(prompts(3))) == [9.0] * 3
-    assert model_identity(ScriptedLM(name="a")) != model_identity(ScriptedLM(name="b"))
+    assert ScriptedLM(name="a").identity != ScriptedLM(name="b").identity
 
 
 class DiesAfter(ScriptedLM):
@@ -176,11 +178,13 @@ class DiesAfter(ScriptedLM):
         super().__init__(length_rule)
         self.left = n
 
-    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
+    def label_logprobs(
+        self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE
+    ) -> FloatArray:
         self.left -= 1
         if self.left < 0:
             raise BackendError("the server went away")
-        return super().label_logprobs(prompts, labels)
+        return super().label_logprobs(prompts, label_set)
 
 
 def test_results_before_a_failure_are_kept(tmp_path: Path) -> None:

@@ -44,23 +44,23 @@ def lm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
 
 
 def packed_loo(
-    lm: HFBackend, demos: list[Demo], labels: LabelSet = TRUE_FALSE, **options: Any
+    lm: HFBackend, demos: list[Demo], label_set: LabelSet = TRUE_FALSE, **options: Any
 ) -> tuple[np.ndarray, PackedEngine]:
     """Tree LOO log-odds through a `PackedEngine` built with `options`, as `loo_scores` does."""
-    plan = _LabelPlan.of(lm.encoder, labels)
-    demo_ids = [lm.encoder.tokens(render_demo(d, labels)) for d in demos]
+    plan = _LabelPlan.of(lm.encoder, label_set)
+    demo_ids = [lm.encoder.tokens(render_demo(d, label_set)) for d in demos]
     requests = [plan.requests(tuple(lm.encoder.tokens(d.prompt))) for d in demos]
     engine = PackedEngine(lm._engine(), **options)
-    res = engine.tree_loo(lm._start(), demo_ids, requests, plan.singles_tensor)
+    res = engine.tree_loo(lm.start_tokens(), demo_ids, requests, plan.singles_tensor)
     lp = plan.combine([r for rs in res for r in rs], len(demos))
     return lp[:, 1] - lp[:, 0], engine
 
 
-def tree_loo(lm: HFBackend, demos: list[Demo], labels: LabelSet = TRUE_FALSE) -> np.ndarray:
+def tree_loo(lm: HFBackend, demos: list[Demo], label_set: LabelSet = TRUE_FALSE) -> np.ndarray:
     """The depth-first engine's scores."""
     old, lm.loo_engine = lm.loo_engine, "tree"
     try:
-        return lm.loo_scores(demos, labels, order="tree")
+        return lm.loo_scores(demos, label_set, order="tree")
     finally:
         lm.loo_engine = old
 
@@ -191,7 +191,7 @@ def test_the_sliding_window_is_applied_on_path_positions(lm: HFBackend) -> None:
     no_window.plan = replace(no_window.plan, window=None)
     plan = _LabelPlan.of(lm.encoder, TRUE_FALSE)
     res = no_window.tree_loo(
-        lm._start(),
+        lm.start_tokens(),
         [lm.encoder.tokens(render_demo(d, TRUE_FALSE)) for d in demos],
         [plan.requests(tuple(lm.encoder.tokens(d.prompt))) for d in demos],
         plan.singles_tensor,
@@ -202,11 +202,11 @@ def test_the_sliding_window_is_applied_on_path_positions(lm: HFBackend) -> None:
 
 def test_multi_token_labels(lm: HFBackend) -> None:
     demos = make_demos(7, seed=3)
-    labels = LabelSet((" False", " Quokka!"))  # one single-token, one multi-token word
+    label_set = LabelSet((" False", " Quokka!"))  # one single-token, one multi-token word
     assert len(lm.tokenizer.encode(" Quokka!")) > 2  # a continuation node of 2+ tokens
     for max_tokens in (40, 100_000):
-        got, _ = packed_loo(lm, demos, labels, max_tokens=max_tokens)
-        np.testing.assert_allclose(got, text_tree_loo(lm, demos, labels), atol=1e-4)
+        got, _ = packed_loo(lm, demos, label_set, max_tokens=max_tokens)
+        np.testing.assert_allclose(got, text_tree_loo(lm, demos, label_set), atol=1e-4)
 
 
 def test_eager_attention_takes_additive_masks(lm: HFBackend) -> None:

@@ -70,9 +70,9 @@ def make_demos(n: int, seed: int = 0) -> list[Demo]:
     return demos
 
 
-def text_tree_loo(lm: HFBackend, demos: list[Demo], labels: LabelSet = TRUE_FALSE) -> np.ndarray:
+def text_tree_loo(lm: HFBackend, demos: list[Demo], label_set: LabelSet = TRUE_FALSE) -> np.ndarray:
     """The base class's text path: every tree-ordered prompt scored in full."""
-    return LM.loo_scores(lm, demos, labels, order="tree")
+    return LM.loo_scores(lm, demos, label_set, order="tree")
 
 
 # ---------------------------------------------------------------- tokenisation
@@ -90,9 +90,9 @@ def test_pieces_cut_at_demo_boundaries() -> None:
 
 def test_context_tokens_are_the_demos_tokens(lm: HFBackend) -> None:
     demos = make_demos(4)
-    labels = LabelSet()
-    text = render_context(demos, demos[0].prompt, labels)
-    parts = [lm.encoder.tokens(render_demo(d, labels)) for d in demos]
+    label_set = LabelSet()
+    text = render_context(demos, demos[0].prompt, label_set)
+    parts = [lm.encoder.tokens(render_demo(d, label_set)) for d in demos]
     joined = [t for p in parts for t in p] + lm.encoder.tokens(demos[0].prompt)
     assert lm.encoder.tokens(text) == joined
     assert lm.encoder.encode(text) == [lm.tokenizer.bos_id, *joined]
@@ -133,12 +133,12 @@ def test_the_sliding_window_is_exercised(lm: HFBackend) -> None:
 
 def test_given_loo_and_many_shot_equal_text_prompts(lm: HFBackend) -> None:
     demos = make_demos(6, seed=1)
-    labels = LabelSet()
+    label_set = LabelSet()
     np.testing.assert_allclose(
         lm.loo_scores(demos, order="given"), LM.loo_scores(lm, demos, order="given"), atol=1e-4
     )
     queries = [d.prompt for d in make_demos(7, seed=2)]
-    naive = lm.score([render_context(demos, q, labels) for q in queries])
+    naive = lm.score([render_context(demos, q, label_set) for q in queries])
     np.testing.assert_allclose(lm.context_scores(demos, queries), naive, atol=1e-4)
     np.testing.assert_allclose(
         lm.context_scores([], queries), lm.score(queries), atol=1e-4
@@ -168,10 +168,12 @@ def test_loo_with_fixed_context_equals_text_prompts(lm: HFBackend) -> None:
 
 def test_multi_token_labels_and_leaf_sizes(lm: HFBackend) -> None:
     demos = make_demos(7, seed=3)
-    labels = LabelSet((" False", " Quokka!"))  # one single-token, one multi-token word
+    label_set = LabelSet((" False", " Quokka!"))  # one single-token, one multi-token word
     assert len(lm.tokenizer.encode(" Quokka!")) > 1
     np.testing.assert_allclose(
-        lm.loo_scores(demos, labels, order="tree"), text_tree_loo(lm, demos, labels), atol=1e-4
+        lm.loo_scores(demos, label_set, order="tree"),
+        text_tree_loo(lm, demos, label_set),
+        atol=1e-4,
     )
     # Any leaf size gives the same scores, and batches of one row too.
     engine = lm._engine()
@@ -181,7 +183,7 @@ def test_multi_token_labels_and_leaf_sizes(lm: HFBackend) -> None:
     runs = []
     for leaf, batch in ((1, 4), (2, 1), (3, 4), (7, 2)):
         engine.batch_size = batch
-        res = engine.tree_loo(lm._start(), demo_ids, requests, plan.singles_tensor, leaf=leaf)
+        res = engine.tree_loo(lm.start_tokens(), demo_ids, requests, plan.singles_tensor, leaf=leaf)
         runs.append(plan.combine([r for rs in res for r in rs], len(demos)))
     for other in runs[1:]:
         np.testing.assert_allclose(other, runs[0], atol=1e-4)
@@ -193,7 +195,7 @@ def test_kv_budget_limits_rows_per_call(lm: HFBackend) -> None:
     engine = lm._engine()
     engine.kv_budget_bytes = 1  # one row per call
     plan = _LabelPlan.of(lm.encoder, LabelSet())
-    segments = [lm._start()] + [lm.encoder.tokens(render_demo(d, LabelSet())) for d in demos]
+    segments = [lm.start_tokens()] + [lm.encoder.tokens(render_demo(d, LabelSet())) for d in demos]
     requests = [r for q in queries for r in plan.requests(tuple(lm.encoder.tokens(q)))]
     got = plan.combine(engine.context(segments, requests, plan.singles_tensor), len(queries))
     np.testing.assert_allclose(got[:, 1] - got[:, 0], lm.context_scores(demos, queries), atol=1e-4)

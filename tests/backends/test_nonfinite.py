@@ -269,12 +269,14 @@ class UncheckedLM(LM):
         self.bad = bad
         self.asked: list[str] = []
 
-    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
+    def label_logprobs(
+        self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE
+    ) -> FloatArray:
         self.asked.extend(prompts)
         return np.array([[-1.0, math.nan if self.bad in p else -0.5] for p in prompts])
 
-    def score(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
-        lp = self.label_logprobs(prompts, labels)
+    def score(self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE) -> FloatArray:
+        lp = self.label_logprobs(prompts, label_set)
         return np.asarray(lp[:, 1] - lp[:, 0])
 
     def generate(self, prompts: Sequence[str], config: GenerationConfig) -> list[str]:

@@ -4,16 +4,23 @@ Search, baselines, evaluation and training-data code call these batched methods 
 touch transformers or HTTP directly. A backend takes whole request lists so it can sort,
 batch and cache as it likes (the lm-evaluation-harness design).
 
-    label_logprobs(prompts, labels) -> (n, k) log P(label word k | prompt)
-    score(prompts, labels)          -> (n,)   log P(" True") - log P(" False")
-    loo_scores(demos, labels, order, context)
+    label_logprobs(prompts, label_set) -> (n, k) log P(label word k | prompt)
+    score(prompts, label_set)          -> (n,)   log P(" True") - log P(" False")
+    loo_scores(demos, label_set, order, context)
                                     -> (n,)   score of demo i with all other demos in context
-    unit_loo_scores(demos, units, labels, order, context)
+    unit_loo_scores(demos, units, label_set, order, context)
                                     -> (n,)   the same with demos left out in groups (`LooUnit`)
     context_scores(demos, queries)  -> (m,)   score of each query after the same demos (many-shot)
     generate(prompts, config)       -> list[str]
     chat_prompt(message)            -> str    a user message in the model's chat template
     count_tokens(text)              -> int    tokens of text (default: a chars/4 estimate)
+
+and says what callers may ask of any backend without probing for attributes:
+
+    max_length   the context in tokens, or None where the backend does not know it
+    identity     what distinguishes its numbers from another model's (cache keys hold it)
+    native_loo   whether leave-one-out calls run on an engine of their own (a prefix cache),
+                 so a whole call costs less than scoring its prompts one by one
 
 Prompt rendering (how a labelled demonstration is written into a context) lives in
 `prompting.py` and is the same for every backend; so do the tokenisation rules (BOS once,
@@ -24,6 +31,7 @@ tokenises locally.
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -161,14 +169,41 @@ def check_finite(
     )
 
 
+def describe_identity(lm: LM, **settings: object) -> str:
+    """`lm`'s class and name, and every setting that is not None (as text), as sorted JSON."""
+    parts = {"class": f"{type(lm).__module__}.{type(lm).__qualname__}", "name": lm.name}
+    parts.update({key: str(value) for key, value in settings.items() if value is not None})
+    return json.dumps(parts, sort_keys=True)
+
+
 class LM(abc.ABC):
     """A language model seen through the few batched calls elicit needs."""
 
     #: A short name for results files, e.g. "gemma-3-270m" or "hf:/path/to/model".
     name: str
+    #: The context in tokens, or None where the backend does not know it. Many-shot budgets
+    #: read it; backends that tokenise locally left-truncate prompts to it.
+    max_length: int | None = None
+    #: True when `loo_scores` and `unit_loo_scores` run on an engine of their own (a prefix
+    #: cache) rather than scoring the text prompts: a whole call then costs less than scoring
+    #: its prompts one by one, and a caching wrapper (`cache.CachedLM`) recomputes whole calls
+    #: when many of their prompts are missing.
+    native_loo: bool = False
+
+    @property
+    def identity(self) -> str:
+        """What distinguishes this model's numbers from another model's; a cache's keys hold it.
+
+        The default is the class, the name and the context length (`describe_identity`);
+        a backend adds the settings that change its numbers (the hf backend its dtype and
+        device), and a server says what identifies its weights instead of its URL.
+        """
+        return describe_identity(self, max_length=self.max_length)
 
     @abc.abstractmethod
-    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
+    def label_logprobs(
+        self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE
+    ) -> FloatArray:
         """log P(label word | prompt) for every prompt and label word, shape (n, k).
 
         Each entry sums the probability of the word's variants (see `LabelSet`). Rows need
@@ -179,22 +214,22 @@ class LM(abc.ABC):
     def generate(self, prompts: Sequence[str], config: GenerationConfig) -> list[str]:
         """Continuations of each prompt (without the prompt), cut at the first stop string."""
 
-    def score(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
+    def score(self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE) -> FloatArray:
         """Binary log-odds log P(words[1]) - log P(words[0]) per prompt, shape (n,)."""
-        if not labels.binary:
+        if not label_set.binary:
             raise ConfigError(
-                f"score() needs exactly two label words, got {labels.words!r}; "
+                f"score() needs exactly two label words, got {label_set.words!r}; "
                 "use label_logprobs() for more"
             )
         if len(prompts) == 0:
             return np.zeros(0)
-        lp = check_finite(self.label_logprobs(prompts, labels), self.name, prompts)
+        lp = check_finite(self.label_logprobs(prompts, label_set), self.name, prompts)
         return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
 
     def loo_scores(
         self,
         demos: Sequence[Demo],
-        labels: LabelSet = TRUE_FALSE,
+        label_set: LabelSet = TRUE_FALSE,
         *,
         order: LooOrder = "given",
         context: Sequence[Demo] = (),
@@ -216,13 +251,13 @@ class LM(abc.ABC):
 
         if len(demos) == 0:
             return np.zeros(0)
-        return self.score(loo_prompts(demos, labels, order, context), labels)
+        return self.score(loo_prompts(demos, label_set, order, context), label_set)
 
     def unit_loo_scores(
         self,
         demos: Sequence[Demo],
         units: Sequence[LooUnit],
-        labels: LabelSet = TRUE_FALSE,
+        label_set: LabelSet = TRUE_FALSE,
         *,
         order: LooOrder = "tree",
         context: Sequence[Demo] = (),
@@ -240,15 +275,15 @@ class LM(abc.ABC):
         """
         from elicit.backends.prompting import asked_order, unit_loo_prompts
 
-        prompts = unit_loo_prompts(demos, units, labels, order, context)
+        prompts = unit_loo_prompts(demos, units, label_set, order, context)
         out = np.zeros(len(demos))
         walk = asked_order(units)
         if walk:
-            out[walk] = self.score([prompts[i] for i in walk], labels)
+            out[walk] = self.score([prompts[i] for i in walk], label_set)
         return out
 
     def context_scores(
-        self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE
+        self, demos: Sequence[Demo], queries: Sequence[str], label_set: LabelSet = TRUE_FALSE
     ) -> FloatArray:
         """Many-shot log-odds: every query prompt scored after the same `demos`, in order.
 
@@ -256,7 +291,7 @@ class LM(abc.ABC):
         """
         from elicit.backends.prompting import render_context
 
-        return self.score([render_context(demos, q, labels) for q in queries], labels)
+        return self.score([render_context(demos, q, label_set) for q in queries], label_set)
 
     def count_tokens(self, text: str) -> int:
         """How many tokens `text` encodes to, without special tokens (no BOS) or truncation.

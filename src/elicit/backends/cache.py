@@ -20,11 +20,12 @@ What is cached, per prompt, under sha256(version, model identity, kind, label wo
 Keys are computed from the text a backend would score, so a leave-one-out prompt and the same
 text passed to `score` share an entry (backends agree on them to 1e-4, see `hf_prefix`). Only
 the missing prompts go to the wrapped model, except that a backend with its own leave-one-out
-engine (hf's prefix sharing) recomputes a whole leave-one-out call when more than log2(N) of
-its N prompts are missing, which is cheaper than scoring them one by one.
-The model identity (`model_identity`) is the backend class, its name and what else changes its
-numbers (dtype, device, context length); for a server, the model id and path it reports, so
-give different models different served names. Pass `identity=` to override it.
+engine (`LM.native_loo`: hf's prefix sharing, llama.cpp's) recomputes a whole leave-one-out
+call when more than log2(N) of its N prompts are missing, which is cheaper than scoring them
+one by one.
+The model identity is the wrapped backend's `LM.identity`: its class, its name and what else
+changes its numbers (dtype, device, context length); for a server, the model id and path it
+reports, so give different models different served names. Pass `identity=` to override it.
 
 Results are written as they arrive, CHUNK prompts per transaction, so a run that fails halfway
 (a server that dies) keeps what it got and its rerun asks only for the rest. The file is
@@ -73,26 +74,6 @@ CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL) W
 """
 
 
-def model_identity(lm: LM) -> str:
-    """What distinguishes `lm`'s numbers from another model's.
-
-    A backend that defines a `cache_identity` string is known by it (a server's model id and
-    path, not its URL, so the cache survives a restart on another port); any other by its
-    class, name and the settings that change its numbers (dtype, device, context length).
-    """
-    parts: dict[str, str] = {"class": f"{type(lm).__module__}.{type(lm).__qualname__}"}
-    own = getattr(lm, "cache_identity", None)
-    if isinstance(own, str):
-        parts["identity"] = own
-        return json.dumps(parts, sort_keys=True)
-    parts["name"] = lm.name
-    for attr in ("dtype", "device", "max_length"):
-        value = getattr(lm, attr, None)
-        if value is not None:
-            parts[attr] = str(value)
-    return json.dumps(parts, sort_keys=True)
-
-
 class CachedLM(LM):
     """`inner` behind a persistent SQLite cache at `path` (see the module docstring).
 
@@ -111,7 +92,7 @@ class CachedLM(LM):
         self.inner = inner
         self.name = inner.name
         self.path = Path(path)
-        self.identity = identity if identity is not None else model_identity(inner)
+        self._identity = identity if identity is not None else inner.identity
         self.chunk_size = chunk_size or CHUNK
         self.hits = 0
         self.misses = 0
@@ -119,21 +100,32 @@ class CachedLM(LM):
         self._conn = _open(self.path)
 
     @property
-    def max_length(self) -> int | None:
-        """The wrapped model's context length, where it has one (many-shot budgets read it)."""
-        value = getattr(self.inner, "max_length", None)
-        return value if isinstance(value, int) else None
+    def identity(self) -> str:
+        """The wrapped model's identity (or the one passed): what every key holds."""
+        return self._identity
+
+    # Read through, not copied: the wrapper is the model it wraps. (mypy: read-only
+    # properties in place of the protocol's plain attributes.)
+    @property
+    def max_length(self) -> int | None:  # type: ignore[override]
+        """The wrapped model's context length (many-shot budgets read it)."""
+        return self.inner.max_length
+
+    @property
+    def native_loo(self) -> bool:  # type: ignore[override]
+        """Whether the wrapped model has its own leave-one-out engine."""
+        return self.inner.native_loo
 
     # ------------------------------------------------------------------ keys and storage
 
-    def _hasher(self, kind: str, labels: LabelSet | None, extra: Any = None) -> Any:
+    def _hasher(self, kind: str, label_set: LabelSet | None, extra: Any = None) -> Any:
         """sha256 fed with everything but the prompt text; `.copy()` it per prompt."""
         header = [
             CACHE_VERSION,
             self.identity,
             kind,
-            list(labels.words) if labels else None,
-            labels.variants if labels else None,
+            list(label_set.words) if label_set else None,
+            label_set.variants if label_set else None,
             extra,
         ]
         h = hashlib.sha256(json.dumps(header, sort_keys=True).encode("utf-8"))
@@ -232,46 +224,48 @@ class CachedLM(LM):
 
     # ------------------------------------------------------------------ the LM protocol
 
-    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
+    def label_logprobs(
+        self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE
+    ) -> FloatArray:
         if len(prompts) == 0:
-            return np.zeros((0, len(labels.words)))
-        keys = self._keys(self._hasher("logprobs", labels), prompts)
+            return np.zeros((0, len(label_set.words)))
+        keys = self._keys(self._hasher("logprobs", label_set), prompts)
         rows = self._cached(
-            keys, lambda idx: self.inner.label_logprobs([prompts[i] for i in idx], labels).tolist()
+            keys,
+            lambda idx: self.inner.label_logprobs([prompts[i] for i in idx], label_set).tolist(),
         )
-        return np.asarray(rows, dtype=np.float64).reshape(len(prompts), len(labels.words))
+        return np.asarray(rows, dtype=np.float64).reshape(len(prompts), len(label_set.words))
 
-    def score(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
-        if not labels.binary or len(prompts) == 0:
-            return super().score(prompts, labels)  # the error, or empty
-        keys = self._keys(self._hasher("score", labels), prompts)
+    def score(self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE) -> FloatArray:
+        if not label_set.binary or len(prompts) == 0:
+            return super().score(prompts, label_set)  # the error, or empty
+        keys = self._keys(self._hasher("score", label_set), prompts)
         return _floats(
-            self._cached(keys, lambda idx: self.inner.score([prompts[i] for i in idx], labels))
+            self._cached(keys, lambda idx: self.inner.score([prompts[i] for i in idx], label_set))
         )
 
     def loo_scores(
         self,
         demos: Sequence[Demo],
-        labels: LabelSet = TRUE_FALSE,
+        label_set: LabelSet = TRUE_FALSE,
         *,
         order: LooOrder = "given",
         context: Sequence[Demo] = (),
     ) -> FloatArray:
-        if len(demos) == 0 or not labels.binary:
-            return super().loo_scores(demos, labels, order=order, context=context)
-        prompts = loo_prompts(demos, labels, order, context)
-        keys = self._keys(self._hasher("score", labels), prompts)
+        if len(demos) == 0 or not label_set.binary:
+            return super().loo_scores(demos, label_set, order=order, context=context)
+        prompts = loo_prompts(demos, label_set, order, context)
+        keys = self._keys(self._hasher("score", label_set), prompts)
         # A backend with its own leave-one-out engine computes many misses in one go (after an
         # ICM label flip all prompts but one change); for one that just scores the text
         # prompts, chunks keep partial progress.
-        own_engine = type(self.inner).loo_scores is not LM.loo_scores
         whole = (
-            (lambda: self.inner.loo_scores(demos, labels, order=order, context=context))
-            if own_engine
+            (lambda: self.inner.loo_scores(demos, label_set, order=order, context=context))
+            if self.inner.native_loo
             else None
         )
         values = self._cached(
-            keys, lambda idx: self.inner.score([prompts[i] for i in idx], labels), whole=whole
+            keys, lambda idx: self.inner.score([prompts[i] for i in idx], label_set), whole=whole
         )
         return _floats(values)
 
@@ -279,32 +273,33 @@ class CachedLM(LM):
         self,
         demos: Sequence[Demo],
         units: Sequence[LooUnit],
-        labels: LabelSet = TRUE_FALSE,
+        label_set: LabelSet = TRUE_FALSE,
         *,
         order: LooOrder = "tree",
         context: Sequence[Demo] = (),
     ) -> FloatArray:
         """As `loo_scores`, per unit prompt; misses go in walk order (`prompting.asked_order`),
         so a wrapped backend that reuses its previous prompt's prefix shares the tree's."""
-        if len(demos) == 0 or not labels.binary:
-            return super().unit_loo_scores(demos, units, labels, order=order, context=context)
-        by_demo = unit_loo_prompts(demos, units, labels, order, context)
+        if len(demos) == 0 or not label_set.binary:
+            return super().unit_loo_scores(demos, units, label_set, order=order, context=context)
+        by_demo = unit_loo_prompts(demos, units, label_set, order, context)
         walk = asked_order(units)
         prompts = [by_demo[i] for i in walk]
-        keys = self._keys(self._hasher("score", labels), prompts)
-        own_engine = type(self.inner).unit_loo_scores is not LM.unit_loo_scores
+        keys = self._keys(self._hasher("score", label_set), prompts)
         whole = (
             (
                 lambda: self.inner.unit_loo_scores(
-                    demos, units, labels, order=order, context=context
+                    demos, units, label_set, order=order, context=context
                 )[walk]
             )
-            if own_engine
+            if self.inner.native_loo
             else None
         )
         values = _floats(
             self._cached(
-                keys, lambda idx: self.inner.score([prompts[i] for i in idx], labels), whole=whole
+                keys,
+                lambda idx: self.inner.score([prompts[i] for i in idx], label_set),
+                whole=whole,
             )
         )
         out = np.zeros(len(demos))
@@ -312,17 +307,17 @@ class CachedLM(LM):
         return out
 
     def context_scores(
-        self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE
+        self, demos: Sequence[Demo], queries: Sequence[str], label_set: LabelSet = TRUE_FALSE
     ) -> FloatArray:
-        if len(queries) == 0 or not labels.binary:
-            return super().context_scores(demos, queries, labels)
-        hasher = self._hasher("score", labels)
+        if len(queries) == 0 or not label_set.binary:
+            return super().context_scores(demos, queries, label_set)
+        hasher = self._hasher("score", label_set)
         # The key of render_context(demos, q): hash the shared context once, then each query.
-        hasher.update("".join(render_demo(d, labels) for d in demos).encode("utf-8"))
+        hasher.update("".join(render_demo(d, label_set) for d in demos).encode("utf-8"))
         keys = self._keys(hasher, queries)
         values = self._cached(
             keys,
-            lambda idx: self.inner.context_scores(demos, [queries[i] for i in idx], labels),
+            lambda idx: self.inner.context_scores(demos, [queries[i] for i in idx], label_set),
         )
         return _floats(values)
 

@@ -58,11 +58,13 @@ class ScriptedLM(LM):
         self.n_generate_calls = 0
         self.prompts: list[str] = []  # every scored prompt, in order
 
-    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
+    def label_logprobs(
+        self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE
+    ) -> FloatArray:
         self.n_calls += 1
         self.n_prompts += len(prompts)
         self.prompts.extend(prompts)
-        k = len(labels.words)
+        k = len(label_set.words)
         out = np.zeros((len(prompts), k))
         for i, prompt in enumerate(prompts):
             value = self._score_rule(prompt)
@@ -70,7 +72,7 @@ class ScriptedLM(LM):
                 if k != 2:
                     raise BackendError(
                         f"the scoring rule returned one number, but the label set has {k} words "
-                        f"{labels.words!r}; make the rule return {k} logits"
+                        f"{label_set.words!r}; make the rule return {k} logits"
                     )
                 s = float(value)
                 out[i] = (_log_sigmoid(-s), _log_sigmoid(s))
@@ -79,7 +81,7 @@ class ScriptedLM(LM):
                 if logits.shape != (k,):
                     raise BackendError(
                         f"the scoring rule returned shape {logits.shape}, expected ({k},) for "
-                        f"the label words {labels.words!r}"
+                        f"the label words {label_set.words!r}"
                     )
                 # log-softmax: rows are normalised over the k words.
                 out[i] = logits - np.logaddexp.reduce(logits)

@@ -5,7 +5,9 @@
     >>> lm.score(["Question: What is 2+2?\\nClaim: 4\\nI think this claim is"])
 
 Tokenisation goes only through `prompting.PromptEncoder` (BOS once, left truncation, label
-variants), so every backend scores exactly the same token sequences. Scoring is batched: requests
+variants), so every backend scores exactly the same token sequences; the token layer
+(`tokens.TokenLM`) renders and tokenises every call, and this module scores token contexts.
+Scoring is batched: requests
 are sorted by length to limit padding and their results put back in the caller's order. The
 model runs in eval mode under `torch.inference_mode`, so the same prompts give the same scores
 whatever else shares their batch (checked by the tests to 1e-4).
@@ -43,15 +45,11 @@ import torch
 from tqdm.auto import tqdm
 
 from elicit.backends.base import (
-    LM,
-    TRUE_FALSE,
-    Demo,
     FloatArray,
     GenerationConfig,
     LabelSet,
     LooOrder,
-    LooUnit,
-    check_finite,
+    describe_identity,
 )
 from elicit.backends.device import resolve_device, resolve_dtype, resolve_max_length
 from elicit.backends.hf_packed import PackedEngine, PackedUnsupported
@@ -63,13 +61,8 @@ from elicit.backends.hf_prefix import (
     positional_logits_supported,
     read_scores,
 )
-from elicit.backends.prompting import (
-    PromptEncoder,
-    asked_order,
-    check_units,
-    render_demo,
-    solo_units,
-)
+from elicit.backends.prompting import PromptEncoder
+from elicit.backends.tokens import TokenLM, Variants, label_reserve
 from elicit.errors import BackendError, ConfigError
 from elicit.models import DEFAULT_MODEL, MODELS, resolve_model
 
@@ -118,13 +111,16 @@ class _LabelPlan:
     reserve: int
 
     @classmethod
-    def of(cls, encoder: PromptEncoder, labels: LabelSet) -> _LabelPlan:
-        variants = encoder.label_variants(labels)
+    def of(cls, encoder: PromptEncoder, label_set: LabelSet) -> _LabelPlan:
+        return cls.from_variants(encoder.label_variants(label_set))
+
+    @classmethod
+    def from_variants(cls, variants: Variants) -> _LabelPlan:
         return cls(
             variants=variants,
             singles=sorted({s[0] for seqs in variants for s in seqs if len(s) == 1}),
             multis=sorted({s for seqs in variants for s in seqs if len(s) > 1}),
-            reserve=max(len(s) for seqs in variants for s in seqs) - 1,
+            reserve=label_reserve(variants),
         )
 
     @property
@@ -152,7 +148,7 @@ class _LabelPlan:
         return out
 
 
-class HFBackend(LM):
+class HFBackend(TokenLM):
     """A transformers causal LM behind the elicit LM protocol.
 
     model: a registered name (see `elicit models`), a local directory or a Hugging Face id.
@@ -240,6 +236,13 @@ class HFBackend(LM):
         self._neutral_generation_config()
 
     @property
+    def identity(self) -> str:
+        """`LM.identity` with the dtype and device, which change the numbers too."""
+        return describe_identity(
+            self, dtype=self.dtype, device=self.device, max_length=self.max_length
+        )
+
+    @property
     def hf_tokenizer(self) -> Any:
         """The transformers tokenizer itself, for what needs more than `tokenizer` (its
         token ids): saving it beside a trained model, or encoding a word with its special
@@ -256,125 +259,52 @@ class HFBackend(LM):
 
     # ------------------------------------------------------------------ scoring
 
-    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
-        plan = _LabelPlan.of(self.encoder, labels)
-        if len(prompts) == 0:
-            return np.zeros((0, len(labels.words)))
-        requests: list[Request] = []
-        for prompt in prompts:
-            # The context leaves room for the longest label continuation (minus the one token
-            # that is predicted, not fed), and is the same for every variant of a prompt.
-            ctx = tuple(self.encoder.encode(prompt, reserve=plan.reserve))
-            if not ctx:
-                raise ConfigError("an empty prompt cannot be scored by a model without a BOS token")
-            requests.extend(plan.requests(ctx))
+    def token_logprobs(self, contexts: Sequence[list[int]], variants: Variants) -> FloatArray:
+        """Every context scored in full: one request per context and multi-token label
+        spelling, run in length-sorted batches (`_run_requests`)."""
+        plan = _LabelPlan.from_variants(variants)
+        requests = [r for ctx in contexts for r in plan.requests(tuple(ctx))]
         results = self._run_requests(requests, plan.singles_tensor)
-        return check_finite(plan.combine(results, len(prompts)), self.name, prompts)
+        return plan.combine(results, len(contexts))
 
-    def loo_scores(
+    def token_loo_logprobs(
         self,
-        demos: Sequence[Demo],
-        labels: LabelSet = TRUE_FALSE,
-        *,
-        order: LooOrder = "given",
-        context: Sequence[Demo] = (),
+        start: list[int],
+        shown: Sequence[list[int]],
+        asked: Sequence[Sequence[list[int]]],
+        order: LooOrder,
+        variants: Variants,
     ) -> FloatArray:
-        """`LM.loo_scores` with shared prefixes (see `hf_prefix`): "tree" feeds O(N L log N)
-        tokens, "given" about half of the N^2 L of the text prompts; the fixed `context` demos
-        are one prefix of every prompt, kept in the prefix store across calls. Same scores as
-        the text prompts; falls back to scoring them when sharing is off or impossible (see
-        `_shareable`). It is `unit_loo_scores` with one unit per demo."""
-        if len(demos) == 0 or order not in ("given", "tree") or not labels.binary:
-            return super().loo_scores(demos, labels, order=order, context=context)
-        return self.unit_loo_scores(
-            demos, solo_units(len(demos)), labels, order=order, context=context
-        )
-
-    def unit_loo_scores(
-        self,
-        demos: Sequence[Demo],
-        units: Sequence[LooUnit],
-        labels: LabelSet = TRUE_FALSE,
-        *,
-        order: LooOrder = "tree",
-        context: Sequence[Demo] = (),
-    ) -> FloatArray:
-        """`LM.unit_loo_scores` on the prefix engines: a unit's shown demos are one segment of
-        the tree (or given) walk and its asked demos its queries, so U units cost the tree's
-        O(U L log U) tokens. Same scores as the text prompts, with the same fallback as
-        `loo_scores`."""
-        check_units(units, len(demos))
-        if len(demos) == 0 or order not in ("given", "tree") or not labels.binary:
-            return super().unit_loo_scores(demos, units, labels, order=order, context=context)
-        texts = [render_demo(d, labels) for d in demos]
-        fixed = [render_demo(d, labels) for d in context]
-        plan = _LabelPlan.of(self.encoder, labels)
-        demo_ids = [self.encoder.tokens(t) for t in texts]
-        unit_ids = [[t for i in u.shown for t in demo_ids[i]] for u in units]
-        fixed_ids = [t for text in fixed for t in self.encoder.tokens(text)]
-        start = self._start() + fixed_ids
-        walk = asked_order(units)
-        queries = [demos[i].prompt for i in walk]
-        query_ids = [self.encoder.tokens(q) for q in queries]
-        by_demo = dict(zip(walk, query_ids, strict=True))
-        total = len(fixed_ids) + sum(len(d) for d in unit_ids)
-        longest = max(
-            total - len(unit_ids[u]) + len(by_demo[i])
-            for u, unit in enumerate(units)
-            for i in unit.asked
-        )
-        if not self._shareable(fixed + texts + queries, query_ids, longest, plan):
-            return super().unit_loo_scores(demos, units, labels, order=order, context=context)
-        requests = [[r for i in u.asked for r in plan.requests(tuple(by_demo[i]))] for u in units]
+        """Leave-one-out on the prefix engines: each unit's shown tokens one segment of the
+        tree (or given) walk, its asked queries the requests at its leaf, so U units cost the
+        tree's O(U L log U) tokens (`hf_prefix`; `hf_packed` with loo_engine="packed")."""
+        plan = _LabelPlan.from_variants(variants)
+        requests = [[r for q in qs for r in plan.requests(tuple(q))] for qs in asked]
         engine = self._engine()
         singles = plan.singles_tensor
         if order == "tree":
             tree = self._packed(engine) or engine
-            results = tree.tree_loo(start, unit_ids, requests, singles)
+            results = tree.tree_loo(start, shown, requests, singles)
         else:
-            results = engine.given_loo(start, unit_ids, requests, singles)
-        lp = plan.combine([r for rs in results for r in rs], len(walk))
-        lp = check_finite(lp, self.name, queries, what="leave-one-out prompt of demo")
-        out = np.zeros(len(demos))
-        out[walk] = lp[:, 1] - lp[:, 0]
-        return out
+            results = engine.given_loo(start, shown, requests, singles)
+        return plan.combine([r for rs in results for r in rs], sum(len(qs) for qs in asked))
 
-    def context_scores(
-        self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE
-    ) -> FloatArray:
-        """`LM.context_scores` computing the shared context once (see `hf_prefix`)."""
-        if len(queries) == 0 or not labels.binary:
-            return super().context_scores(demos, queries, labels)
-        texts = [render_demo(d, labels) for d in demos]
-        plan = _LabelPlan.of(self.encoder, labels)
-        segments = [self._start()] + [self.encoder.tokens(text) for text in texts]
-        query_ids = [self.encoder.tokens(q) for q in queries]
-        longest = sum(len(s) for s in segments[1:]) + max(len(q) for q in query_ids)
-        if not self._shareable(texts + list(queries), query_ids, longest, plan):
-            return super().context_scores(demos, queries, labels)
-        requests = [r for q in query_ids for r in plan.requests(tuple(q))]
-        results = self._engine().context(segments, requests, plan.singles_tensor)
-        lp = check_finite(plan.combine(results, len(queries)), self.name, queries, what="query")
-        return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
-
-    def _shareable(
+    def token_context_logprobs(
         self,
-        segments: Sequence[str],
-        query_ids: Sequence[Sequence[int]],
-        longest: int,
-        plan: _LabelPlan,
-    ) -> bool:
-        """Whether the prefix path scores exactly the text prompts' tokens: sharing is on,
-        this transformers can pick logits per row, and `PromptEncoder.joins_exactly`."""
-        return (
-            self.prefix_cache
-            and self._can_share_prefix
-            and self.encoder.joins_exactly(segments, query_ids, longest, plan.reserve)
-        )
+        start: list[int],
+        demos: Sequence[list[int]],
+        queries: Sequence[list[int]],
+        variants: Variants,
+    ) -> FloatArray:
+        """Many-shot on the prefix engine: the shared demos computed once (`hf_prefix`)."""
+        plan = _LabelPlan.from_variants(variants)
+        requests = [r for q in queries for r in plan.requests(tuple(q))]
+        results = self._engine().context([start, *demos], requests, plan.singles_tensor)
+        return plan.combine(results, len(queries))
 
-    def _start(self) -> list[int]:
-        bos = self.tokenizer.bos_id
-        return [bos] if bos is not None else []
+    def can_assemble(self) -> bool:
+        """Prefix sharing is on and this transformers can pick logits per row."""
+        return self.prefix_cache and self._can_share_prefix
 
     def _engine(self) -> PrefixEngine:
         return PrefixEngine(
@@ -564,11 +494,6 @@ class HFBackend(LM):
         if getattr(self, "model", None) is not None and self.device.type == "cuda":
             self.model.to("cpu")
             torch.cuda.empty_cache()
-
-    def count_tokens(self, text: str) -> int:
-        # Exact: the encoder's tokens without BOS or truncation (encoder.encode would add BOS
-        # and cut at max_length, which is what a budget check must not do).
-        return len(self.encoder.tokens(text))
 
 
 def _tokenizer_eos(lm: HFBackend) -> int | None:

@@ -14,7 +14,8 @@ gives the measured agreement and `benchmarks/llamacpp_agreement.py` reproduces i
 
 Tokenisation goes through `prompting.PromptEncoder` (BOS once, left truncation, label
 variants) with llama.cpp's own tokenizer, so this backend scores the same token sequences as
-the hf backend (checked identical on thousands of task prompts for gemma-3-270m).
+the hf backend (checked identical on thousands of task prompts for gemma-3-270m). The token
+layer (`tokens.TokenLM`) renders and tokenises every call; this module scores token contexts.
 
 Prefix reuse. llama.cpp keeps one sequence's keys and values (its KV cache) from call to call.
 Before each prompt the cache is cut back to the longest prefix the prompt shares with the
@@ -60,26 +61,9 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from elicit.backends.base import (
-    LM,
-    TRUE_FALSE,
-    Demo,
-    FloatArray,
-    GenerationConfig,
-    LabelSet,
-    LooOrder,
-    LooUnit,
-    check_finite,
-)
-from elicit.backends.prompting import (
-    DEMO_SEPARATOR,
-    PromptEncoder,
-    asked_order,
-    check_units,
-    loo_orders,
-    render_demo,
-    solo_units,
-)
+from elicit.backends.base import FloatArray, GenerationConfig, LooOrder
+from elicit.backends.prompting import DEMO_SEPARATOR, PromptEncoder
+from elicit.backends.tokens import TokenLM, Variants, loo_contexts
 from elicit.errors import BackendError, ConfigError
 from elicit.models import DEFAULT_MODEL, LLAMACPP_EXTRA, MODELS, gguf_file
 
@@ -118,7 +102,7 @@ class LlamaCppTokenizer:
         return [int(t) for t in self._llm.tokenize(text.encode("utf-8"), False, True)]
 
 
-class LlamaCppBackend(LM):
+class LlamaCppBackend(TokenLM):
     """A GGUF model run in-process by llama.cpp, behind the elicit LM protocol.
 
     model: a registered name (see `elicit models`; its GGUF file is used directly) or the path
@@ -220,117 +204,26 @@ class LlamaCppBackend(LM):
 
     # ------------------------------------------------------------------ scoring
 
-    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
-        variants = self.encoder.label_variants(labels)
-        if len(prompts) == 0:
-            return np.zeros((0, len(labels.words)))
-        reserve = _reserve(variants)
-        contexts = [self.encoder.encode(p, reserve=reserve) for p in prompts]
-        return check_finite(self._score_contexts(contexts, variants), self.name, prompts)
-
-    def loo_scores(
+    def token_loo_logprobs(
         self,
-        demos: Sequence[Demo],
-        labels: LabelSet = TRUE_FALSE,
-        *,
-        order: LooOrder = "given",
-        context: Sequence[Demo] = (),
+        start: list[int],
+        shown: Sequence[list[int]],
+        asked: Sequence[Sequence[list[int]]],
+        order: LooOrder,
+        variants: Variants,
     ) -> FloatArray:
-        """`LM.loo_scores`, building each prompt's tokens from its demos' tokens instead of
-        tokenising N prompts of N demos (same tokens, see `prompting.tokenisation_pieces`);
-        the shared prefixes, the fixed `context` demos first, are then evaluated once (see the
-        module docstring). Falls back to the text prompts when the token rule does not apply
-        (`_joinable`). It is `unit_loo_scores` with one unit per demo."""
-        if len(demos) == 0 or order not in ("given", "tree") or not labels.binary:
-            return super().loo_scores(demos, labels, order=order, context=context)
-        return self.unit_loo_scores(
-            demos, solo_units(len(demos)), labels, order=order, context=context
-        )
+        """Every leave-one-out context in full, evaluated in walk order: already a
+        depth-first walk of the prompts' prefix tree (see `token_logprobs`), and one that ends
+        on the last unit, whose context is every other unit in the given order. A following
+        `context_scores` over the same demos (ICM's next proposal) then finds all but the last
+        unit in the cache."""
+        contexts = loo_contexts(start, shown, asked, order)
+        return self.token_logprobs(contexts, variants, in_order=True)
 
-    def unit_loo_scores(
-        self,
-        demos: Sequence[Demo],
-        units: Sequence[LooUnit],
-        labels: LabelSet = TRUE_FALSE,
-        *,
-        order: LooOrder = "tree",
-        context: Sequence[Demo] = (),
-    ) -> FloatArray:
-        """`LM.unit_loo_scores` from joined tokens, as `loo_scores`: a unit's shown demos are
-        one segment, its asked demos its queries, scored unit by unit in walk order."""
-        check_units(units, len(demos))
-        if len(demos) == 0 or order not in ("given", "tree") or not labels.binary:
-            return super().unit_loo_scores(demos, units, labels, order=order, context=context)
-        texts = [render_demo(d, labels) for d in demos]
-        fixed = [render_demo(d, labels) for d in context]
-        variants = self.encoder.label_variants(labels)
-        demo_ids = [self.encoder.tokens(t) for t in texts]
-        unit_ids = [[t for i in u.shown for t in demo_ids[i]] for u in units]
-        fixed_ids = [t for text in fixed for t in self.encoder.tokens(text)]
-        start = self._start() + fixed_ids
-        walk = asked_order(units)
-        queries = [demos[i].prompt for i in walk]
-        query_ids = [self.encoder.tokens(q) for q in queries]
-        by_demo = dict(zip(walk, query_ids, strict=True))
-        total = len(fixed_ids) + sum(len(d) for d in unit_ids)
-        longest = max(
-            total - len(unit_ids[u]) + len(by_demo[i])
-            for u, unit in enumerate(units)
-            for i in unit.asked
-        )
-        if not self._joinable(fixed + texts + queries, query_ids, longest, variants):
-            return super().unit_loo_scores(demos, units, labels, order=order, context=context)
-        contexts = [
-            start + [t for v in others for t in unit_ids[v]] + by_demo[i]
-            for u, others in enumerate(loo_orders(len(units), order))
-            for i in units[u].asked
-        ]
-        # In walk order: already a depth-first walk of the prompts' prefix tree (see
-        # `_score_contexts`), and one that ends on the last unit, whose context is every other
-        # unit in the given order. A following `context_scores` over the same demos (ICM's next
-        # proposal) then finds all but the last unit in the cache.
-        lp = self._score_contexts(contexts, variants, in_order=True)
-        lp = check_finite(lp, self.name, queries, what="leave-one-out prompt of demo")
-        out = np.zeros(len(demos))
-        out[walk] = lp[:, 1] - lp[:, 0]
-        return out
-
-    def context_scores(
-        self, demos: Sequence[Demo], queries: Sequence[str], labels: LabelSet = TRUE_FALSE
-    ) -> FloatArray:
-        """`LM.context_scores` tokenising the shared demos once; they are evaluated once too."""
-        if len(queries) == 0 or not labels.binary:
-            return super().context_scores(demos, queries, labels)
-        texts = [render_demo(d, labels) for d in demos]
-        variants = self.encoder.label_variants(labels)
-        context = self._start() + [t for text in texts for t in self.encoder.tokens(text)]
-        query_ids = [self.encoder.tokens(q) for q in queries]
-        longest = len(context) - len(self._start()) + max(len(q) for q in query_ids)
-        if not self._joinable(texts + list(queries), query_ids, longest, variants):
-            return super().context_scores(demos, queries, labels)
-        lp = self._score_contexts([context + q for q in query_ids], variants)
-        lp = check_finite(lp, self.name, queries, what="query")
-        return np.asarray(lp[:, 1] - lp[:, 0], dtype=np.float64)
-
-    def _joinable(
-        self,
-        segments: Sequence[str],
-        query_ids: Sequence[Sequence[int]],
-        longest: int,
-        variants: list[list[tuple[int, ...]]],
-    ) -> bool:
-        """Whether joining demo and query tokens gives exactly the text prompts' tokens
-        (`PromptEncoder.joins_exactly`, the same rule as the hf backend)."""
-        return self.encoder.joins_exactly(segments, query_ids, longest, _reserve(variants))
-
-    def _start(self) -> list[int]:
-        bos = self.tokenizer.bos_id
-        return [bos] if bos is not None else []
-
-    def _score_contexts(
+    def token_logprobs(
         self,
         contexts: Sequence[list[int]],
-        variants: list[list[tuple[int, ...]]],
+        variants: Variants,
         *,
         in_order: bool = False,
     ) -> FloatArray:
@@ -486,10 +379,6 @@ class LlamaCppBackend(LM):
         piece = self._llm.detokenize([token], special=True)
         return bytes(piece).decode("utf-8", errors="replace")
 
-    def count_tokens(self, text: str) -> int:
-        # Exact: the encoder's tokens without BOS or truncation.
-        return len(self.encoder.tokens(text))
-
     def close(self) -> None:
         llm = getattr(self, "_llm", None)
         if llm is not None:
@@ -517,11 +406,6 @@ def _llama_cpp() -> Any:
     import llama_cpp
 
     return llama_cpp
-
-
-def _reserve(variants: list[list[tuple[int, ...]]]) -> int:
-    # Context tokens left free for the longest label continuation (minus its predicted token).
-    return max(len(s) for seqs in variants for s in seqs) - 1
 
 
 def _log_softmax(logits: np.ndarray[Any, np.dtype[np.float32]]) -> FloatArray:

@@ -422,7 +422,7 @@ def _top_logprobs(reply: Any) -> dict[str, float] | None:
     return out or None
 
 
-def label_logprobs_from_top(top: dict[str, float], labels: LabelSet) -> list[float]:
+def label_logprobs_from_top(top: dict[str, float], label_set: LabelSet) -> list[float]:
     """log P(word) for each label word from a top-k distribution (see the module docstring).
 
     A word's probability sums its spellings found in the top-k; a word with none gets the
@@ -433,8 +433,8 @@ def label_logprobs_from_top(top: dict[str, float], labels: LabelSet) -> list[flo
     bound = min(float(probs.min()), rest) if probs.size else 1.0
     floor = math.log(max(bound, 1e-30) / 2)
     out: list[float] = []
-    for word in labels.words:
-        spellings = spelling_variants(word) if labels.variants else [word]
+    for word in label_set.words:
+        spellings = spelling_variants(word) if label_set.variants else [word]
         found = [top[s] for s in spellings if s in top]
         out.append(float(np.logaddexp.reduce(found)) if found else floor)
     return out
@@ -514,8 +514,8 @@ class OpenAIBackend(LM):
         info = self._model_info(model_name)
         self.model = str(info.get("id", model_name))
         self.name = f"{PREFIX}{self.base_url}/{self.model}"
-        #: What identifies the weights (the served id and path, not the URL): `cache` keys.
-        self.cache_identity = json.dumps(
+        #: What identifies the weights: the served id and path, not the URL (see `identity`).
+        self.served_identity = json.dumps(
             {
                 "top_k": top_k,
                 **{k: info[k] for k in ("id", "root", "owned_by", "max_model_len") if k in info},
@@ -530,6 +530,13 @@ class OpenAIBackend(LM):
         )
         if require_logprobs:
             self._probe_logprobs()
+
+    @property
+    def identity(self) -> str:
+        """The class and what the server says identifies its weights (`served_identity`), not
+        its URL or name: the cache survives a restart on another port."""
+        cls = f"{type(self).__module__}.{type(self).__qualname__}"
+        return json.dumps({"class": cls, "identity": self.served_identity}, sort_keys=True)
 
     # ------------------------------------------------------------------ set-up checks
 
@@ -648,16 +655,16 @@ class OpenAIBackend(LM):
                 "Use a server that returns them (vLLM, llama.cpp, SGLang), not a chat-only API",
             )
 
-    def _check_labels(self, labels: LabelSet) -> None:
+    def _check_labels(self, label_set: LabelSet) -> None:
         """Every label word needs a single-token spelling, or the top-k cannot show it."""
-        if labels in self._checked_labels:
+        if label_set in self._checked_labels:
             return
-        self._checked_labels.add(labels)
+        self._checked_labels.add(label_set)
         tokenize = self._tokenizer()
         if tokenize is None:
             return
-        for word in labels.words:
-            spellings = spelling_variants(word) if labels.variants else [word]
+        for word in label_set.words:
+            spellings = spelling_variants(word) if label_set.variants else [word]
             if not any(tokenize(s) == 1 for s in spellings):
                 raise BackendError(
                     f"label word {word!r} is several tokens for {self.model} in every spelling; "
@@ -679,13 +686,15 @@ class OpenAIBackend(LM):
             "cache_prompt": True,
         }
 
-    def label_logprobs(self, prompts: Sequence[str], labels: LabelSet = TRUE_FALSE) -> FloatArray:
+    def label_logprobs(
+        self, prompts: Sequence[str], label_set: LabelSet = TRUE_FALSE
+    ) -> FloatArray:
         """Top-k log-probs of the next token per prompt, summed per label word (see the
         module docstring for the floor of a word outside the top-k). Requests start in the
         order of `prompts`."""
         if len(prompts) == 0:
-            return np.zeros((0, len(labels.words)))
-        self._check_labels(labels)
+            return np.zeros((0, len(label_set.words)))
+        self._check_labels(label_set)
 
         def one(item: tuple[int, str]) -> list[float]:
             i, prompt = item
@@ -699,7 +708,7 @@ class OpenAIBackend(LM):
                 except _BadLogprob as e:
                     top, problem = None, str(e)
                 if top is not None:
-                    return label_logprobs_from_top(top, labels)
+                    return label_logprobs_from_top(top, label_set)
                 if attempt == 0:
                     log.warning("%s for prompt %d from %s; asking again", problem, i, self.name)
             raise self._fail(
@@ -712,7 +721,7 @@ class OpenAIBackend(LM):
             )
 
         rows = self._map(one, list(enumerate(prompts)), "scoring")
-        return np.asarray(rows, dtype=np.float64).reshape(len(prompts), len(labels.words))
+        return np.asarray(rows, dtype=np.float64).reshape(len(prompts), len(label_set.words))
 
     def generate(self, prompts: Sequence[str], config: GenerationConfig) -> list[str]:
         """One completion per prompt with the config's sampling settings and seed."""

@@ -48,21 +48,21 @@ DEMO_SEPARATOR = "\n\n"
 _PIECE_CUT = re.compile(r"(?<=\n\n)(?=[^\n])")
 
 
-def render_demo(demo: Demo, labels: LabelSet) -> str:
-    if not 0 <= demo.label < len(labels.words):
-        raise ConfigError(f"label {demo.label} is outside the label words {labels.words!r}")
-    return demo.prompt + labels.words[demo.label] + DEMO_SEPARATOR
+def render_demo(demo: Demo, label_set: LabelSet) -> str:
+    if not 0 <= demo.label < len(label_set.words):
+        raise ConfigError(f"label {demo.label} is outside the label words {label_set.words!r}")
+    return demo.prompt + label_set.words[demo.label] + DEMO_SEPARATOR
 
 
-def render_context(demos: Sequence[Demo], query: str, labels: LabelSet) -> str:
+def render_context(demos: Sequence[Demo], query: str, label_set: LabelSet) -> str:
     """All `demos` in order, then the query prompt."""
-    return "".join(render_demo(d, labels) for d in demos) + query
+    return "".join(render_demo(d, label_set) for d in demos) + query
 
 
-def loo_prompt(demos: Sequence[Demo], i: int, labels: LabelSet) -> str:
+def loo_prompt(demos: Sequence[Demo], i: int, label_set: LabelSet) -> str:
     """The prompt for demo i with every other demo, in order, in context."""
     others = [d for j, d in enumerate(demos) if j != i]
-    return render_context(others, demos[i].prompt, labels)
+    return render_context(others, demos[i].prompt, label_set)
 
 
 def tree_loo_orders(n: int) -> list[list[int]]:
@@ -103,13 +103,13 @@ def loo_orders(n: int, order: str = "given") -> list[list[int]]:
 
 
 def loo_prompts(
-    demos: Sequence[Demo], labels: LabelSet, order: str = "given", context: Sequence[Demo] = ()
+    demos: Sequence[Demo], label_set: LabelSet, order: str = "given", context: Sequence[Demo] = ()
 ) -> list[str]:
     """The leave-one-out prompt of every demo, with the others in `order` ("given"/"tree"),
     after the fixed `context` demos."""
-    head = "".join(render_demo(d, labels) for d in context)
+    head = "".join(render_demo(d, label_set) for d in context)
     return [
-        head + render_context([demos[j] for j in others], demos[i].prompt, labels)
+        head + render_context([demos[j] for j in others], demos[i].prompt, label_set)
         for i, others in enumerate(loo_orders(len(demos), order))
     ]
 
@@ -138,7 +138,7 @@ def asked_order(units: Sequence[LooUnit]) -> list[int]:
 def unit_loo_prompts(
     demos: Sequence[Demo],
     units: Sequence[LooUnit],
-    labels: LabelSet,
+    label_set: LabelSet,
     order: str = "tree",
     context: Sequence[Demo] = (),
 ) -> list[str]:
@@ -149,10 +149,10 @@ def unit_loo_prompts(
         units (t0 f0 | t1 f1 | t2 f2), tree:  t0, f0 <- t1 f1 t2 f2    t1, f1 <- t2 f2 t0 f0 ...
     """
     check_units(units, len(demos))
-    head = "".join(render_demo(d, labels) for d in context)
+    head = "".join(render_demo(d, label_set) for d in context)
     out = [""] * len(demos)
     for u, others in enumerate(loo_orders(len(units), order)):
-        shown = "".join(render_demo(demos[j], labels) for v in others for j in units[v].shown)
+        shown = "".join(render_demo(demos[j], label_set) for v in others for j in units[v].shown)
         for i in units[u].asked:
             out[i] = head + shown + demos[i].prompt
     return out
@@ -255,20 +255,20 @@ class PromptEncoder:
             and longest <= self.max_length - reserve - bos
         )
 
-    def label_variants(self, labels: LabelSet) -> list[list[tuple[int, ...]]]:
+    def label_variants(self, label_set: LabelSet) -> list[list[tuple[int, ...]]]:
         """For each label word, the token sequences whose probabilities are summed.
 
-        With `labels.variants`, every spelling from `spelling_variants` that is a single token
+        With `label_set.variants`, every spelling from `spelling_variants` that is a single token
         counts; when no spelling of a word is a single token, the word's own (multi-token)
         encoding is used alone. Without variants, only the word's own encoding counts.
         """
         out: list[list[tuple[int, ...]]] = []
-        for word in labels.words:
+        for word in label_set.words:
             own = tuple(self.tokenizer.encode(word))
             if not own:
                 raise ConfigError(f"label word {word!r} encodes to no tokens")
             seqs: list[tuple[int, ...]] = [own]
-            if labels.variants:
+            if label_set.variants:
                 singles: list[tuple[int, ...]] = []
                 for s in spelling_variants(word):
                     ids = tuple(self.tokenizer.encode(s))
@@ -278,7 +278,7 @@ class PromptEncoder:
                     seqs = singles
             out.append(seqs)
         seen: dict[tuple[int, ...], str] = {}
-        for word, seqs in zip(labels.words, out, strict=True):
+        for word, seqs in zip(label_set.words, out, strict=True):
             for seq in seqs:
                 if seq in seen:
                     raise ConfigError(

@@ -230,9 +230,8 @@ class DemoFit:
 
 
 def _model_limit(lm: LM) -> int | None:
-    # Not part of the LM protocol: backends that know their context length expose max_length.
-    limit = getattr(lm, "max_length", None)
-    return limit - 2 if isinstance(limit, int) and limit > 2 else None  # BOS + label token
+    limit = lm.max_length  # None where the backend does not know its context
+    return limit - 2 if limit is not None and limit > 2 else None  # BOS + label token
 
 
 def _longest(lm: LM, ex: Example, label_set: LabelSet) -> tuple[int, int]:

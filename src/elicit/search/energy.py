@@ -221,7 +221,7 @@ class EnergyEvaluator:
         mp: MPKind = "calibrated",
         alpha: float = 50.0,
         loo_order: LooOrder = "tree",
-        labels: LabelSet = TRUE_FALSE,
+        label_set: LabelSet = TRUE_FALSE,
         memo_size: int = 4096,
         anchors: Mapping[int, int] | None = None,
         anchor_weight: float = math.inf,
@@ -239,7 +239,7 @@ class EnergyEvaluator:
         self.mp_kind: MPKind = mp
         self.alpha = alpha
         self.loo_order: LooOrder = loo_order
-        self.label_set = labels
+        self.label_set = label_set
         self.memo_size = memo_size
         self.anchors: dict[int, int] = dict(anchors or {})
         if anchor_weight < 0:

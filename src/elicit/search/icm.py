@@ -473,7 +473,7 @@ class Search:
             mp=config.mp,
             alpha=config.alpha,
             loo_order=config.loo_order,
-            labels=label_set,
+            label_set=label_set,
             anchors=self.anchors,
             anchor_weight=config.anchor_weight,
             anchors_in_context=config.anchor_mode == "context",
