@@ -197,6 +197,41 @@ def report(path: str, metric: str) -> str:
     return "\n".join(lines)
 
 
+def plot(path: str, metric: str, png: str) -> str:
+    """The paper's Figure 1 layout: one panel per (task, variant), a bar per method (mean over
+    seeds, sd as the error bar, each seed a dot)."""
+    from matplotlib.figure import Figure
+
+    from elicit.evaluation.plots import save_figure
+
+    rows = [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line]
+    latest = {(r["variant"], r["task"], r["seed"], r["method"]): r for r in rows}
+    panels: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for (variant, task, _, method), r in latest.items():
+        if r.get(metric) is not None:
+            panels[(task, variant)][method].append(100 * float(r[metric]))
+    if not panels:
+        raise SystemExit(f"{path} has no {metric} rows to plot")
+    methods = ["zero-shot", "zero-shot-chat", "golden", "random", MAJORITY, "icm"]
+    colours = ["#bbbbbb", "#888888", "#e6a532", "#6a8fd0", "#9b7fc6", "#3a9e8c"]
+    fig = Figure(figsize=(4.2 * len(panels), 3.6), dpi=110)
+    for k, ((task, variant), by_method) in enumerate(sorted(panels.items())):
+        ax = fig.add_subplot(1, len(panels), k + 1)
+        shown = [m for m in methods if by_method.get(m)]
+        for x, m in enumerate(shown):
+            values = by_method[m]
+            sd = statistics.stdev(values) if len(values) > 1 else 0.0
+            ax.bar(x, statistics.fmean(values), yerr=sd, capsize=3,
+                   color=colours[methods.index(m)])  # fmt: skip
+            ax.plot([x] * len(values), values, "k.", markersize=3)
+        ax.set_xticks(range(len(shown)), shown, rotation=30, ha="right", fontsize=8)
+        ax.set_ylim(40 if metric != "accuracy" else 0, 100)
+        ax.set_ylabel(metric.replace("_", " ") + " (%)")
+        ax.set_title(f"{task} ({variant})", fontsize=8)
+    fig.tight_layout()
+    return str(save_figure(fig, png))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--model", default=DEFAULT_MODEL)
@@ -216,6 +251,7 @@ def main() -> None:
     ap.add_argument("--progress", action="store_true")
     ap.add_argument("--label-only", action="store_true", help="run ICM only, no evaluation")
     ap.add_argument("--report", metavar="ROWS", help="print the markdown table of ROWS and exit")
+    ap.add_argument("--plot", metavar="PNG", help="with --report: also draw the Figure 1 bars")
     ap.add_argument(
         "--metric",
         default="calibrated_accuracy",
@@ -224,6 +260,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.report:
         print(report(args.report, args.metric))
+        if args.plot:
+            print(plot(args.report, args.metric, args.plot))
         return
     run_table(args)
 

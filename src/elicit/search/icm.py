@@ -143,8 +143,9 @@ class SearchConfig(ConfigBase):
         "calibrated",
         "mutual predictability: calibrated (mean of centred signed scores; elicit), "
         "calibrated-sum (their sum), balanced / balanced-sum (the same on balanced "
-        "leave-one-out: every context holds as many True as False demos), mean (released code), "
-        "sum-logprob (the paper's formula)",
+        "leave-one-out: every context holds as many True as False demos; with --complete, the "
+        "setting for small models, which count labels: docs/RESULTS.md), mean (released "
+        "code), sum-logprob (the paper's formula)",
         choices=MP_KINDS,
     )
     schedule: ScheduleKind = help_field(
