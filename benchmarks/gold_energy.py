@@ -26,12 +26,15 @@ from elicit.backends.base import LM, LabelSet
 from elicit.commands.label import LabelConfig
 from elicit.config import build_config
 from elicit.labels import read_labels
+from elicit.runs import is_finished, read_jsonl
 from elicit.search.batches import batch_seed
 from elicit.search.icm import Search
 from elicit.tasks import load_task
 
 
 def run_config(run: Path) -> LabelConfig:
+    if not is_finished(run) or not (run / "pool.jsonl").is_file():
+        raise SystemExit(f"{run} is not a finished `elicit label` run directory (with pool.jsonl)")
     values = json.loads((run / "config.json").read_text(encoding="utf-8"))
     return build_config(LabelConfig, values, str(run / "config.json"))
 
@@ -39,7 +42,7 @@ def run_config(run: Path) -> LabelConfig:
 def evaluate_run(lm: LM, run: Path) -> dict[str, Any]:
     """Energies of the run's labels, gold and flipped gold on the run's own search."""
     config = run_config(run)
-    pool = [json.loads(line) for line in (run / "pool.jsonl").read_text("utf-8").splitlines()]
+    pool = read_jsonl(run / "pool.jsonl")
     if {p["batch"] for p in pool} != {0}:
         raise SystemExit(f"{run}: searched in several batches; this compares one-batch runs")
     data = load_task(config.task, config.load_options())
@@ -82,7 +85,7 @@ def evaluate_run(lm: LM, run: Path) -> dict[str, Any]:
 
 
 def report(path: str) -> str:
-    rows = [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line]
+    rows = read_jsonl(path)
     head = (
         "| model | task | MP | seed | pool | ICM labelled, agreement | MP: ICM / gold / flipped gold "
         "| energy: ICM / gold | gold above ICM? |"

@@ -31,7 +31,7 @@ from elicit.commands.evaluate import EvalConfig, run_eval
 from elicit.commands.label import LabelConfig, run_label
 from elicit.labels import read_labels
 from elicit.models import DEFAULT_MODEL
-from elicit.runs import is_finished
+from elicit.runs import is_finished, read_jsonl
 
 DEFAULT_TASKS = "sst2:32:96,truthfulqa:32:96,gsm8k-verification:16:48,alpaca-comparison:16:48"
 METHODS = "zero-shot,zero-shot-chat,golden,random"
@@ -153,13 +153,15 @@ def _fmt(values: list[float | None], scale: float = 100.0) -> str:
     return f"{mean:.1f} ± {statistics.stdev(vals) * scale:.1f}"
 
 
+def latest_rows(path: str) -> dict[tuple[str, str, int, str], dict[str, Any]]:
+    """The rows of `path` by (variant, task, seed, method); the last one wins, so reruns
+    replace earlier ones."""
+    return {(r["variant"], r["task"], r["seed"], r["method"]): r for r in read_jsonl(path)}
+
+
 def report(path: str, metric: str) -> str:
     """Markdown: one row per (variant, task), mean ± sd over seeds of `metric` per method."""
-    rows = [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line]
-    # The last row for each (variant, task, seed, method) wins: reruns replace earlier ones.
-    latest: dict[tuple[str, str, int, str], dict[str, Any]] = {}
-    for r in rows:
-        latest[(r["variant"], r["task"], r["seed"], r["method"])] = r
+    latest = latest_rows(path)
     cells: dict[tuple[str, str], dict[str, list[float | None]]] = defaultdict(
         lambda: defaultdict(list)
     )
@@ -204,8 +206,7 @@ def plot(path: str, metric: str, png: str) -> str:
 
     from elicit.evaluation.plots import save_figure
 
-    rows = [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line]
-    latest = {(r["variant"], r["task"], r["seed"], r["method"]): r for r in rows}
+    latest = latest_rows(path)
     panels: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for (variant, task, _, method), r in latest.items():
         if r.get(metric) is not None:

@@ -63,9 +63,7 @@ def complete_labelling(
     """
     missing = [i for i in range(len(evaluator.examples)) if i not in labelling]
     rng.shuffle(missing)
-    for i in missing:
-        if i in labelling:  # a ConsistencyFix of an earlier one labelled it
-            continue
+    for i in missing:  # a ConsistencyFix relabels labelled pairs only: i is still unlabelled
         candidate = {**labelling, i: evaluator.predict_label(current, i)}
         labelling, current = consistency_fix(
             evaluator, candidate, evaluator.evaluate(candidate), rng, rounds
