@@ -42,6 +42,10 @@ def test_wilson_interval() -> None:
     assert ci.high == pytest.approx(0.5962, abs=1e-3)
     assert wilson_interval(0, 10).low == 0.0
     assert wilson_interval(10, 10).high == 1.0
+    for n in range(1, 300):  # rounding must never leave p outside its interval
+        for k in (0, n):
+            ci = wilson_interval(k, n)
+            assert ci.low <= k / n <= ci.high, (k, n)
     assert math.isnan(wilson_interval(0, 0).low)
 
 

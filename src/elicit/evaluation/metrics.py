@@ -33,7 +33,9 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> Interval:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return Interval(max(0.0, centre - half), min(1.0, centre + half))
+    # Rounding can put an end a hair inside p (at p = 1 with n = 100: 0.9999999999999999);
+    # the interval always contains the observed proportion.
+    return Interval(max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)))
 
 
 def _check(
