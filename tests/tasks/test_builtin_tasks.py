@@ -54,7 +54,8 @@ def task_split(request: pytest.FixtureRequest) -> tuple[str, str, TaskData]:
 
 def test_examples_are_well_formed(task_split: tuple[str, str, TaskData]) -> None:
     name, _, data = task_split
-    assert data.task == name and data.origin == Origin.BUNDLED
+    origin = Origin.GENERATED if get_task(name).generated else Origin.BUNDLED
+    assert data.task == name and data.origin == origin
     assert len(data) > 100
     uids = [ex.uid for ex in data]
     assert len(set(uids)) == len(uids)

@@ -358,7 +358,8 @@ BUILTIN = sorted(FORMATS)
 def test_every_builtin_task_is_covered() -> None:
     from elicit.tasks import task_names
 
-    assert [n for n in task_names() if n != "claims"] == BUILTIN
+    file_tasks = [n for n in task_names() if n != "claims" and not get_task(n).generated]
+    assert file_tasks == BUILTIN
 
 
 def files_of(task: str) -> tuple[str, ...]:

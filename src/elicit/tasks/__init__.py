@@ -12,7 +12,8 @@ files in $ELICIT_DATA_DIR, on the Hugging Face Hub, or in the samples that ship 
 Modules:
 icm (the ICM paper's TruthfulQA, GSM8K-verification, Alpaca and TruthfulQA-preference files),
 hh (HH-RLHF comparisons), benchmarks (sst2, imdb, boolq, sciq, cosmosqa, anli), ethics (the
-four ETHICS subsets and blog-author gender), claims (the user's own file); common and rows
+four ETHICS subsets and blog-author gender), generated (reviews, written in code), claims (the
+user's own file); common and rows
 hold the shared machinery.
 """
 
@@ -24,7 +25,7 @@ import random
 from dataclasses import dataclass, replace
 
 from elicit.errors import ConfigError
-from elicit.tasks import benchmarks, claims, ethics, hh, icm
+from elicit.tasks import benchmarks, claims, ethics, generated, hh, icm
 from elicit.tasks.base import (
     CLAIM_SUFFIX,
     Consistency,
@@ -119,11 +120,12 @@ def _all_files(spec: TaskSpec) -> tuple[str, ...]:
 
 
 def bundled_tasks() -> list[str]:
-    """Tasks whose every data file has a sample inside the package, sorted."""
+    """Tasks that need nothing from outside the package, sorted: those whose every data file
+    has a sample inside it, and those generated in code."""
     return sorted(
         name
         for name, spec in TASKS.items()
-        if spec.data_files and all(sample_path(f) for f in _all_files(spec))
+        if spec.generated or (spec.data_files and all(sample_path(f) for f in _all_files(spec)))
     )
 
 
@@ -145,6 +147,9 @@ class DataAvailability:
 def data_availability(name: str) -> DataAvailability:
     """`DataAvailability` of a task, reading only local files (nothing is downloaded)."""
     spec = get_task(name)
+    if spec.generated:
+        counts = [len(load_task(name, LoadOptions(split=s))) for s in ("train", "test")]
+        return DataAvailability(name, Origin.GENERATED, "in code, nothing to download", *counts)
     if not spec.data_files:
         return DataAvailability(name, "", "your own file, through --data", None, None)
     found = describe(_all_files(spec))
@@ -159,7 +164,14 @@ def data_availability(name: str) -> DataAvailability:
     return DataAvailability(name, found.origin, found.where, counts[0], counts[1])
 
 
-for _spec in (*icm.SPECS, *hh.SPECS, *benchmarks.SPECS, *ethics.SPECS, claims.SPEC):
+for _spec in (
+    *icm.SPECS,
+    *hh.SPECS,
+    *benchmarks.SPECS,
+    *ethics.SPECS,
+    *generated.SPECS,
+    claims.SPEC,
+):
     register(_spec)
 
 __all__ = [

@@ -54,6 +54,8 @@ class TaskSpec:
     data_files: default files relative to the data root, by split ("train"/"test"), or under
         "all" for a single pool that is carved into train/test by group (see module docs).
     loader: builds the task's data for the given options.
+    generated: the loader writes the data itself (`tasks.generated`): no files, available
+        everywhere, and counted among the bundled tasks.
     """
 
     name: str
@@ -61,6 +63,7 @@ class TaskSpec:
     consistency: Consistency
     data_files: Mapping[str, tuple[str, ...]]
     loader: Callable[[LoadOptions], TaskData] = field(repr=False, compare=False)
+    generated: bool = False
 
 
 def data_root() -> Path:

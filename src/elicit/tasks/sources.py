@@ -45,6 +45,7 @@ class Origin(enum.StrEnum):
     ENV = "ELICIT_DATA_DIR"
     HUB = "hub"
     BUNDLED = "bundled sample"
+    GENERATED = "generated"  # written by the task's own code (`tasks.generated`)
 
 
 @dataclass(frozen=True)
