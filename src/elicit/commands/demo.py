@@ -33,7 +33,7 @@ from elicit.errors import ConfigError
 from elicit.evaluation.summary import EvalSummary, format_table
 from elicit.options import LMOptions
 from elicit.runs import is_finished
-from elicit.search.icm import MP_KINDS, MPKind, SearchConfig
+from elicit.search import MP_KINDS, MPKind, SearchConfig
 from elicit.tasks.sources import BUNDLED
 
 #: The demo's model: see the module docs.
