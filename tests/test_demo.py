@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from elicit.backends.fake import ScriptedLM
-from elicit.commands.demo import DemoConfig, format_demo, run_demo
+from elicit.commands.demo import DemoConfig, format_demo, reading, run_demo
+from elicit.evaluation.summary import EvalSummary, MethodResult
 
 
 def sentiment(prompt: str) -> float:
@@ -62,3 +63,23 @@ def test_demo_defaults_are_the_screened_setting() -> None:
     )
     assert (search.mp, search.complete) == ("balanced", True)
     assert DemoConfig(mp="calibrated").label_config().search.mp == "calibrated"
+
+
+def summary_with(calibrated: dict[str, float], n: int = 100) -> EvalSummary:
+    results = tuple(
+        MethodResult(m, "many-shot", "fake", n, metrics={"calibrated_accuracy": v})
+        for m, v in calibrated.items()
+    )
+    return EvalSummary(
+        Path("runs"), "reviews", "fake", "test", n, 0, results, 24, 24, 600, 2048, "pool",
+        "train", "fake-chat", None, 1.0,
+    )  # fmt: skip
+
+
+def test_reading_says_how_far_icm_got_from_its_own_numbers() -> None:
+    text = reading(summary_with({"golden": 0.9, "random": 0.6, "icm": 0.84}))
+    assert "score 84 against golden 90 and random 60: 80% of the way" in text
+    assert "+/-10 points" in text  # 1.96 * sqrt(0.25 / 100)
+    flat = reading(summary_with({"golden": 0.81, "random": 0.80, "icm": 0.7}))
+    assert "score alike (81 vs 80)" in flat and "little to find" in flat
+    assert "skipped" in reading(summary_with({"golden": 0.9, "random": 0.6}))

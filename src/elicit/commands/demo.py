@@ -21,6 +21,7 @@ minutes on a 2-core CPU; raise --n / --iterations / --test-n on a GPU.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +156,38 @@ def run_demo(config: DemoConfig, lm: LM | None = None, chat_lm: LM | None = None
     return DemoSummary(label=label, eval=evaluation, seconds=time.perf_counter() - start)
 
 
+def _calibrated(summary: EvalSummary, method: str) -> float | None:
+    r = next((r for r in summary.results if r.method == method and r.skipped is None), None)
+    value = r.metrics.get("calibrated_accuracy") if r is not None else None
+    return None if value is None or math.isnan(value) else 100 * value
+
+
+def reading(summary: EvalSummary) -> str:
+    """What the table says about ICM, in words, from its own numbers (calibrated accuracy:
+    the threshold-free comparison, as in docs/RESULTS.md)."""
+    icm, golden, random = (_calibrated(summary, m) for m in ("icm", "golden", "random"))
+    if icm is None or golden is None or random is None:
+        return "Reading: a many-shot method was skipped, so ICM cannot be compared here."
+    if golden - random < 5:
+        verdict = (
+            f"golden and random demonstrations score alike ({golden:.0f} vs {random:.0f}), so "
+            "this model barely reads the labels in its context and ICM has little to find "
+            "(docs/RESULTS.md, 'The demo task')."
+        )
+    else:
+        share = (icm - random) / (golden - random)
+        verdict = (
+            f"ICM's labels, found without any, score {icm:.0f} against golden {golden:.0f} and "
+            f"random {random:.0f}: {100 * share:.0f}% of the way from random labels to gold."
+        )
+    n = summary.n
+    noise = 100 * 1.96 * math.sqrt(0.25 / n) if n else math.nan
+    return (
+        f"Reading (calibrated accuracy): {verdict} With {n} test claims one number is only "
+        f"good to about +/-{noise:.0f} points; docs/RESULTS.md has three seeds."
+    )
+
+
 def format_demo(summary: DemoSummary) -> str:
     m = summary.label.metrics
     agreement = m.agreement
@@ -163,6 +196,8 @@ def format_demo(summary: DemoSummary) -> str:
         + (f"; agreement with gold {100 * agreement:.1f}%" if agreement is not None else ""),
         "",
         format_table(summary.eval),
+        "",
+        reading(summary.eval),
         "",
         f"runs: {summary.label.out}/ (labels.jsonl, trace.jsonl, energy_plot.png) and "
         f"{summary.eval.out}/ (results.json, accuracy.png); {summary.seconds:.0f} s in all",
