@@ -82,4 +82,8 @@ def test_reading_says_how_far_icm_got_from_its_own_numbers() -> None:
     assert "+/-10 points" in text  # 1.96 * sqrt(0.25 / 100)
     flat = reading(summary_with({"golden": 0.81, "random": 0.80, "icm": 0.7}))
     assert "score alike (81 vs 80)" in flat and "little to find" in flat
+    above = reading(summary_with({"golden": 0.93, "random": 0.83, "icm": 0.99}))
+    assert "as good as gold labels" in above
+    below = reading(summary_with({"golden": 0.93, "random": 0.73, "icm": 0.7}))
+    assert "no better than random labels" in below
     assert "skipped" in reading(summary_with({"golden": 0.9, "random": 0.6}))

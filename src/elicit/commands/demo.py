@@ -176,9 +176,16 @@ def reading(summary: EvalSummary) -> str:
         )
     else:
         share = (icm - random) / (golden - random)
+        how_far = (
+            "as good as gold labels"
+            if share >= 1
+            else f"{100 * share:.0f}% of the way from random labels to gold"
+            if share > 0
+            else "no better than random labels"
+        )
         verdict = (
             f"ICM's labels, found without any, score {icm:.0f} against golden {golden:.0f} and "
-            f"random {random:.0f}: {100 * share:.0f}% of the way from random labels to gold."
+            f"random {random:.0f}: {how_far}."
         )
     n = summary.n
     noise = 100 * 1.96 * math.sqrt(0.25 / n) if n else math.nan
