@@ -276,7 +276,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"elicit demo: ICM on {config.n} {config.task} training claims ({config.iterations} "
         f"iterations), then {config.test_n} test claims scored by each method, "
-        f"model {redact_passwords(config.model)}. A few minutes on a CPU."
+        f"model {redact_passwords(config.model)}. About 10 minutes on a 2-core CPU (the first "
+        "run also fetches the model)."
     )
     summary = run_demo(config)
     print(format_demo(summary))
