@@ -47,7 +47,9 @@ def test_demo_runs_from_an_empty_directory(tmp_path: Path) -> None:
     results = json.loads((work / "runs" / "demo" / "eval" / "results.json").read_text())
     assert {"zero-shot", "golden", "random", "icm"} <= {r["method"] for r in results}
     labels = (work / "runs" / "demo" / "label" / "labels.jsonl").read_text().splitlines()
-    assert labels and all(json.loads(line)["uid"].startswith("boolq/") for line in labels)
+    # the default task is generated in code (tasks/generated.py): nothing to find or fetch
+    assert labels and all(json.loads(line)["uid"].startswith("reviews/") for line in labels)
+    assert "Reading (calibrated accuracy)" in done.stdout
 
 
 def test_tasks_lists_the_bundled_sources(tmp_path: Path) -> None:
@@ -56,3 +58,4 @@ def test_tasks_lists_the_bundled_sources(tmp_path: Path) -> None:
     tasks = {t["name"]: t for t in json.loads(done.stdout)["tasks"]}
     assert tasks["boolq"]["origin"] == "bundled sample" and tasks["boolq"]["test"] >= 300
     assert tasks["sst2"]["origin"] is None and "licence" in tasks["sst2"]["where"]
+    assert tasks["reviews"]["origin"] == "generated" and tasks["reviews"]["train"] == 500
