@@ -5,9 +5,9 @@
    with golden, random and the ICM labels, side by side.
 
 The demo reads only data that ships with elicit (`--data bundled`), so its table is the same on
-every machine, with or without a data folder or the Hub. Its defaults come from the screening
-in docs/RESULTS.md ("The demo task"): the smallest model on which labels in the context matter
-is Qwen2.5-Coder-0.5B-Instruct (gemma-3-270m, the library's default, scores golden and random
+every machine, with or without a data folder or the Hub. Its defaults come from the
+measurements in docs/RESULTS.md ("Screening" and "`elicit demo`"): the smallest model on which
+labels in the context matter is Qwen2.5-Coder-0.5B-Instruct (gemma-3-270m, the library's default, scores golden and random
 demonstrations alike, so ICM has nothing to find with it), and of the tasks that need no
 download the one where its golden demonstrations clearly beat random ones is `reviews`
 (generated in code). The search uses balanced leave-one-out with --complete, the setting for
@@ -172,7 +172,7 @@ def reading(summary: EvalSummary) -> str:
         verdict = (
             f"golden and random demonstrations score alike ({golden:.0f} vs {random:.0f}), so "
             "this model barely reads the labels in its context and ICM has little to find "
-            "(docs/RESULTS.md, 'The demo task')."
+            "(docs/RESULTS.md, 'Screening')."
         )
     else:
         share = (icm - random) / (golden - random)

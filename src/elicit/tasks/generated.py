@@ -8,8 +8,8 @@
 
   It exists so that `elicit demo` can show ICM working without third-party data: of the
   redistributable tasks it is the one where labels in the context matter to a small model
-  (Qwen2.5-Coder-0.5B: golden demonstrations beat random ones by about 0.2 AUROC;
-  docs/RESULTS.md, "The demo task"), and its claims are short enough for a CPU.
+  (Qwen2.5-Coder-0.5B: golden demonstrations beat random ones by 0.26 AUROC;
+  docs/RESULTS.md, "Screening"), and its claims are short enough for a CPU.
 
 Reviews come from one seeded stream; duplicates are dropped, the first `SPLIT_SIZE` distinct
 reviews are "train" and the next `SPLIT_SIZE` "test", so no review is in both splits.
