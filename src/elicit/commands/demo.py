@@ -10,9 +10,9 @@ measurements in docs/RESULTS.md ("Screening" and "`elicit demo`"): the smallest 
 labels in the context matter is Qwen2.5-Coder-0.5B-Instruct (gemma-3-270m, the library's
 default, scores golden and random demonstrations alike, so ICM has nothing to find with it),
 and of the tasks that need no download the one where its golden demonstrations clearly beat
-random ones is `reviews` (generated in code). The search uses balanced leave-one-out with --complete, the setting for
-small models that count labels. Sizes are set so that the whole demo finishes in about 10
-minutes on a 2-core CPU; raise --n / --iterations / --test-n on a GPU.
+random ones is `reviews` (generated in code). The search uses balanced leave-one-out with
+--complete, the setting for small models that count labels. Sizes are set so that the whole demo
+finishes in about 10 minutes on a 2-core CPU; raise --n / --iterations / --test-n on a GPU.
 
     elicit demo
     elicit demo --model gemma-3-270m --task boolq    # any model, any bundled task
