@@ -91,6 +91,24 @@ def test_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) ->
     )
 
 
+@pytest.mark.skipif(not HAVE_LLAMA_CPP, reason="needs llama-cpp-python")
+def test_progress_flag_reaches_the_model_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--no-progress` must silence the download bar of a first use too.
+    import elicit.backends.llamacpp as module
+
+    seen: list[bool] = []
+
+    def fetch(model: str, *, progress: bool = True) -> Any:
+        seen.append(progress)
+        raise RuntimeError("stop after the fetch")
+
+    monkeypatch.setattr(module, "gguf_file", fetch)
+    for progress in (False, True):
+        with pytest.raises(RuntimeError, match="stop after the fetch"):
+            LlamaCppBackend("gemma-3-270m", progress=progress)
+    assert seen == [False, True]
+
+
 def test_backend_status() -> None:
     assert backend_status("fake") is None
     assert (backend_status("llamacpp") is None) == HAVE_LLAMA_CPP

@@ -175,7 +175,7 @@ class LlamaCppBackend(TokenLM):
         self.prefix_cache = prefix_cache
         #: Tokens evaluated by scoring calls (cached prefixes excluded), for benchmarks.
         self.tokens_processed = 0
-        self.path = gguf_file(model)
+        self.path = gguf_file(model, progress=progress)
         self._llm: Any = _load(self.path, device, max_length, n_threads, n_batch)
         train_ctx = int(_llama_cpp().llama_model_n_ctx_train(self._llm.model))
         if max_length is not None and train_ctx > 0 and max_length > train_ctx:
