@@ -204,7 +204,7 @@ def plot(path: str, metric: str, png: str) -> str:
     seeds, sd as the error bar, each seed a dot)."""
     from matplotlib.figure import Figure
 
-    from elicit.evaluation.plots import save_figure
+    from elicit.evaluation.plots import BLUE, COLOURS, save_figure
 
     latest = latest_rows(path)
     panels: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -214,7 +214,6 @@ def plot(path: str, metric: str, png: str) -> str:
     if not panels:
         raise SystemExit(f"{path} has no {metric} rows to plot")
     methods = ["zero-shot", "zero-shot-chat", "golden", "random", MAJORITY, "icm"]
-    colours = ["#bbbbbb", "#888888", "#e6a532", "#6a8fd0", "#9b7fc6", "#3a9e8c"]
     fig = Figure(figsize=(4.2 * len(panels), 3.6), dpi=110)
     for k, ((task, variant), by_method) in enumerate(sorted(panels.items())):
         ax = fig.add_subplot(1, len(panels), k + 1)
@@ -223,7 +222,7 @@ def plot(path: str, metric: str, png: str) -> str:
             values = by_method[m]
             sd = statistics.stdev(values) if len(values) > 1 else 0.0
             ax.bar(x, statistics.fmean(values), yerr=sd, capsize=3,
-                   color=colours[methods.index(m)])  # fmt: skip
+                   color=COLOURS.get(m, BLUE))  # fmt: skip
             ax.plot([x] * len(values), values, "k.", markersize=3)
         ax.set_xticks(range(len(shown)), shown, rotation=30, ha="right", fontsize=8)
         ax.set_ylim(40 if metric != "accuracy" else 0, 100)
