@@ -31,6 +31,7 @@ from elicit.commands.evaluate import EvalConfig, run_eval
 from elicit.commands.label import LabelConfig, LabelSummary, run_label
 from elicit.config import help_field
 from elicit.errors import ConfigError
+from elicit.evaluation.metrics import wilson_interval
 from elicit.evaluation.summary import EvalSummary, format_table
 from elicit.options import LMOptions
 from elicit.runs import is_finished
@@ -188,7 +189,9 @@ def reading(summary: EvalSummary) -> str:
             f"random {random:.0f}: {how_far}."
         )
     n = summary.n
-    noise = 100 * 1.96 * math.sqrt(0.25 / n) if n else math.nan
+    # Half the widest 95% interval an accuracy on n claims can have (at 50%): the CI column's.
+    widest = wilson_interval(n // 2, n)
+    noise = 100 * (widest.high - widest.low) / 2
     return (
         f"Reading (calibrated accuracy): {verdict} With {n} test claims one number is only "
         f"good to about +/-{noise:.0f} points; docs/RESULTS.md has three seeds."
