@@ -6,12 +6,16 @@ step add ~15 s); the training wiring is tested on a tiny model in test_lmsi_pipe
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
+from lmsi_scripted import arithmetic_lm
 
 from elicit.cli.main import main
+from elicit.commands.selfimprove import SelfImproveConfig, run_self_improve
 from elicit.runs import read_jsonl
 
 
@@ -35,3 +39,36 @@ def test_self_improve_cli_on_the_default_model(
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["model"] == "gemma-3-270m"
     assert (out / "before_after.png").stat().st_size > 0 and (out / "agreement.png").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None and not os.environ.get("ELICIT_REQUIRE_LLAMACPP"),
+    reason="llama-cpp-python is not installed (pip install 'elicit[llamacpp]')",
+)
+def test_after_runs_on_llamacpp_with_the_adapter(tmp_path: Path) -> None:
+    """With --backend llamacpp the fine-tuned model is evaluated there too: the LoRA adapter is
+    written for llama.cpp and applied to the base GGUF (sampling is scripted, one LoRA step)."""
+    config = SelfImproveConfig(
+        task="arithmetic",
+        model="gemma-3-270m",
+        backend="llamacpp",
+        n=3,
+        test_n=2,
+        shots=1,
+        paths=2,
+        eval_paths=1,
+        max_new_tokens=8,
+        max_steps=1,
+        train_batch_size=4,
+        progress=False,
+        out=str(tmp_path / "run"),
+    )
+    summary = run_self_improve(config, lm=arithmetic_lm())
+    after = summary.metrics.after
+    assert after.train_steps == 1 and after.adapter == "sft/adapter"
+    assert after.llamacpp_adapter == "sft/adapter.gguf"
+    assert (summary.out / "sft" / "adapter.gguf").stat().st_size > 0
+    assert {"lmsi-greedy"} <= {r.method for r in summary.rows}
+    stages = [p["stage"] for p in read_jsonl(summary.out / "predictions.jsonl")]
+    assert stages.count("after") == 2

@@ -122,6 +122,8 @@ class LlamaCppBackend(TokenLM):
     n_batch: the most tokens per llama.cpp decode call.
     min_chunk: a decode call ends at a demo separator only once it holds this many tokens, so
         short demos are fed several per call (small calls run slower per token).
+    lora: a llama.cpp LoRA adapter (.gguf) to apply to the model's weights, e.g. one written by
+        `elicit.training.gguf_adapter.export_gguf_adapter` from a fine-tune of this model.
 
     Why fixed decode calls: llama.cpp's CPU kernels round differently for different splits of
     a prompt into decode calls; on gemma-3-270m the same prompt's log-odds moved by up to ~0.5
@@ -147,6 +149,7 @@ class LlamaCppBackend(TokenLM):
         n_threads: int | None = None,
         n_batch: int = 512,
         min_chunk: int = 16,
+        lora: str | os.PathLike[str] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
@@ -170,13 +173,16 @@ class LlamaCppBackend(TokenLM):
                 "the 'llamacpp' backend needs the package 'llama_cpp' (llama-cpp-python), which "
                 f"is not installed. Install it with: {LLAMACPP_EXTRA}"
             )
-        self.name = f"llamacpp:{model}"
+        if lora is not None and not os.path.isfile(lora):
+            raise ConfigError(f"LoRA adapter {lora} is not a file: pass a llama.cpp adapter .gguf")
+        # A fine-tuned model's numbers must not pass for the base model's.
+        self.name = f"llamacpp:{model}" + (f"+lora:{os.path.basename(lora)}" if lora else "")
         self.progress = progress
         self.prefix_cache = prefix_cache
         #: Tokens evaluated by scoring calls (cached prefixes excluded), for benchmarks.
         self.tokens_processed = 0
         self.path = gguf_file(model, progress=progress)
-        self._llm: Any = _load(self.path, device, max_length, n_threads, n_batch)
+        self._llm: Any = _load(self.path, device, max_length, n_threads, n_batch, lora)
         train_ctx = int(_llama_cpp().llama_model_n_ctx_train(self._llm.model))
         if max_length is not None and train_ctx > 0 and max_length > train_ctx:
             self.close()
@@ -438,14 +444,19 @@ def _n_gpu_layers(device: str) -> int:
 
 
 def _load(
-    path: Any, device: str, max_length: int | None, n_threads: int | None, n_batch: int
+    path: Any,
+    device: str,
+    max_length: int | None,
+    n_threads: int | None,
+    n_batch: int,
+    lora: str | os.PathLike[str] | None = None,
 ) -> Any:
     Llama = _llama_cpp().Llama
     main_gpu = int(device.split(":", 1)[1]) if device.startswith("cuda:") else 0
     n_gpu_layers = _n_gpu_layers(device)
     try:
         with _stderr_captured() as captured:
-            return Llama(
+            llm = Llama(
                 model_path=str(path),
                 # llama.cpp rounds the context up to a multiple of 256 but llama-cpp-python sizes
                 # its token buffer by the number passed: pass the rounded size, and let the
@@ -460,16 +471,35 @@ def _load(
                 # Keep every key of sliding-window layers (Gemma 3), so the cache can be cut back
                 # to any prefix; a window-sized cache could not return below the window.
                 swa_full=True,
+                lora_path=None if lora is None else str(lora),
                 logits_all=False,
                 verbose=False,
             )
     except (ValueError, RuntimeError) as e:
         said = " ".join(line.strip() for line in captured[-3:])
+        if lora is not None and "lora" in str(e).lower():
+            raise _adapter_error(lora, path, f"{e}{'; ' + said if said else ''}") from e
         raise BackendError(
             f"llama.cpp could not load {path} ({e}{'; ' + said if said else ''}). Pass a valid "
             f".gguf file or a registered model ({', '.join(MODELS)}); a GGUF of a newer "
             "architecture may need a newer llama-cpp-python (pip install -U llama-cpp-python)"
         ) from e
+    # llama-cpp-python checks the adapter handle against None, but a failed load (another
+    # model's adapter) returns a NULL pointer, which is not None: the model would run without it.
+    if lora is not None and not getattr(llm, "_lora_adapter", True):
+        llm.close()
+        said = " ".join(line.strip() for line in captured if "lora" in line.lower())
+        raise _adapter_error(
+            lora, path, said or "it was written for another model, or is not a LoRA adapter"
+        )
+    return llm
+
+
+def _adapter_error(lora: str | os.PathLike[str], path: Any, reason: str) -> BackendError:
+    return BackendError(
+        f"llama.cpp could not apply the LoRA adapter {lora} to {path} ({reason}). Pass an "
+        "adapter written for this model (elicit.training.gguf_adapter.export_gguf_adapter)"
+    )
 
 
 @contextlib.contextmanager

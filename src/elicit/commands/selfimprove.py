@@ -137,6 +137,8 @@ class AfterRecord:
     train_steps: int | None = None
     final_loss: float | None = None
     adapter: str | None = None  # relative to the run directory
+    #: The adapter as llama.cpp loads it (relative), when "after" ran on the llamacpp backend.
+    llamacpp_adapter: str | None = None
     skipped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -410,6 +412,7 @@ def _after_model(
     if not train:
         log.warning("no question kept: nothing to fine-tune on; skipping the 'after' evaluation")
         return None, AfterRecord(finetuned=False, skipped="no training examples")
+    from elicit.backends import resolve_backend
     from elicit.selfimprove.finetune import finetune
 
     result = finetune(
@@ -422,11 +425,42 @@ def _after_model(
         save_model=config.save_model,
         progress=config.progress,
     )
+    after_lm: LM = result.lm
+    on_llamacpp: Path | None = None
+    if result.adapter_dir is not None and resolve_backend(config.model, config.backend) == (
+        "llamacpp"
+    ):
+        after_lm, on_llamacpp = _on_llamacpp(config, result.lm, result.adapter_dir)
+
+    def relative(path: Path | None) -> str | None:
+        # Relative to the run directory: the staging directory is renamed when the run ends.
+        return str(path.relative_to(stage)) if path is not None else None
+
     record = AfterRecord(
         finetuned=True,
         train_steps=result.steps,
         final_loss=result.final_loss,
-        # Relative to the run directory: the staging directory is renamed when the run ends.
-        adapter=str(result.adapter_dir.relative_to(stage)) if result.adapter_dir else None,
+        adapter=relative(result.adapter_dir),
+        llamacpp_adapter=relative(on_llamacpp),
     )
-    return result.lm, record
+    return after_lm, record
+
+
+def _on_llamacpp(config: SelfImproveConfig, tuned: LM, adapter_dir: Path) -> tuple[LM, Path | None]:
+    """The fine-tuned model on the llama.cpp backend that sampled and evaluated "before": the
+    base GGUF with the LoRA adapter written for llama.cpp (2-6x faster generation on a CPU
+    than the merged fp32 model in transformers). The merged model, and a warning, where that
+    architecture's adapter cannot be written."""
+    from elicit.backends import load_lm
+    from elicit.models import gguf_file
+    from elicit.training.gguf_adapter import export_gguf_adapter
+
+    try:
+        base = gguf_file(config.model, progress=config.progress)
+        path = export_gguf_adapter(adapter_dir, base, adapter_dir.parent / "adapter.gguf")
+    except ConfigError as e:
+        log.warning("evaluating the fine-tuned model in transformers instead of llama.cpp: %s", e)
+        return tuned, None
+    tuned.close()
+    options = config.backend_options(config.progress)
+    return load_lm(config.model, "llamacpp", lora=path, **options), path
