@@ -9,6 +9,9 @@ flag from `w2s.pgr.pgr_summary`), `--plot` draws accuracy and PGR bars.
         --objective probe --rows benchmarks/results/w2s_table.jsonl
     python benchmarks/w2s_table.py --report benchmarks/results/w2s_table.jsonl \
         --plot docs/figures/w2s_table.png
+
+`--size-plot PNG` (with --report, --weak and --size-task) draws the paper's headline figure
+instead: accuracy and PGR against the strong student's size, for the students in `SIZES`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ from elicit.runs import is_finished, read_jsonl
 from elicit.w2s.pgr import pgr_summary
 
 METHODS = ("weak", "strong-zero-shot", "w2s-xent", "w2s-confidence", "ceiling")
+
+#: Parameters of the strong students, from their model cards (Gemma 3 270M: 268M; Qwen2.5
+#: 0.5B: 0.49B, 1.5B: 1.54B, embeddings included): the x axis of --size-plot.
+SIZES = {
+    "gemma-3-270m": 268e6,
+    "qwen2.5-coder-0.5b-instruct": 494e6,
+    "qwen2.5-coder-1.5b-instruct": 1.54e9,
+}
 
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -48,6 +59,8 @@ def run_table(args: argparse.Namespace) -> None:
     for task in args.tasks.split(","):
         for seed in [int(s) for s in args.seeds.split(",")]:
             name = f"{task}-{args.weak.replace(':', '-').replace('/', '_')}-{args.objective}"
+            if args.strong != DEFAULT_MODEL:  # runs of the default student keep their names
+                name += f"-to-{args.strong.replace(':', '-').replace('/', '_')}"
             out = Path(args.out) / f"{name}-n{args.n}-s{seed}"
             if not is_finished(out):
                 run_w2s(W2SConfig(task=task, seed=seed, out=str(out), progress=args.progress,
@@ -119,6 +132,20 @@ def report(path: str, metric: str = "accuracy") -> str:
     return "\n".join(lines)
 
 
+def size_plot(path: str, weak: str, task: str, png: str) -> Path:
+    """Accuracy and PGR of the students of one supervisor on one task against their size."""
+    from elicit.w2s.plots import plot_sizes
+
+    rows = [r for r in read_jsonl(path) if r.get("weak") == weak and r["task"] == task]
+    strong = sorted({str(r.get("strong")) for r in rows} & set(SIZES), key=SIZES.__getitem__)
+    if len(strong) < 2:
+        raise SystemExit(
+            f"{path} has {len(strong)} strong student(s) of known size for weak {weak!r} on "
+            f"{task} ({', '.join(strong) or 'none'}); a size plot needs two of {', '.join(SIZES)}"
+        )
+    return plot_sizes(rows, png, SIZES, f"{task}: {weak} supervises students of growing size")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -138,7 +165,14 @@ def main() -> None:
     ap.add_argument("--report", metavar="ROWS", help="print the markdown table of ROWS and exit")
     ap.add_argument("--metric", default="accuracy", choices=["accuracy", "auroc"])
     ap.add_argument("--plot", metavar="PNG", help="with --report: also draw the figure")
+    ap.add_argument("--size-plot", metavar="PNG",
+                    help="with --report: accuracy and PGR against the strong student's size, "
+                    "for --weak on --size-task")  # fmt: skip
+    ap.add_argument("--size-task", default="sst2", help="the task of --size-plot")
     args = ap.parse_args()
+    if args.report and args.size_plot:
+        print(size_plot(args.report, args.weak, args.size_task, args.size_plot))
+        return
     if args.report:
         print(report(args.report, args.metric))
         if args.plot:

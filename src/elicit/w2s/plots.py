@@ -167,3 +167,69 @@ def plot_curve(rows: Iterable[ResultRow | Mapping[str, Any]], path: str | Path, 
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return save_figure(fig, Path(path))
+
+
+#: Points of `plot_sizes`: (strong student's parameters, mean, sd) per (metric, method).
+SizePoints = dict[tuple[str, str], list[tuple[float, float, float]]]
+
+
+def size_points(
+    rows: Iterable[ResultRow | Mapping[str, Any]], sizes: Mapping[str, float]
+) -> SizePoints:
+    """Mean and sd over seeds of every (metric, method) of the test rows, per strong student
+    of known size (rows carry a "strong" field; students missing from `sizes` are left out),
+    in order of size."""
+    by: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for r in _as_dicts(rows):
+        if r["value"] is None or r["split"] != "test" or r.get("step") is not None:
+            continue
+        if r.get("strong") in sizes:
+            by[(r["metric"], r["method"], str(r["strong"]))].append(float(r["value"]))
+    points: SizePoints = defaultdict(list)
+    for (metric, method, strong), values in sorted(by.items(), key=lambda kv: sizes[kv[0][2]]):
+        points[(metric, method)].append((sizes[strong], *_mean_sd(values)))
+    return dict(points)
+
+
+def plot_sizes(
+    rows: Iterable[ResultRow | Mapping[str, Any]],
+    path: str | Path,
+    sizes: Mapping[str, float],
+    title: str,
+) -> Path:
+    """The paper's headline figure: test accuracy (mean +- sd over seeds) of the weak supervisor,
+    the students and the ceiling against the strong student's size (log scale), and PGR per
+    loss against the same axis (`size_points`)."""
+    from matplotlib.figure import Figure
+
+    points = size_points(rows, sizes)
+    if not points:
+        raise ValueError(f"no test rows of the strong models {', '.join(sizes)}")
+    ticks = sorted({x for series in points.values() for x, _, _ in series})
+    names = {size: name for name, size in sizes.items()}
+    fig = Figure(figsize=(11, 4), dpi=110)
+    panels = (
+        ("accuracy", ("weak", "w2s-xent", "w2s-confidence", "ceiling"), "test accuracy (%)"),
+        ("pgr", ("w2s-xent", "w2s-confidence"), "PGR (%)"),
+    )
+    for panel, (metric, methods, label) in enumerate(panels):
+        ax = fig.add_subplot(1, 2, panel + 1)
+        for method in methods:
+            series = points.get((metric, method), [])
+            if series:
+                xs, means, sds = zip(*series, strict=True)
+                ax.errorbar(xs, [100 * m for m in means], yerr=[100 * s for s in sds],
+                            marker="o", capsize=3, label=method,
+                            color=COLOURS.get(method, "#6a8fd0"))  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xticks(ticks, [f"{x / 1e6:.0f}M\n{names[x]}" for x in ticks], fontsize=7)
+        ax.minorticks_off()
+        ax.set_xlabel("strong student (parameters)")
+        ax.set_ylabel(label)
+        if metric == "pgr":
+            ax.axhline(0, color="black", linewidth=0.8)
+            ax.axhline(100, color="black", linewidth=0.8, linestyle="--")
+        ax.set_title(title if panel == 0 else "performance gap recovered")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, Path(path))
