@@ -59,7 +59,8 @@ def run_table(args: argparse.Namespace) -> None:
         for seed in [int(s) for s in args.seeds.split(",")]:
             run = out_root / f"{task}-n{n}-s{seed}"
             start = time.perf_counter()
-            label_config = LabelConfig(
+            # Flat keywords of the nested search config (iterations, --set's): composed at run time.
+            options: dict[str, Any] = dict(
                 task=task,
                 split="train",
                 n=n,
@@ -72,6 +73,7 @@ def run_table(args: argparse.Namespace) -> None:
                 backend=args.backend,
                 **settings,
             )
+            label_config = LabelConfig(**options)
             if is_finished(run / "label"):
                 metrics = json.loads((run / "label" / "metrics.json").read_text("utf-8"))
             else:
