@@ -19,7 +19,9 @@ The run directory holds config.json, exemplars.jsonl, paths.jsonl (pool: every p
 majority, agreement, gold for analysis), train.jsonl (the training examples), predictions.jsonl
 (held-out paths and answers, before and after), tidy results.jsonl, metrics.json,
 before_after.png and agreement.png; sft/ holds the LoRA adapter (and the merged model with
---save-model).
+--save-model). With --backend llamacpp the "after" model runs there too: sft/adapter.gguf is
+the adapter written for llama.cpp and applied to the base GGUF (`training.gguf_adapter`), so
+before and after are measured on one backend, at its speed.
 """
 
 from __future__ import annotations
