@@ -25,8 +25,10 @@ import statistics
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from elicit.commands.selfimprove import SelfImproveConfig, run_self_improve
+from elicit.evaluation.metrics import paired_gain
 from elicit.models import DEFAULT_MODEL
 from elicit.runs import is_finished, read_jsonl
 
@@ -35,6 +37,8 @@ COLUMNS = (
     ("lmsi-greedy", "accuracy", "greedy after"),
     ("self-consistency", "accuracy", "SC before"),
     ("lmsi-self-consistency", "accuracy", "SC after"),
+    ("lmsi-self-consistency", "gain", "SC gain [95% CI]"),
+    ("lmsi-self-consistency", "mcnemar_p", "McNemar p"),
     ("majority-vote", "label_accuracy", "majority = gold (train)"),
     ("majority-vote", "mean_agreement", "mean agreement"),
 )
@@ -107,28 +111,64 @@ def run(args: argparse.Namespace) -> None:
     lm.close()
 
 
+def gains_of_older_runs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Gain rows (`paired_gain` on the run's predictions.jsonl) for runs written before
+    `elicit self-improve` wrote them itself: the same numbers the command now reports."""
+    have = {r.get("run") for r in rows if r["metric"] == "gain"}
+    added = []
+    for r in rows:
+        run = r.get("run")
+        sc_after = r["method"] == "lmsi-self-consistency" and r["metric"] == "accuracy"
+        if not sc_after or not isinstance(run, str) or run in have:
+            continue
+        have.add(run)
+        path = Path(run) / "predictions.jsonl"
+        if not path.exists():
+            continue
+        right: dict[str, dict[str, bool]] = defaultdict(dict)
+        for p in read_jsonl(path):
+            if p["decoding"] == "self-consistency":
+                right[p["stage"]][p["uid"]] = p["majority"] == p["gold"]
+        uids = [u for u in right["before"] if u in right["after"]]
+        g = paired_gain([right["before"][u] for u in uids], [right["after"][u] for u in uids])
+        common = {**r, "n": g.n}
+        added.append({**common, "metric": "gain", "value": g.gain, "ci_low": g.ci.low,
+                      "ci_high": g.ci.high})  # fmt: skip
+        added.append({**common, "metric": "mcnemar_p", "value": g.p_value, "ci_low": None,
+                      "ci_high": None})  # fmt: skip
+    return added
+
+
+def _cell(rows: list[dict[str, Any]], metric: str) -> str:
+    """One seed: the value (a gain with its interval, a p-value as is); several: mean ± sd."""
+    if not rows:
+        return "-"
+    if metric == "mcnemar_p":
+        return ", ".join(f"{r['value']:.2g}" for r in rows)
+    v = [100 * float(r["value"]) for r in rows]
+    if len(v) > 1:
+        return f"{statistics.mean(v):+.1f} ± {statistics.stdev(v):.1f} ({len(v)})"
+    if metric == "gain":
+        return f"{v[0]:+.1f} [{100 * rows[0]['ci_low']:+.1f}, {100 * rows[0]['ci_high']:+.1f}]"
+    return f"{v[0]:.1f}"
+
+
 def report(path: str) -> str:
     """Markdown table: one line per (model, task, paths, eval paths), mean ± sd over seeds."""
-    cells: dict[tuple[str, str, int, int], dict[str, list[float]]] = defaultdict(
+    cells: dict[tuple[str, str, int, int], dict[str, list[dict[str, Any]]]] = defaultdict(
         lambda: defaultdict(list)
     )
-    for r in read_jsonl(path):
-        if r.get("value") is None:
-            continue
+    rows = [r for r in read_jsonl(path) if r.get("value") is not None]
+    for r in [*rows, *gains_of_older_runs(rows)]:
         cell = cells[(r.get("model", DEFAULT_MODEL), r["task"], r["paths"], r["eval_paths"])]
-        cell[f"{r['method']}/{r['metric']}"].append(100 * float(r["value"]))
+        cell[f"{r['method']}/{r['metric']}"].append(r)
     header = ["model", "task", "paths / eval paths", *(c[2] for c in COLUMNS)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for (model, task, paths, eval_paths), values in sorted(cells.items()):
         row = [model, task, f"{paths} / {eval_paths}"]
-        for method, metric, _ in COLUMNS:
-            v = values.get(f"{method}/{metric}", [])
-            if not v:
-                row.append("-")
-            elif len(v) == 1:
-                row.append(f"{v[0]:.1f}")
-            else:
-                row.append(f"{statistics.mean(v):.1f} ± {statistics.stdev(v):.1f} ({len(v)})")
+        row += [
+            _cell(values.get(f"{method}/{metric}", []), metric) for method, metric, _ in COLUMNS
+        ]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

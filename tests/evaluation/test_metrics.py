@@ -12,6 +12,7 @@ from elicit.evaluation.metrics import (
     auroc,
     calibrated_accuracy,
     median_predictions,
+    paired_gain,
     wilson_interval,
 )
 
@@ -57,3 +58,41 @@ def test_input_validation() -> None:
     with pytest.raises(ValueError, match="NaN"):
         auroc([float("nan"), 1.0], [0, 1])
     assert math.isnan(accuracy([], []))
+
+
+def test_paired_gain_counts_discordant_questions_and_tests_them_exactly() -> None:
+    before = [True] * 41 + [False] * 14 + [True] * 6 + [False] * 39
+    after = [True] * 41 + [True] * 14 + [False] * 6 + [False] * 39
+    g = paired_gain(before, after)
+    assert (g.n, g.fixed, g.broken) == (100, 14, 6)
+    assert g.gain == pytest.approx(0.08)
+    assert g.p_value == pytest.approx(0.11532, abs=1e-5)  # 2 * P(Bin(20, 1/2) <= 6)
+    assert g.ci.low < 0 < g.gain < g.ci.high < 0.2
+    same = paired_gain(before, before)
+    assert (same.gain, same.p_value, same.fixed, same.broken) == (0.0, 1.0, 0, 0)
+    assert same.ci.low < 0 < same.ci.high  # no discordant question is not proof of no effect
+    flipped = paired_gain(after, before)
+    assert flipped.gain == -g.gain and flipped.p_value == g.p_value
+    assert flipped.ci.low == pytest.approx(-g.ci.high) and flipped.ci.high == pytest.approx(
+        -g.ci.low
+    )
+    assert paired_gain([True] * 10, [False] * 10).p_value == pytest.approx(2 / 2**10)
+    assert math.isnan(paired_gain([], []).gain)
+    with pytest.raises(ValueError, match="before has 2 answers"):
+        paired_gain([True, False], [True])
+
+
+def test_paired_gain_interval_covers_the_true_gain() -> None:
+    """About 95% of intervals contain the true difference, at the sizes LMSI runs use."""
+    rng = np.random.default_rng(0)
+    # (n, P(fixed), P(broken), the most coverage allowed: near 95%, not a uselessly wide interval;
+    # with nothing ever broken it is conservative, as the adjustment makes it)
+    for n, p_fixed, p_broken, most in ((100, 0.14, 0.06, 0.975), (40, 0.05, 0.05, 0.985),
+                                       (100, 0.02, 0.0, 1.0)):  # fmt: skip
+        covered = 0
+        for _ in range(2000):
+            cell = rng.choice(3, size=n, p=[p_fixed, p_broken, 1 - p_fixed - p_broken])
+            before, after = cell == 1, cell == 0  # fixed: wrong -> right; broken: right -> wrong
+            g = paired_gain(list(before), list(after))
+            covered += g.ci.low <= p_fixed - p_broken <= g.ci.high
+        assert 0.93 <= covered / 2000 <= most, (n, p_fixed, p_broken, covered / 2000)

@@ -162,3 +162,11 @@ def test_finetunes_with_the_training_code_and_evaluates_after(
     assert (summary.out / "sft" / "adapter").is_dir()
     stages = {p["stage"] for p in read_jsonl(summary.out / "predictions.jsonl")}
     assert stages == {"before", "after"}
+    for method in ("greedy", "self-consistency"):  # the paired gain is after minus before
+        gain = summary.value("lmsi-" + method, "gain")
+        before, after = summary.accuracy(method), summary.accuracy("lmsi-" + method)
+        assert gain is not None and before is not None and after is not None
+        assert gain == pytest.approx(after - before)
+        p = summary.value("lmsi-" + method, "mcnemar_p")
+        assert p is not None and 0 < p <= 1
+    assert any("McNemar p" in line for line in summary.describe())

@@ -39,7 +39,7 @@ from elicit.errors import ConfigError
 from elicit.evaluation.results import ResultRow, build, known_fields, pct
 from elicit.options import LMOptions, RunOptions
 from elicit.runs import atomic_write_json, atomic_write_jsonl, staged_run_dir
-from elicit.selfimprove.evaluate import AFTER_PREFIX, Evaluation, evaluate_model
+from elicit.selfimprove.evaluate import AFTER_PREFIX, Evaluation, evaluate_model, gain_rows
 from elicit.selfimprove.plots import plot_agreement, plot_before_after
 from elicit.selfimprove.prompts import TrainingExample, training_examples
 from elicit.selfimprove.questions import (
@@ -212,6 +212,17 @@ class SelfImproveSummary:
     def accuracy(self, method: str) -> float | None:
         return self.value(method, "accuracy")
 
+    def _gain(self, method: str) -> str:
+        """ "(gain +8.0 points, 95% CI -1.4 to +17.2, McNemar p 0.12)", or nothing."""
+        row = next((r for r in self.rows if r.method == method and r.metric == "gain"), None)
+        p = self.value(method, "mcnemar_p")
+        if row is None or row.ci_low is None or row.ci_high is None or p is None:
+            return ""
+        return (
+            f" (gain {100 * row.value:+.1f} points, 95% CI {100 * row.ci_low:+.1f} to "
+            f"{100 * row.ci_high:+.1f}, McNemar p {p:.2g})"
+        )
+
     def describe(self) -> list[str]:
         """The command's result lines: what the pool kept, and accuracy before and after."""
         m = self.metrics
@@ -226,6 +237,7 @@ class SelfImproveSummary:
                 then = f" -> {pct(after)} after LMSI" if after is not None else ""
                 lines.append(
                     f"  {method} accuracy on {m.n_test} test questions: {pct(before)}{then}"
+                    + self._gain(AFTER_PREFIX + method)
                 )
         lines.append(f"results written to {self.out}/")
         return lines
@@ -347,6 +359,7 @@ def _run(
     if after_lm is not None:
         after = _evaluate(config, after_lm, test, exemplars, model, AFTER_PREFIX)
         rows += after.rows
+        rows += gain_rows(before, after, test, model=model, seed=config.seed)
         predictions += _predictions(after, test, "after")
         if after_lm is not lm:
             after_lm.close()

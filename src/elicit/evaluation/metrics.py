@@ -8,6 +8,9 @@ All functions take scores s = log P(True) - log P(False) and gold labels in {0, 
   toward one label word that small base models have, which otherwise dominates zero-shot
   accuracy.
 - AUROC: threshold-free ranking quality.
+
+`paired_gain` compares two models answering the same questions (before and after training):
+the gain in accuracy with an interval for paired proportions, and the exact McNemar test.
 """
 
 from __future__ import annotations
@@ -36,6 +39,53 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> Interval:
     # Rounding can put an end a hair inside p (at p = 1 with n = 100: 0.9999999999999999);
     # the interval always contains the observed proportion.
     return Interval(max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)))
+
+
+@dataclass(frozen=True)
+class PairedGain:
+    """Accuracy after minus before on the same n questions (`paired_gain`).
+
+    fixed: questions wrong before and right after; broken: right before, wrong after. Only
+    these discordant questions carry information about the difference.
+    """
+
+    n: int
+    fixed: int
+    broken: int
+    gain: float
+    ci: Interval
+    p_value: float  # exact two-sided McNemar test of "no difference"
+
+
+def paired_gain(before: Sequence[bool], after: Sequence[bool], z: float = 1.96) -> PairedGain:
+    """The gain in accuracy from `before` to `after` (per-question correctness, same order).
+
+    Interval: Bonett and Price's adjusted Wald interval for a difference of paired
+    proportions (one pseudo-count added to each discordant cell, which keeps its coverage
+    near 95% at small counts where the plain Wald interval is too narrow); clipped to [-1, 1].
+    p: exact McNemar, 2 * P(X <= min(fixed, broken)) for X ~ Binomial(fixed + broken, 1/2).
+    """
+    if len(before) != len(after):
+        raise ValueError(f"before has {len(before)} answers and after {len(after)}")
+    n = len(before)
+    if n == 0:
+        return PairedGain(0, 0, 0, math.nan, Interval(math.nan, math.nan), math.nan)
+    fixed = sum(1 for b, a in zip(before, after, strict=True) if a and not b)
+    broken = sum(1 for b, a in zip(before, after, strict=True) if b and not a)
+    p12, p21 = (fixed + 1) / (n + 2), (broken + 1) / (n + 2)
+    centre = p12 - p21
+    half = z * math.sqrt(max(0.0, p12 + p21 - centre * centre) / (n + 2))
+    discordant = fixed + broken
+    tail = sum(math.comb(discordant, k) for k in range(min(fixed, broken) + 1))
+    p_value = min(1.0, 2 * tail / 2**discordant) if discordant else 1.0
+    return PairedGain(
+        n=n,
+        fixed=fixed,
+        broken=broken,
+        gain=(fixed - broken) / n,
+        ci=Interval(max(-1.0, centre - half), min(1.0, centre + half)),
+        p_value=p_value,
+    )
 
 
 def _check(

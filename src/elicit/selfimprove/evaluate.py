@@ -4,6 +4,8 @@ Both use the same few-shot chain-of-thought prompt as sampling. Greedy: one path
 temperature 0. Self-consistency: `paths` sampled paths at `temperature`, majority answer. The
 LMSI paper reports both before and after self-training; `evaluate_model` is called once per
 model with a method prefix ("" before, "lmsi-" after) so the rows of both sit in one table.
+`gain_rows` compares the two on the same questions: the gain with its paired interval and the
+McNemar p-value (metrics "gain" and "mcnemar_p" of the "lmsi-" methods).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from elicit.backends.base import LM
-from elicit.evaluation.metrics import wilson_interval
+from elicit.evaluation.metrics import paired_gain, wilson_interval
 from elicit.evaluation.results import ResultRow
 from elicit.selfimprove.questions import Exemplar, QuestionSet
 from elicit.selfimprove.sampling import Sampled, sample_paths
@@ -101,3 +103,39 @@ def evaluate_model(
             accuracy_row(sc, test, model=model, method=prefix + SELF_CONSISTENCY, seed=seed)
         )
     return Evaluation(tuple(rows), tuple(greedy), tuple(sc))
+
+
+def gain_rows(
+    before: Evaluation, after: Evaluation, test: QuestionSet, *, model: str, seed: int
+) -> list[ResultRow]:
+    """Per decoding, after minus before accuracy on the same test questions (`paired_gain`)."""
+    rows = []
+    for decoding, old, new in (
+        (GREEDY, before.greedy, after.greedy),
+        (SELF_CONSISTENCY, before.self_consistency, after.self_consistency),
+    ):
+        right_after = {s.uid: s.vote.answer == test.gold.get(s.uid) for s in new}
+        uids = [s.uid for s in old if s.uid in right_after]
+        if not uids:
+            continue
+        right_before = {s.uid: s.vote.answer == test.gold.get(s.uid) for s in old}
+        gain = paired_gain([right_before[u] for u in uids], [right_after[u] for u in uids])
+        for metric, value, low, high in (
+            ("gain", gain.gain, gain.ci.low, gain.ci.high),
+            ("mcnemar_p", gain.p_value, None, None),
+        ):
+            rows.append(
+                ResultRow(
+                    task=test.task,
+                    model=model,
+                    method=AFTER_PREFIX + decoding,
+                    split="test",
+                    n=gain.n,
+                    seed=seed,
+                    metric=metric,
+                    value=value,
+                    ci_low=low,
+                    ci_high=high,
+                )
+            )
+    return rows
