@@ -120,19 +120,19 @@ def report(path: str, metric: str = "accuracy") -> str:
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "Student-supervisor agreement on the test claims (%), split by whether the "
               "supervisor was right:", ""]  # fmt: skip
-    head = ["task", "weak", "student", "all", "supervisor right", "supervisor wrong"]
+    head = ["task", "weak", "strong", "student", "all", "supervisor right", "supervisor wrong"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for (task, weak, *_), cells in sorted(table.items()):
+    for (task, weak, strong, *_), cells in sorted(table.items()):
         for loss in losses:
             values = [cells.get(f"w2s-{loss}/{m}", {}) for m in
                       ("agreement", "agreement_supervisor_right", "agreement_supervisor_wrong")]  # fmt: skip
             if values[0]:
-                row = [task, weak, f"w2s-{loss}", *(_fmt(list(v.values())) for v in values)]
+                row = [task, weak, strong, f"w2s-{loss}", *(_fmt(list(v.values())) for v in values)]
                 lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
-def size_plot(path: str, weak: str, task: str, png: str) -> Path:
+def size_plot(path: str, weak: str, task: str, png: str, metric: str) -> Path:
     """Accuracy and PGR of the students of one supervisor on one task against their size."""
     from elicit.w2s.plots import plot_sizes
 
@@ -143,7 +143,8 @@ def size_plot(path: str, weak: str, task: str, png: str) -> Path:
             f"{path} has {len(strong)} strong student(s) of known size for weak {weak!r} on "
             f"{task} ({', '.join(strong) or 'none'}); a size plot needs two of {', '.join(SIZES)}"
         )
-    return plot_sizes(rows, png, SIZES, f"{task}: {weak} supervises students of growing size")
+    title = f"{task}: {weak} supervises students of growing size"
+    return plot_sizes(rows, png, SIZES, title, metric)
 
 
 def main() -> None:
@@ -171,7 +172,7 @@ def main() -> None:
     ap.add_argument("--size-task", default="sst2", help="the task of --size-plot")
     args = ap.parse_args()
     if args.report and args.size_plot:
-        print(size_plot(args.report, args.weak, args.size_task, args.size_plot))
+        print(size_plot(args.report, args.weak, args.size_task, args.size_plot, args.metric))
         return
     if args.report:
         print(report(args.report, args.metric))

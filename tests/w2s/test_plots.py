@@ -27,7 +27,10 @@ def rows() -> list[dict[str, object]]:
                     seed=0, value=0.0, step=3))  # fmt: skip
     out.append(dict(task="sst2", strong="large", method="weak", metric="auroc", split="test",
                     seed=0, value=None))  # fmt: skip
-    return out
+    # An earlier run of seed 0, appended before this one: the later rows replace it.
+    stale = dict(task="sst2", strong="small", method="ceiling", metric="accuracy", split="test",
+                 seed=0, value=0.1)  # fmt: skip
+    return [stale, *out]
 
 
 def test_size_points_are_means_over_seeds_in_order_of_size() -> None:

@@ -178,13 +178,16 @@ def size_points(
 ) -> SizePoints:
     """Mean and sd over seeds of every (metric, method) of the test rows, per strong student
     of known size (rows carry a "strong" field; students missing from `sizes` are left out),
-    in order of size."""
-    by: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-    for r in _as_dicts(rows):
+    in order of size. Of several rows of one seed (a rerun appended), the last counts."""
+    latest: dict[tuple[str, str, str, Any], float] = {}
+    for r in _as_dicts(rows):  # a rerun's rows replace the earlier rows of the same seed
         if r["value"] is None or r["split"] != "test" or r.get("step") is not None:
             continue
         if r.get("strong") in sizes:
-            by[(r["metric"], r["method"], str(r["strong"]))].append(float(r["value"]))
+            latest[(r["metric"], r["method"], str(r["strong"]), r.get("seed"))] = float(r["value"])
+    by: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for (metric, method, strong, _), value in latest.items():
+        by[(metric, method, strong)].append(value)
     points: SizePoints = defaultdict(list)
     for (metric, method, strong), values in sorted(by.items(), key=lambda kv: sizes[kv[0][2]]):
         points[(metric, method)].append((sizes[strong], *_mean_sd(values)))
@@ -196,10 +199,11 @@ def plot_sizes(
     path: str | Path,
     sizes: Mapping[str, float],
     title: str,
+    metric: str = "accuracy",
 ) -> Path:
     """The paper's headline figure: test accuracy (mean +- sd over seeds) of the weak supervisor,
     the students and the ceiling against the strong student's size (log scale), and PGR per
-    loss against the same axis (`size_points`)."""
+    loss against the same axis (`size_points`). metric "auroc": AUROC and PGR on AUROC."""
     from matplotlib.figure import Figure
 
     points = size_points(rows, sizes)
@@ -208,14 +212,15 @@ def plot_sizes(
     ticks = sorted({x for series in points.values() for x, _, _ in series})
     names = {size: name for name, size in sizes.items()}
     fig = Figure(figsize=(11, 4), dpi=110)
+    pgr = "pgr" if metric == "accuracy" else f"pgr_{metric}"
     panels = (
-        ("accuracy", ("weak", "w2s-xent", "w2s-confidence", "ceiling"), "test accuracy (%)"),
-        ("pgr", ("w2s-xent", "w2s-confidence"), "PGR (%)"),
+        (metric, ("weak", "w2s-xent", "w2s-confidence", "ceiling"), f"test {metric} (%)"),
+        (pgr, ("w2s-xent", "w2s-confidence"), f"PGR on {metric} (%)"),
     )
-    for panel, (metric, methods, label) in enumerate(panels):
+    for panel, (shown, methods, label) in enumerate(panels):
         ax = fig.add_subplot(1, 2, panel + 1)
         for method in methods:
-            series = points.get((metric, method), [])
+            series = points.get((shown, method), [])
             if series:
                 xs, means, sds = zip(*series, strict=True)
                 ax.errorbar(xs, [100 * m for m in means], yerr=[100 * s for s in sds],
@@ -226,7 +231,7 @@ def plot_sizes(
         ax.minorticks_off()
         ax.set_xlabel("strong student (parameters)")
         ax.set_ylabel(label)
-        if metric == "pgr":
+        if shown == pgr:
             ax.axhline(0, color="black", linewidth=0.8)
             ax.axhline(100, color="black", linewidth=0.8, linestyle="--")
         ax.set_title(title if panel == 0 else "performance gap recovered")
