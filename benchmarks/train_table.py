@@ -135,13 +135,14 @@ def _fmt(values: list[float]) -> str:
     return f"{mean:.1f} ± {100 * statistics.stdev(values):.1f}"
 
 
-def report(path: str) -> str:
-    """Markdown tables: test accuracy and reward pairwise accuracy, mean ± sd over seeds."""
+def report(path: str, metric_of_classifiers: str = "accuracy") -> str:
+    """Markdown tables: test accuracy (or `metric_of_classifiers`: calibrated_accuracy, auroc)
+    of the classifiers and pairwise accuracy of the reward models, mean ± sd over seeds."""
     cells: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     seen: set[tuple[str, str, str, int, str]] = set()
     for r in read_jsonl(path):
         metric = r["metric"]
-        if metric not in ("accuracy", "pairwise_accuracy") or r["value"] is None:
+        if metric not in (metric_of_classifiers, "pairwise_accuracy") or r["value"] is None:
             continue
         key = (r["task"], r["method"], metric, r["seed"], r["source"])
         if key in seen:  # a rerun appended the same rows again
@@ -150,7 +151,10 @@ def report(path: str) -> str:
         cells[(r["task"], r["method"], metric)].append(float(r["value"]))
     out = []
     for metric, methods in (
-        ("accuracy", ["zero-shot", "finetune-golden", "finetune-icm", "finetune-random"]),
+        (
+            metric_of_classifiers,
+            ["zero-shot", "finetune-golden", "finetune-icm", "finetune-random"],
+        ),
         ("pairwise_accuracy", ["zero-shot", "reward-golden", "reward-icm"]),
     ):
         tasks = sorted({t for t, _, m in cells if m == metric})
@@ -197,9 +201,15 @@ def main() -> None:
     p.add_argument("--rows", default="benchmarks/results/train_table.jsonl")
     p.add_argument("--progress", action="store_true")
     p.add_argument("--report", metavar="ROWS", help="only print the tables of a rows file")
+    p.add_argument(
+        "--metric",
+        default="accuracy",
+        choices=["accuracy", "calibrated_accuracy", "auroc"],
+        help="with --report: the classifiers' metric",
+    )
     args = p.parse_args()
     if args.report:
-        print(report(args.report))
+        print(report(args.report, args.metric))
     else:
         run_table(args)
 
