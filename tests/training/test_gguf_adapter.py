@@ -172,3 +172,10 @@ def test_missing_or_foreign_adapter_is_a_clear_error(tmp_path: Path) -> None:
     foreign = export_gguf_adapter(_adapter(tmp_path / "x", QWEN_LAYER), base, tmp_path / "x.gguf")
     with pytest.raises(BackendError, match="could not apply the LoRA adapter"):
         LlamaCppBackend("gemma-3-270m", progress=False, lora=foreign)
+
+
+def test_export_logs_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    base = _tiny_gguf(tmp_path / "base.gguf", "qwen2", QWEN_BASE)
+    with caplog.at_level("INFO"):
+        export_gguf_adapter(_adapter(tmp_path / "adapter", QWEN_LAYER), base, tmp_path / "a.gguf")
+    assert not [r for r in caplog.records if r.name.startswith("gguf")]

@@ -24,8 +24,11 @@ query and key projections, which an adapter would have to follow.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +87,21 @@ def export_gguf_adapter(adapter_dir: str | Path, base_gguf: str | Path, out: str
         writer.write_tensors_to_file()
         writer.close()
 
-    atomic_write(out, write)
+    with _quiet_gguf_writer():
+        atomic_write(out, write)
     return out
+
+
+@contextlib.contextmanager
+def _quiet_gguf_writer() -> Iterator[None]:
+    """The gguf package logs every file it writes at INFO (here a temporary name); not news."""
+    writer_log = logging.getLogger("gguf.gguf_writer")
+    level = writer_log.level
+    writer_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        writer_log.setLevel(level)
 
 
 def _llama_alpha(adapter_dir: Path) -> float:
