@@ -94,15 +94,13 @@ def test_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) ->
 @pytest.mark.skipif(not HAVE_LLAMA_CPP, reason="needs llama-cpp-python")
 def test_progress_flag_reaches_the_model_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
     # `--no-progress` must silence the download bar of a first use too.
-    import elicit.backends.llamacpp as module
-
     seen: list[bool] = []
 
     def fetch(model: str, *, progress: bool = True) -> Any:
         seen.append(progress)
         raise RuntimeError("stop after the fetch")
 
-    monkeypatch.setattr(module, "gguf_file", fetch)
+    monkeypatch.setattr(llamacpp_module, "gguf_file", fetch)
     for progress in (False, True):
         with pytest.raises(RuntimeError, match="stop after the fetch"):
             LlamaCppBackend("gemma-3-270m", progress=progress)

@@ -50,7 +50,7 @@ from elicit.selfimprove.questions import (
     load_questions,
     sample_questions,
 )
-from elicit.selfimprove.sampling import Sampled, sample_paths
+from elicit.selfimprove.sampling import Sampled, accuracy, sample_paths
 from elicit.selfimprove.vote import passes
 from elicit.training.config import FitOptions
 
@@ -251,16 +251,11 @@ def pool_rows(
     def row(metric: str, value: float, n: int) -> ResultRow:
         return ResultRow(pool.task, model, MAJORITY, "train", n, config.seed, metric, value)
 
-    def acc(items: Sequence[Sampled]) -> float:
-        if not items:
-            return float("nan")
-        return sum(s.vote.answer == pool.gold.get(s.uid) for s in items) / len(items)
-
     n = len(sampled)
     agreement = sum(s.vote.agreement for s in sampled) / n if n else float("nan")
     return [
-        row("label_accuracy", acc(sampled), n),
-        row("kept_label_accuracy", acc(kept), len(kept)),
+        row("label_accuracy", accuracy(sampled, pool.gold), n),
+        row("kept_label_accuracy", accuracy(kept, pool.gold), len(kept)),
         row("kept_fraction", len(kept) / n if n else float("nan"), n),
         row("mean_agreement", agreement, n),
     ]

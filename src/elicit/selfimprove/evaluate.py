@@ -17,7 +17,7 @@ from elicit.backends.base import LM
 from elicit.evaluation.metrics import paired_gain, wilson_interval
 from elicit.evaluation.results import ResultRow
 from elicit.selfimprove.questions import Exemplar, QuestionSet
-from elicit.selfimprove.sampling import Sampled, sample_paths
+from elicit.selfimprove.sampling import Sampled, is_right, sample_paths
 
 GREEDY = "greedy"
 SELF_CONSISTENCY = "self-consistency"
@@ -36,7 +36,7 @@ class Evaluation:
 def accuracy_row(
     sampled: Sequence[Sampled], test: QuestionSet, *, model: str, method: str, seed: int
 ) -> ResultRow:
-    correct = sum(s.vote.answer == test.gold.get(s.uid) for s in sampled)
+    correct = sum(is_right(s, test.gold) for s in sampled)
     n = len(sampled)
     ci = wilson_interval(correct, n)
     return ResultRow(
@@ -114,11 +114,11 @@ def gain_rows(
         (GREEDY, before.greedy, after.greedy),
         (SELF_CONSISTENCY, before.self_consistency, after.self_consistency),
     ):
-        right_after = {s.uid: s.vote.answer == test.gold.get(s.uid) for s in new}
+        right_after = {s.uid: is_right(s, test.gold) for s in new}
         uids = [s.uid for s in old if s.uid in right_after]
         if not uids:
             continue
-        right_before = {s.uid: s.vote.answer == test.gold.get(s.uid) for s in old}
+        right_before = {s.uid: is_right(s, test.gold) for s in old}
         gain = paired_gain([right_before[u] for u in uids], [right_after[u] for u in uids])
         for metric, value, low, high in (
             ("gain", gain.gain, gain.ci.low, gain.ci.high),

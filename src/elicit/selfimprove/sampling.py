@@ -91,8 +91,13 @@ def sample_paths(
     return out
 
 
+def is_right(sampled: Sampled, gold: Mapping[str, str]) -> bool:
+    """Whether the question's majority answer (the only one, for one path) is its gold one."""
+    return sampled.vote.answer == gold.get(sampled.uid)
+
+
 def accuracy(sampled: Sequence[Sampled], gold: Mapping[str, str]) -> float:
     """Share of questions whose majority answer (the only one, for one path) equals gold."""
     if not sampled:
         return float("nan")
-    return sum(s.vote.answer == gold.get(s.uid) for s in sampled) / len(sampled)
+    return sum(is_right(s, gold) for s in sampled) / len(sampled)
