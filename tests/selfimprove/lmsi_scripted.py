@@ -11,9 +11,11 @@ from __future__ import annotations
 import random
 import re
 import zlib
+from pathlib import Path
 
 from elicit.backends.base import GenerationConfig
 from elicit.backends.fake import ScriptedLM
+from elicit.commands.selfimprove import SelfImproveConfig
 
 _Q = re.compile(r"Q: What is ([^?\n]*)\?\nA:(?: Let's think step by step\.)?$")
 
@@ -37,3 +39,21 @@ def arithmetic_lm(p_right: float = 0.7, greedy_right: float = 0.5) -> ScriptedLM
         return f" {expr} = {answer}. The answer is {answer}.\n\nQ: What is 1 + 1?\nA: 2"
 
     return ScriptedLM(generate=rule, name="scripted-arithmetic")
+
+
+def config(tmp_path: Path, **kw: object) -> SelfImproveConfig:
+    """A small self-improve run into tmp_path/run (no fine-tuning); kw overrides any option."""
+    base: dict[str, object] = dict(
+        task="arithmetic",
+        n=12,
+        test_n=10,
+        shots=2,
+        paths=5,
+        eval_paths=5,
+        max_new_tokens=32,
+        finetune=False,
+        progress=False,
+        out=str(tmp_path / "run"),
+    )
+    base.update(kw)
+    return SelfImproveConfig(**base)  # type: ignore[arg-type]

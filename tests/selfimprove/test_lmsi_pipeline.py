@@ -6,29 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from lmsi_scripted import arithmetic_lm
+from lmsi_scripted import arithmetic_lm, config
 
-from elicit.commands.selfimprove import SelfImproveConfig, run_self_improve
+from elicit.commands.selfimprove import run_self_improve
 from elicit.errors import ConfigError
 from elicit.runs import read_jsonl
 from elicit.selfimprove.prompts import FORMATS
-
-
-def config(tmp_path: Path, **kw: object) -> SelfImproveConfig:
-    base: dict[str, object] = dict(
-        task="arithmetic",
-        n=12,
-        test_n=10,
-        shots=2,
-        paths=5,
-        eval_paths=5,
-        max_new_tokens=32,
-        finetune=False,
-        progress=False,
-        out=str(tmp_path / "run"),
-    )
-    base.update(kw)
-    return SelfImproveConfig(**base)  # type: ignore[arg-type]
 
 
 def test_run_writes_paths_training_data_rows_and_plots(tmp_path: Path) -> None:

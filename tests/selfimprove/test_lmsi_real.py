@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 
 import pytest
-from lmsi_scripted import arithmetic_lm
+from lmsi_scripted import arithmetic_lm, config
 
 from elicit.cli.main import main
-from elicit.commands.selfimprove import SelfImproveConfig, run_self_improve
+from elicit.commands.selfimprove import run_self_improve
 from elicit.runs import read_jsonl
 
 
@@ -49,10 +49,11 @@ def test_self_improve_cli_on_the_default_model(
 def test_after_runs_on_llamacpp_with_the_adapter(tmp_path: Path) -> None:
     """With --backend llamacpp the fine-tuned model is evaluated there too: the LoRA adapter is
     written for llama.cpp and applied to the base GGUF (sampling is scripted, one LoRA step)."""
-    config = SelfImproveConfig(
-        task="arithmetic",
+    cfg = config(
+        tmp_path,
         model="gemma-3-270m",
         backend="llamacpp",
+        finetune=True,
         n=3,
         test_n=2,
         shots=1,
@@ -61,10 +62,8 @@ def test_after_runs_on_llamacpp_with_the_adapter(tmp_path: Path) -> None:
         max_new_tokens=8,
         max_steps=1,
         train_batch_size=4,
-        progress=False,
-        out=str(tmp_path / "run"),
     )
-    summary = run_self_improve(config, lm=arithmetic_lm())
+    summary = run_self_improve(cfg, lm=arithmetic_lm())
     after = summary.metrics.after
     assert after.train_steps == 1 and after.adapter == "sft/adapter"
     assert after.llamacpp_adapter == "sft/adapter.gguf"
