@@ -7,6 +7,8 @@ several tokens; nothing is downloaded.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -151,3 +153,18 @@ def data_as_a_new_user_has_it(
     empty = tmp_path_factory.getbasetemp() / "empty-hf-cache"
     empty.mkdir(exist_ok=True)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(empty))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `llamacpp` need llama-cpp-python: skipped when it is missing, unless
+    ELICIT_REQUIRE_LLAMACPP is set (where the package must be there: a missing one then fails them)."""
+    if importlib.util.find_spec("llama_cpp") is not None or os.environ.get(
+        "ELICIT_REQUIRE_LLAMACPP"
+    ):
+        return
+    skip = pytest.mark.skip(
+        reason="llama-cpp-python is not installed (pip install 'elicit[llamacpp]')"
+    )
+    for item in items:
+        if item.get_closest_marker("llamacpp") is not None:
+            item.add_marker(skip)

@@ -16,7 +16,6 @@ import dataclasses
 import importlib.util
 import itertools
 import json
-import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,10 +39,6 @@ from elicit.models import gguf_file
 TASK = "ethics-justice"
 
 HAVE_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None
-needs_llama_cpp = pytest.mark.skipif(
-    not HAVE_LLAMA_CPP and not os.environ.get("ELICIT_REQUIRE_LLAMACPP"),
-    reason="llama-cpp-python is not installed (pip install 'elicit[llamacpp]')",
-)
 
 
 def claim(question: str, answer: str) -> str:
@@ -170,7 +165,7 @@ def test_gguf_file_assembles_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     ]
 
 
-@needs_llama_cpp
+@pytest.mark.llamacpp
 def test_not_a_gguf_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.gguf"
     bad.write_text("this is not a GGUF file")
@@ -225,7 +220,7 @@ def llama_lm() -> Iterator[LlamaCppBackend]:
 
 
 @pytest.mark.slow
-@needs_llama_cpp
+@pytest.mark.llamacpp
 def test_same_tokens_as_hf(llama_lm: LlamaCppBackend, gemma_lm: HFBackend) -> None:
     assert llama_lm.name == "llamacpp:gemma-3-270m"
     assert llama_lm.tokenizer.bos_id == gemma_lm.tokenizer.bos_id == 2
@@ -242,7 +237,7 @@ def test_same_tokens_as_hf(llama_lm: LlamaCppBackend, gemma_lm: HFBackend) -> No
 
 
 @pytest.mark.slow
-@needs_llama_cpp
+@pytest.mark.llamacpp
 def test_log_odds_agree_with_hf(llama_lm: LlamaCppBackend, gemma_lm: HFBackend) -> None:
     prompts = [*CLAIMS, *(render_context(DEMOS, c, LabelSet()) for c in CLAIMS)]
     ours, ref = llama_lm.label_logprobs(prompts), gemma_lm.label_logprobs(prompts)
@@ -265,7 +260,7 @@ def test_log_odds_agree_with_hf(llama_lm: LlamaCppBackend, gemma_lm: HFBackend) 
 
 
 @pytest.mark.slow
-@needs_llama_cpp
+@pytest.mark.llamacpp
 def test_loo_equals_text_prompts(llama_lm: LlamaCppBackend) -> None:
     """Leave-one-out with prefix reuse scores exactly the text prompts, bit for bit."""
     labels = LabelSet()
@@ -287,7 +282,7 @@ def test_loo_equals_text_prompts(llama_lm: LlamaCppBackend) -> None:
 
 
 @pytest.mark.slow
-@needs_llama_cpp
+@pytest.mark.llamacpp
 def test_many_shot_after_loo_reuses_its_last_prompt(llama_lm: LlamaCppBackend) -> None:
     """Leave-one-out ends on the last query, whose context is every other demo in order, so an
     ICM proposal's many-shot call over the same demos evaluates only the last demo and its
@@ -309,7 +304,7 @@ def test_many_shot_after_loo_reuses_its_last_prompt(llama_lm: LlamaCppBackend) -
 
 
 @pytest.mark.slow
-@needs_llama_cpp
+@pytest.mark.llamacpp
 def test_prefix_reuse_evaluates_fewer_tokens(llama_lm: LlamaCppBackend) -> None:
     labels = LabelSet()
     fed: dict[str, int] = {}
@@ -338,7 +333,7 @@ def test_prefix_reuse_evaluates_fewer_tokens(llama_lm: LlamaCppBackend) -> None:
 
 
 @pytest.mark.slow
-@needs_llama_cpp
+@pytest.mark.llamacpp
 def test_scores_do_not_depend_on_company_or_order(llama_lm: LlamaCppBackend) -> None:
     prompts = [render_context(DEMOS[:3], c, LabelSet()) for c in CLAIMS[:3]] + CLAIMS[:2]
     together = llama_lm.label_logprobs(prompts)
@@ -365,7 +360,7 @@ def test_scores_do_not_depend_on_company_or_order(llama_lm: LlamaCppBackend) -> 
 
 
 @pytest.mark.slow
-@needs_llama_cpp
+@pytest.mark.llamacpp
 def test_generate(llama_lm: LlamaCppBackend) -> None:
     prompt = "Question: What is the capital of France?\nAnswer:"
     greedy = GenerationConfig(max_new_tokens=12, stop=("\n",))
@@ -378,7 +373,7 @@ def test_generate(llama_lm: LlamaCppBackend) -> None:
 
 
 @pytest.mark.slow
-@needs_llama_cpp
+@pytest.mark.llamacpp
 def test_left_truncation(caplog: pytest.LogCaptureFixture) -> None:
     lm = LlamaCppBackend("gemma-3-270m", max_length=24, n_threads=1, progress=False)
     try:
@@ -397,7 +392,7 @@ def test_left_truncation(caplog: pytest.LogCaptureFixture) -> None:
 
 
 @pytest.mark.slow
-@needs_llama_cpp
+@pytest.mark.llamacpp
 def test_chat_model() -> None:
     lm = LlamaCppBackend("smollm2-135m-instruct", n_threads=1, progress=False)
     try:
@@ -411,7 +406,7 @@ def test_chat_model() -> None:
     assert llamacpp_module.MAX_LENGTH_CAP == 8192
 
 
-@needs_llama_cpp
+@pytest.mark.llamacpp
 @pytest.mark.slow
 def test_label_and_eval_commands_with_llamacpp(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

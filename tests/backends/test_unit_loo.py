@@ -9,8 +9,6 @@ Gemma 3 one with sliding-window layers) and, for llama.cpp, on the real GGUF mod
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -184,12 +182,6 @@ def test_hf_unit_tree_feeds_fewer_tokens(lm: HFBackend, engine: str) -> None:
 
 # ------------------------------------------------------------------ llama.cpp (real model)
 
-HAVE_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None
-needs_llama_cpp = pytest.mark.skipif(
-    not HAVE_LLAMA_CPP and not os.environ.get("ELICIT_REQUIRE_LLAMACPP"),
-    reason="llama-cpp-python is not installed (pip install 'elicit[llamacpp]')",
-)
-
 
 @pytest.fixture(scope="module")
 def llama_lm() -> Iterator[LM]:
@@ -201,7 +193,7 @@ def llama_lm() -> Iterator[LM]:
 
 
 @pytest.mark.slow
-@needs_llama_cpp
+@pytest.mark.llamacpp
 def test_llamacpp_unit_loo_equals_text_prompts(llama_lm: LM) -> None:
     """Joined tokens score exactly the text prompts, bit for bit."""
     labels = PATTERNS["unbalanced"]

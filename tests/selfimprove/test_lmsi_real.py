@@ -6,9 +6,7 @@ step add ~15 s); the training wiring is tested on a tiny model in test_lmsi_pipe
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -42,10 +40,7 @@ def test_self_improve_cli_on_the_default_model(
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None and not os.environ.get("ELICIT_REQUIRE_LLAMACPP"),
-    reason="llama-cpp-python is not installed (pip install 'elicit[llamacpp]')",
-)
+@pytest.mark.llamacpp
 def test_after_runs_on_llamacpp_with_the_adapter(tmp_path: Path) -> None:
     """With --backend llamacpp the fine-tuned model is evaluated there too: the LoRA adapter is
     written for llama.cpp and applied to the base GGUF (sampling is scripted, one LoRA step)."""

@@ -3,9 +3,7 @@ model with an adapter in llama.cpp scoring like the merged fp32 model in transfo
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +18,6 @@ from elicit.training.config import FitOptions
 from elicit.training.export import save_adapter
 from elicit.training.gguf_adapter import export_gguf_adapter
 from elicit.training.model import load_causal_lm, merged, prepare
-
-needs_llama_cpp = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None and not os.environ.get("ELICIT_REQUIRE_LLAMACPP"),
-    reason="llama-cpp-python is not installed (pip install 'elicit[llamacpp]')",
-)
 
 
 def _tiny_gguf(path: Path, arch: str, shapes: dict[str, tuple[int, int]]) -> Path:
@@ -109,7 +102,7 @@ def test_refuses_what_llama_cpp_would_get_wrong(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@needs_llama_cpp
+@pytest.mark.llamacpp
 def test_llamacpp_with_the_adapter_scores_like_the_merged_model(tmp_path: Path) -> None:
     from elicit.backends.llamacpp import LlamaCppBackend
 
@@ -162,7 +155,7 @@ def test_llamacpp_with_the_adapter_scores_like_the_merged_model(tmp_path: Path) 
     assert np.corrcoef(tuned_odds - base_odds, tuned_hf - base_hf)[0, 1] > 0.8
 
 
-@needs_llama_cpp
+@pytest.mark.llamacpp
 def test_missing_or_foreign_adapter_is_a_clear_error(tmp_path: Path) -> None:
     from elicit.backends.llamacpp import LlamaCppBackend
 
