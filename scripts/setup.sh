@@ -32,6 +32,30 @@ if ! python -c "import torch" 2>/dev/null; then
   echo "setup: installing $req"
   pip_q "$req"
 fi
+# llama.cpp's AMX kernels crash (SIGSEGV at the first matrix multiply; see
+# src/elicit/backends/llamacpp_amx.py). elicit's own backend steers around them, but llama.cpp's
+# server (`python -m llama_cpp.server`, the openai backend's tests) cannot. So on a CPU with AMX,
+# llama-cpp-python is built without those kernels, once, into elicit's wheel cache (pip's own
+# cache may hold a native build with them), and such a build already in the venv is replaced.
+amx_build_needed() {
+  [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] && grep -qw amx_tile /proc/cpuinfo || return 1
+  # Not needed where the installed build reports no AMX kernels.
+  ! python -c "import llama_cpp, sys; sys.exit(b'AMX_INT8 = 1' in llama_cpp.llama_print_system_info())" \
+    2>/dev/null
+}
+if amx_build_needed; then
+  wheels="${XDG_CACHE_HOME:-$HOME/.cache}/elicit/wheels/llama-cpp-python-no-amx"
+  if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    echo "setup: this CPU has AMX, whose llama.cpp kernels crash: building llama-cpp-python without them (~5 min, once)"
+    rm -rf "$wheels.partial" && mkdir -p "$wheels.partial"
+    flags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+    CFLAGS="$flags" CXXFLAGS="$flags" pip wheel --quiet --disable-pip-version-check --no-cache-dir \
+      --no-deps -w "$wheels.partial" 'llama-cpp-python>=0.3'
+    rm -rf "$wheels" && mv "$wheels.partial" "$wheels"
+  fi
+  echo "setup: installing llama-cpp-python built without AMX kernels ($wheels)"
+  pip_q --force-reinstall --no-deps "$wheels"/llama_cpp_python-*.whl
+fi
 # llamacpp: llama-cpp-python and its server's packages. pip builds llama-cpp-python from source
 # the first time (~5 min on 2 cores) and reuses its cached wheel afterwards.
 if ! python -c "import elicit, transformers, gguf, pytest, mypy, llama_cpp, uvicorn, fastapi, \

@@ -62,6 +62,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from elicit.backends.base import FloatArray, GenerationConfig, LooOrder
+from elicit.backends.llamacpp_amx import avoid_amx, without_extra_buffers
 from elicit.backends.prompting import DEMO_SEPARATOR, PromptEncoder
 from elicit.backends.tokens import TokenLM, Variants, loo_contexts
 from elicit.errors import BackendError, ConfigError
@@ -451,12 +452,13 @@ def _load(
     n_batch: int,
     lora: str | os.PathLike[str] | None = None,
 ) -> Any:
-    Llama = _llama_cpp().Llama
+    llama_cpp = _llama_cpp()
     main_gpu = int(device.split(":", 1)[1]) if device.startswith("cuda:") else 0
     n_gpu_layers = _n_gpu_layers(device)
+    buffers = without_extra_buffers(llama_cpp) if avoid_amx(llama_cpp) else contextlib.nullcontext()
     try:
-        with _stderr_captured() as captured:
-            llm = Llama(
+        with _stderr_captured() as captured, buffers:
+            llm = llama_cpp.Llama(
                 model_path=str(path),
                 # llama.cpp rounds the context up to a multiple of 256 but llama-cpp-python sizes
                 # its token buffer by the number passed: pass the rounded size, and let the
