@@ -12,10 +12,14 @@ side by side in one run:
 
 and reports generated tokens (the model's own tokenizer counts the continuations), prompt
 tokens, wall seconds and generated tokens per second. transformers runs fp32 on the CPU with
-`--hf-batch` prompts per forward pass. Timings on a shared machine are noisy: compare rows of
-one run, and read the load column.
+`--hf-batch` prompts per forward pass. `--llamacpp-threads` runs llama.cpp once per thread
+count ("default" is llama-cpp-python's choice: half the cores for generation, all of them for
+prompts; a number sets both). Timings on a shared machine are noisy: compare rows of one run,
+and read the load column.
 
     python benchmarks/generation_speed.py --rows benchmarks/results/generation_speed.jsonl
+    python benchmarks/generation_speed.py --models qwen2.5-coder-0.5b-instruct --backends llamacpp \
+        --llamacpp-threads default,2 --rows benchmarks/results/generation_threads.jsonl
     python benchmarks/generation_speed.py --report benchmarks/results/generation_speed.jsonl
 """
 
@@ -47,8 +51,11 @@ def timed(lm: LM, prompts: list[str], config: GenerationConfig) -> tuple[float, 
     return time.perf_counter() - start, texts
 
 
-def measure(model: str, backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
-    lm = load_lm(model, backend, batch_size=args.hf_batch, progress=False)
+def measure(
+    model: str, backend: str, threads: int | None, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    options: dict[str, Any] = {} if threads is None else {"n_threads": threads}
+    lm = load_lm(model, backend, batch_size=args.hf_batch, progress=False, **options)
     prompts = prompts_for(args.questions, args.shots)
     prompt_tokens = sum(lm.count_tokens(p) for p in prompts)
     lm.generate(prompts[:1], GenerationConfig(max_new_tokens=4, stop=STOP))  # warm-up
@@ -77,6 +84,7 @@ def measure(model: str, backend: str, args: argparse.Namespace) -> list[dict[str
                 "seconds": seconds,
                 "generated_per_s": generated / seconds,
                 "hf_batch": args.hf_batch if backend == "hf" else None,
+                "threads": threads,
                 "max_new_tokens": args.max_new_tokens,
                 "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
                 "load_avg_1min": os.getloadavg()[0],
@@ -85,6 +93,12 @@ def measure(model: str, backend: str, args: argparse.Namespace) -> list[dict[str
         print(json.dumps(rows[-1]), flush=True)
     lm.close()
     return rows
+
+
+def thread_counts(spec: str) -> list[int | None]:
+    """'default,2' -> [None, 2]; an empty spec is the backend's default alone."""
+    words = [w.strip() for w in spec.split(",") if w.strip()] or ["default"]
+    return [None if w == "default" else int(w) for w in words]
 
 
 def report(path: str) -> None:
@@ -96,6 +110,8 @@ def report(path: str) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         backend = r["backend"] + (f" (batch {r['hf_batch']})" if r["hf_batch"] else "")
+        if r.get("threads"):
+            backend += f", {r['threads']} threads"
         print(
             f"| {r['model']} | {backend} | {r['mode']} | {r['prompts']} | {r['prompt_tokens']} | "
             f"{r['generated_tokens']} | {r['seconds']:.1f} | {r['generated_per_s']:.1f} | "
@@ -112,6 +128,11 @@ def main() -> None:
     ap.add_argument("--shots", type=int, default=4)
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--hf-batch", type=int, default=8, help="transformers prompts per batch")
+    ap.add_argument(
+        "--llamacpp-threads",
+        default="default",
+        help="comma-separated llama.cpp thread counts to compare ('default': the library's)",
+    )
     ap.add_argument("--rows", default=None, help="append the rows to this JSONL file")
     ap.add_argument("--report", metavar="ROWS", help="only print the table of a rows file")
     args = ap.parse_args()
@@ -121,7 +142,8 @@ def main() -> None:
     rows = []
     for model in args.models.split(","):
         for backend in args.backends.split(","):
-            rows += measure(model, backend, args)
+            for threads in thread_counts(args.llamacpp_threads if backend == "llamacpp" else ""):
+                rows += measure(model, backend, threads, args)
     if args.rows:
         Path(args.rows).parent.mkdir(parents=True, exist_ok=True)
         with open(args.rows, "a", encoding="utf-8") as f:

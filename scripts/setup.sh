@@ -13,10 +13,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 # pip's exit status is kept; only the noise about unreadable local index folders is filtered.
+# pip_q runs `pip install`; PIP_COMMAND=wheel runs `pip wheel` instead.
 pip_q() {
   local log rc=0
   log=$(mktemp)
-  pip install --quiet --disable-pip-version-check "$@" >"$log" 2>&1 || rc=$?
+  pip "${PIP_COMMAND:-install}" --quiet --disable-pip-version-check "$@" >"$log" 2>&1 || rc=$?
   grep -v '^WARNING: Location' "$log" || true
   rm -f "$log"
   return "$rc"
@@ -49,8 +50,8 @@ if amx_build_needed; then
     echo "setup: this CPU has AMX, whose llama.cpp kernels crash: building llama-cpp-python without them (~5 min, once)"
     rm -rf "$wheels.partial" && mkdir -p "$wheels.partial"
     flags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
-    CFLAGS="$flags" CXXFLAGS="$flags" pip wheel --quiet --disable-pip-version-check --no-cache-dir \
-      --no-deps -w "$wheels.partial" 'llama-cpp-python>=0.3'
+    CFLAGS="$flags" CXXFLAGS="$flags" PIP_COMMAND=wheel \
+      pip_q --no-cache-dir --no-deps -w "$wheels.partial" 'llama-cpp-python>=0.3'
     rm -rf "$wheels" && mv "$wheels.partial" "$wheels"
   fi
   echo "setup: installing llama-cpp-python built without AMX kernels ($wheels)"
