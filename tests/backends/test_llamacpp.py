@@ -16,6 +16,7 @@ import dataclasses
 import importlib.util
 import itertools
 import json
+import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,6 +181,39 @@ def test_bad_options() -> None:
         LlamaCppBackend("gemma-3-270m", min_chunk=0)
     with pytest.raises(ConfigError, match="batch_size"):
         LlamaCppBackend("gemma-3-270m", batch_size=0)
+
+
+def topology(root: Path, siblings: dict[int, str]) -> Path:
+    for cpu, text in siblings.items():
+        (root / f"cpu{cpu}" / "topology").mkdir(parents=True)
+        (root / f"cpu{cpu}" / "topology" / "thread_siblings_list").write_text(text + "\n")
+    return root
+
+
+def test_threads_default_to_the_physical_cores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hyperthread siblings count once; only the CPUs this process may use count; an
+    unreadable topology leaves the choice to llama-cpp-python (None)."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    paired = topology(tmp_path / "ht", {0: "0,2", 1: "1,3", 2: "0,2", 3: "1,3"})
+    assert llamacpp_module.physical_cores(paired) == 2
+    single = topology(tmp_path / "vm", {c: str(c) for c in range(4)})
+    assert llamacpp_module.physical_cores(single) == 4
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {1, 3})
+    assert llamacpp_module.physical_cores(paired) == 1
+    assert llamacpp_module.physical_cores(tmp_path / "missing") is None
+
+
+@pytest.mark.llamacpp
+def test_default_threads_reach_llama_cpp() -> None:
+    """Prompts and generation both get the physical cores (llama-cpp-python alone would give
+    generation half the logical CPUs)."""
+    lm = LlamaCppBackend("gemma-3-270m", progress=False)
+    cores = llamacpp_module.physical_cores()
+    if cores is not None:
+        assert lm._llm.n_threads == lm._llm.n_threads_batch == cores
+    lm.close()
 
 
 def test_decode_calls_depend_only_on_the_prefix() -> None:
