@@ -111,3 +111,15 @@ def label_settings(items: list[str]) -> dict[str, Any]:
 def variant_name(settings: dict[str, Any]) -> str:
     """The name a set of `--set` options is recorded under in result rows."""
     return ",".join(f"{k}={v}" for k, v in sorted(settings.items())) or "default"
+
+
+def append_rows(path: str | Path, rows: list[dict[str, Any]]) -> None:
+    """Append `rows` to the JSON-lines file `path` (created with its folder if missing)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+
+
+def read_rows(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a JSON-lines file, blank lines skipped."""
+    return [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line]

@@ -30,8 +30,9 @@ import json
 import os
 import platform
 import time
-from pathlib import Path
 from typing import Any
+
+from bench_common import append_rows, read_rows
 
 from elicit.backends import load_lm
 from elicit.backends.base import LM, GenerationConfig
@@ -102,7 +103,7 @@ def thread_counts(spec: str) -> list[int | None]:
 
 
 def report(path: str) -> None:
-    rows = [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line]
+    rows = read_rows(path)
     print(
         "| model | backend | mode | prompts | prompt tokens | generated tokens | seconds | "
         "generated tokens/s | load |"
@@ -145,9 +146,7 @@ def main() -> None:
             for threads in thread_counts(args.llamacpp_threads if backend == "llamacpp" else ""):
                 rows += measure(model, backend, threads, args)
     if args.rows:
-        Path(args.rows).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.rows, "a", encoding="utf-8") as f:
-            f.writelines(json.dumps(r) + "\n" for r in rows)
+        append_rows(args.rows, rows)
         report(args.rows)
 
 

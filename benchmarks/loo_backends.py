@@ -33,8 +33,9 @@ import json
 import os
 import platform
 import time
-from pathlib import Path
 from typing import Any
+
+from bench_common import append_rows, read_rows
 
 from elicit.backends import load_lm
 from elicit.backends.base import LM, TRUE_FALSE, Demo
@@ -92,7 +93,7 @@ def measure(model: str, backend: str, n: int) -> dict[str, Any]:
 
 
 def report(path: str) -> None:
-    rows = [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line]
+    rows = read_rows(path)
     print(
         "| N | backend | evaluation: tokens, seconds, tokens/s | one-flip step: tokens, seconds | "
         "plain prefill tokens/s | 128 steps, min | load |"
@@ -124,9 +125,7 @@ def main() -> None:
             rows.append(measure(args.model, backend, n))
             print(json.dumps(rows[-1]), flush=True)
     if args.rows:
-        Path(args.rows).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.rows, "a", encoding="utf-8") as f:
-            f.writelines(json.dumps(r) + "\n" for r in rows)
+        append_rows(args.rows, rows)
         report(args.rows)
 
 
