@@ -144,7 +144,8 @@ class SearchConfig(ConfigBase):
         "mutual predictability: calibrated (mean of centred signed scores; elicit), "
         "calibrated-sum (their sum), balanced / balanced-sum (the same on balanced "
         "leave-one-out: every context holds as many True as False demos; with --complete, the "
-        "setting for small models, which count labels: docs/RESULTS.md), mean (released "
+        "setting for small models, which count labels, on tasks without consistency groups; it "
+        "lost agreement on comparison pairs: docs/RESULTS.md), mean (released "
         "code), sum-logprob (the paper's formula)",
         choices=MP_KINDS,
     )
