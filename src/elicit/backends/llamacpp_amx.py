@@ -54,6 +54,10 @@ def uses_amx(system_info: str) -> bool:
     return any(key.endswith("AMX_INT8") and value == "1" for key, value in features.items())
 
 
+#: Whether this process has said that it avoids AMX (it says so once).
+_warned = False
+
+
 def avoid_amx(llama_cpp: Any) -> bool:
     """Whether models should load without extra buffer types: the build uses AMX and the user
     did not ask to keep it. Says so (once per process, at INFO: nothing for the user to fix)."""
@@ -73,9 +77,6 @@ def avoid_amx(llama_cpp: Any) -> bool:
             KEEP_AMX_ENV,
         )
     return True
-
-
-_warned = False
 
 
 @contextlib.contextmanager
