@@ -11,11 +11,11 @@ machines; a standalone AMX program runs there, so the CPU and kernel are fine).
 The ways around it:
 - Where the installed build has AMX kernels, `LlamaCppBackend` loads models without llama.cpp's
   "extra buffer types" (`use_extra_bufts = False`; the AMX buffer is one, weight repacking
-  another), so the weights stay in plain CPU memory and the AVX-512 kernels run them. Measured
-  on that machine with Qwen2.5-Coder-0.5B Q4_K_M, one process at a time: 178 prompt tokens/s
-  either way (this switch on the AMX build, or a build without AMX), 64 generated tokens in
-  5.0 s against 4.7 s. `ELICIT_LLAMACPP_AMX=1` keeps the AMX kernels, for a build where they
-  work.
+  another), so the weights stay in plain CPU memory and the AVX-512 kernels run them. It costs
+  nothing measurable there: `python benchmarks/llamacpp_extra_buffers.py` (Qwen2.5-Coder-0.5B
+  Q4_K_M, 2 threads, a build without AMX, with and without extra buffer types) gave 181 and
+  190 prompt tokens/s and 2.7 s for 64 generated tokens both. `ELICIT_LLAMACPP_AMX=1` keeps
+  the AMX kernels, for a build where they work.
 - llama.cpp's own server (`python -m llama_cpp.server`) has no such switch, so on a CPU with
   AMX `scripts/setup.sh` builds llama-cpp-python without them: `-mno-amx-tile -mno-amx-int8
   -mno-amx-bf16` in CFLAGS and CXXFLAGS (GCC honours an explicit -mno-amx-* after
